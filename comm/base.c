@@ -1,0 +1,1 @@
+/* comm/base.c - not written yet */

@@ -1,0 +1,193 @@
+/*
+ * comm/comm.h - the comm-point layer: listening sockets, UDP and stream
+ * (TCP, TLS) connections, connection limits and timeouts.
+ *
+ * Glossary
+ *   port      a listening socket of one kind (UDP, TCP, TLS, HTTPS, HTTP),
+ *             opened from the config by comm_ports_open.
+ *   base      one worker's comm state: its event loop, its TCP slot count
+ *             (incoming-num-tcp), the access-control and
+ *             tcp-connection-limit tables it applies at accept.
+ *   conn      one accepted stream connection.  comm/ owns its descriptor,
+ *             its SSL*, its timers and its output buffer.
+ *   proto     the table of callbacks of the module that speaks on a conn
+ *             (plain DNS-over-TCP framing, DoT, DoH): it sees bytes in and
+ *             writes bytes out, never the socket.  ALPN picks it on TLS.
+ *   env       an opaque pointer given with a listener and handed to the
+ *             module (the worker's struct module_env).
+ *
+ * comm/ does not parse DNS or HTTP.  Callbacks run on the worker's
+ * thread.  A close asked for inside a callback is carried out after the
+ * callback returns; the proto's close callback is always called exactly
+ * once, and the conn (and its state) is freed right after it.
+ */
+#ifndef CAIRN_COMM_COMM_H
+#define CAIRN_COMM_COMM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+struct event_base;
+struct config;
+struct stats;
+struct netblock_set;
+struct comm_base;
+struct comm_conn;
+struct comm_udp;
+typedef struct ssl_ctx_st SSL_CTX;
+
+/* Output above this many bytes: stop reading the peer, and modules stop
+ * producing (nghttp2's send callback returns WOULDBLOCK). */
+#define COMM_OUT_MARK		(64 * 1024)
+/* Output is never allowed past this: comm_conn_write fails. */
+#define COMM_OUT_MAX		(1024 * 1024)
+/* Unbound's floor for the shortened TCP timeout. */
+#define COMM_TCP_TIMEOUT_MIN_MSEC 200
+
+enum comm_close_why {
+	COMM_CLOSE_EOF = 1,	/* the peer closed */
+	COMM_CLOSE_ERROR,	/* read/write/TLS error */
+	COMM_CLOSE_TIMEOUT,	/* idle or handshake timeout */
+	COMM_CLOSE_MODULE,	/* the module asked (comm_conn_close) */
+	COMM_CLOSE_SHUTDOWN	/* the worker is stopping */
+};
+
+struct comm_proto {
+	const char *name;	/* "dnstcp", "doh-h2", ... for logs */
+	size_t state_size;	/* comm allocates it zeroed, frees after close */
+	/* Connection ready (TLS done).  Return 0, or -errno to close. */
+	int (*open)(struct comm_conn *c, void *st);
+	/* Bytes from the peer (borrowed for the call).  Return 0, or
+	 * -errno and comm closes the connection. */
+	int (*input)(struct comm_conn *c, void *st, const uint8_t *data,
+	    size_t len);
+	/* The output buffer went below COMM_OUT_MARK again after having
+	 * been above it (or comm_conn_want_writable was called).  May be
+	 * NULL. Return 0 or -errno. */
+	int (*writable)(struct comm_conn *c, void *st);
+	/* The idle timeout fired.  Return 0 if the module handles it (e.g.
+	 * sends GOAWAY and calls comm_conn_close(c, true)), non-zero to let
+	 * comm close at once.  May be NULL (= close at once). */
+	int (*idle)(struct comm_conn *c, void *st);
+	/* Last call for this connection; cancel pending work here. */
+	void (*close)(struct comm_conn *c, void *st, enum comm_close_why why);
+};
+
+/* Protocols offered by ALPN, in server preference order. */
+struct comm_alpn {
+	const char *name;		/* "h2", "http/1.1", "dot" */
+	const struct comm_proto *proto;
+};
+
+/* How a stream listener serves its connections. */
+struct comm_stream_spec {
+	const struct comm_proto *proto;	/* clear text, or TLS without ALPN */
+	const struct comm_alpn *alpn;	/* TLS: NULL-name-terminated list;
+					   NULL = ALPN not used */
+	SSL_CTX *ssl_ctx;		/* NULL = clear text */
+	bool nodelay;			/* TCP_NODELAY on accepted sockets */
+};
+
+enum comm_port_kind {
+	COMM_PORT_UDP,
+	COMM_PORT_TCP,		/* DNS over TCP */
+	COMM_PORT_TLS,		/* DNS over TLS (tls-port) */
+	COMM_PORT_HTTPS,	/* DoH over TLS (https-port) */
+	COMM_PORT_HTTP		/* DoH clear text (http-notls-downstream) */
+};
+
+struct comm_port {
+	struct comm_port *next;
+	int fd;
+	enum comm_port_kind kind;
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+};
+
+/*
+ * Open every listening socket the config asks for: for each interface
+ * (default 127.0.0.1 and ::1) at its port (addr@port, else 'port'): the
+ * https-port gets an HTTPS (or HTTP) port, the tls-port a TLS port,
+ * others UDP (do-udp) and TCP (do-tcp, incoming-num-tcp > 0); do-ip4 and
+ * do-ip6 filter.  SO_REUSEPORT when so-reuseport, so each worker may call
+ * this for its own set.  Returns NULL with *err set to a sentence on
+ * failure ("could not bind 127.0.0.1 port 53: Address in use").
+ */
+struct comm_port *comm_ports_open(const struct config *cfg, char *err,
+    size_t errlen);
+void comm_ports_close(struct comm_port *ports);
+
+/* TLS server context from tls-service-key/pem and tls-* options.
+ * NULL with the file name and OpenSSL's reason in err. */
+SSL_CTX *comm_tls_ctx_new(const struct config *cfg, char *err, size_t errlen);
+void comm_tls_ctx_free(SSL_CTX *ctx);
+
+/* Limits a worker applies; tables are shared and read-only. */
+struct comm_limits {
+	int incoming_num_tcp;		/* stream slots of this worker */
+	int tcp_idle_timeout_msec;
+	const struct netblock_set *acl;		/* deny = close at accept */
+	struct netblock_set *tcl;		/* tcp-connection-limit */
+};
+
+struct comm_base *comm_base_new(struct event_base *base,
+    const struct comm_limits *lim, struct stats *st);
+/* Closes every connection (close callbacks with COMM_CLOSE_SHUTDOWN) and
+ * listener of this base, then frees it. */
+void comm_base_free(struct comm_base *cb);
+/* Stream connections open now (tcpusage). */
+int comm_base_conn_count(const struct comm_base *cb);
+/* Stop accepting (listeners off) without closing connections. */
+void comm_base_stop_accept(struct comm_base *cb);
+
+/* Datagram handler: a query arrived on a UDP port. */
+typedef void (*comm_udp_cb)(struct comm_udp *u, void *env, const uint8_t *pkt,
+    size_t len, const struct sockaddr *from, socklen_t fromlen);
+
+/* Serve a UDP port (fd borrowed, not closed by comm). Returns 0/-errno. */
+int comm_listen_udp(struct comm_base *cb, int fd, comm_udp_cb handler,
+    void *env);
+/* Send a datagram reply from the same socket. Returns 0 or -errno. */
+int comm_udp_send(struct comm_udp *u, const uint8_t *pkt, size_t len,
+    const struct sockaddr *to, socklen_t tolen);
+
+/* Serve a stream port (fd borrowed). 'spec' must outlive the base. */
+int comm_listen_stream(struct comm_base *cb, int fd,
+    const struct comm_stream_spec *spec, void *env);
+
+/*
+ * Queue bytes for the peer (copied).  They are sent when the current
+ * callback returns or, from a resolver callback, on the next loop turn
+ * (all answers of one turn go out in one write).  Returns 0, or -ENOBUFS
+ * when the output would exceed COMM_OUT_MAX, -EPIPE when closing.
+ */
+int comm_conn_write(struct comm_conn *c, const struct iovec *iov, int iovcnt);
+/* Bytes queued and not yet written. */
+size_t comm_conn_pending(const struct comm_conn *c);
+/* Ask for the writable callback once the output is below the mark. */
+void comm_conn_want_writable(struct comm_conn *c);
+/* Stop (1) or resume (0) reading from the peer. */
+void comm_conn_pause_read(struct comm_conn *c, int pause);
+/*
+ * Close: graceful = write what is queued first (bounded by the idle
+ * timeout), then shut down TLS and close.  Safe inside callbacks.
+ */
+void comm_conn_close(struct comm_conn *c, bool graceful);
+/*
+ * The module has work in progress (queries being resolved, streams
+ * open): while busy the idle timer does not close the connection.
+ */
+void comm_conn_set_busy(struct comm_conn *c, bool busy);
+void *comm_conn_env(const struct comm_conn *c);
+const struct sockaddr *comm_conn_peer(const struct comm_conn *c,
+    socklen_t *len);
+/* "192.0.2.1 port 5353" for log lines. */
+const char *comm_conn_peer_str(const struct comm_conn *c);
+bool comm_conn_is_tls(const struct comm_conn *c);
+/* The worker's counters. */
+struct stats *comm_conn_stats(const struct comm_conn *c);
+
+#endif

@@ -1,0 +1,1 @@
+/* comm/listen.c - not written yet */

@@ -1,0 +1,1 @@
+/* comm/tcp.c - not written yet */

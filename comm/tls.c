@@ -1,0 +1,1 @@
+/* comm/tls.c - not written yet */

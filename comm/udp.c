@@ -1,0 +1,1 @@
+/* comm/udp.c - not written yet */

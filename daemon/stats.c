@@ -1,0 +1,1 @@
+/* daemon/stats.c - not written yet */

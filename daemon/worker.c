@@ -1,0 +1,1 @@
+/* daemon/worker.c - not written yet */

@@ -1,0 +1,1 @@
+/* dns/base64url.c - not written yet */

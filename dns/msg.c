@@ -1,0 +1,1 @@
+/* dns/msg.c - not written yet */

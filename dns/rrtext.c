@@ -1,0 +1,1 @@
+/* dns/rrtext.c - not written yet */

@@ -1,0 +1,1 @@
+/* dns/wire.c - not written yet */

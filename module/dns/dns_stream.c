@@ -1,0 +1,1 @@
+/* module/dns/dns_stream.c - not written yet */

@@ -1,0 +1,1 @@
+/* module/doh/doh.c - not written yet */

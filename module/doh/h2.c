@@ -1,0 +1,1 @@
+/* module/doh/h2.c - not written yet */

@@ -1,0 +1,1 @@
+/* module/doh/request.c - not written yet */

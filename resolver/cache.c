@@ -1,0 +1,1 @@
+/* resolver/cache.c - not written yet */

@@ -1,0 +1,1 @@
+/* resolver/forward.c - not written yet */

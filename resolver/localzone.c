@@ -1,0 +1,1 @@
+/* resolver/localzone.c - not written yet */

@@ -1,0 +1,1 @@
+/* resolver/resolver.c - not written yet */

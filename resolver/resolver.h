@@ -1,0 +1,80 @@
+/*
+ * resolver/resolver.h - answer a DNS query: access control, local zones,
+ * message cache, forwarding to upstreams.
+ *
+ * One struct resolver per worker thread (its upstream sockets and its
+ * in-flight table live on that worker's event loop); the cache, local
+ * zones and access-control table are shared by all workers (struct
+ * res_shared).  Callers (the UDP, TCP, DoT and DoH front ends) see only
+ * res_submit/res_cancel: they never hand the resolver a pointer into
+ * their own structures other than the callback argument, and the
+ * resolver never knows the transport beyond struct res_client.
+ */
+#ifndef CAIRN_RESOLVER_RESOLVER_H
+#define CAIRN_RESOLVER_RESOLVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct event_base;
+struct config;
+struct stats;
+struct res_shared;
+struct resolver;
+struct res_req;
+
+/* Who asked, as far as the resolver may know. */
+struct res_client {
+	const struct sockaddr *addr;	/* borrowed for the call only */
+	socklen_t addrlen;
+	bool stream;		/* TCP/TLS/HTTPS: answers up to 65535 bytes;
+				   else UDP: client's EDNS size or 512 */
+	bool encrypted;		/* pad answers to padded queries */
+};
+
+/*
+ * The answer.  'ans' is borrowed for the duration of the call (copy it);
+ * ans_len 0 means "no answer: drop" (access-control deny, or a query too
+ * broken to answer).  The request handle is dead once this runs.
+ */
+typedef void (*res_done_cb)(void *arg, const uint8_t *ans, size_t ans_len);
+
+/*
+ * Shared state from the config: cache (msg-cache-size), local zones,
+ * access control, forward zones.  Returns NULL with the reason logged.
+ */
+struct res_shared *res_shared_new(const struct config *cfg);
+void res_shared_free(struct res_shared *sh);
+/* Flush the whole cache, or one name/type (flush, flush_type), or a zone.
+ * type 0 = all types. Returns the number of entries removed. */
+size_t res_shared_flush(struct res_shared *sh, const uint8_t *name,
+    size_t name_len, uint16_t type, bool subtree);
+/* Bytes held by the message cache (mem.cache.message). */
+size_t res_shared_cache_mem(struct res_shared *sh);
+
+/* A worker's resolver on 'base', counting into 'st'. */
+struct resolver *res_new(struct res_shared *sh, struct event_base *base,
+    const struct config *cfg, struct stats *st);
+/* Cancels every pending request (callbacks are not called) and frees. */
+void res_free(struct resolver *r);
+/* Requests waiting for an upstream answer (requestlist.current.all). */
+size_t res_pending(const struct resolver *r);
+
+/*
+ * Resolve 'query' (borrowed for the call) for 'client'; 'done' is called
+ * once with the answer, on this worker's thread.  If the answer is known
+ * at once (cache hit, local data, error, refused) 'done' runs before
+ * res_submit returns and NULL is returned.  Otherwise returns a handle
+ * valid until 'done' runs or res_cancel is called.
+ * Counts num.queries, cache hits/misses, query types, rcodes... in 'st'.
+ */
+struct res_req *res_submit(struct resolver *r, const uint8_t *query,
+    size_t len, const struct res_client *client, res_done_cb done,
+    void *arg);
+
+/* Forget a request: its callback will not be called. */
+void res_cancel(struct res_req *req);
+
+#endif

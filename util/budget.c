@@ -1,0 +1,1 @@
+/* util/budget.c - not written yet */

@@ -1,0 +1,1 @@
+/* util/config.c - not written yet */

@@ -1,0 +1,1 @@
+/* util/log.c - not written yet */

@@ -1,0 +1,1 @@
+/* util/netblock.c - not written yet */
