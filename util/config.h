@@ -47,6 +47,7 @@ struct cfg_forward {
 	int line;
 	const char *name_file;		/* where name: was read (NULL if none) */
 	int name_line;
+	struct cfg_pos *pos;		/* private to config.c */
 };
 
 struct config {
