@@ -294,7 +294,7 @@ check_local_zone(const char *a, const char *b)
 	if (!dname_ok(a))
 		return "the zone must be a domain name (e.g. example.com.)";
 	for (i = 0; local_zone_types[i]; i++)
-		if (strcasecmp(b, local_zone_types[i]) == 0)
+		if (strcmp(b, local_zone_types[i]) == 0)
 			return NULL;
 	return "the type must be static, transparent, refuse, deny, "
 	    "always_nxdomain or redirect";
@@ -1223,6 +1223,8 @@ config_set(struct config *cfg, const char *clause, const char *key,
 		    "does not have it (cairn.conf(5) lists the options)");
 		return -1;
 	}
+	if (!clause)
+		cl = o->clause;
 	if (!(o->clause & cl)) {
 		cfg_error(err, f, line, key, value, "not allowed in %s "
 		    "(it belongs in %s)", clause_name(cl),

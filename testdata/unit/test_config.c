@@ -611,6 +611,10 @@ test_set_and_names(void **state)
 	assert_int_equal(cfg->port, 5353);
 	assert_int_equal(config_set(cfg, "server", "name", ".", NULL, 0,
 	    NULL), -1);
+	assert_null(cfg->forwards);
+	assert_int_equal(config_set(cfg, NULL, "control-port", "1234", NULL,
+	    0, NULL), 0);
+	assert_int_equal(cfg->control_port, 1234);
 	assert_int_equal(config_set(cfg, "bogus", "port", "53", NULL, 0,
 	    NULL), -1);
 	assert_int_equal(config_set(cfg, "forward-zone", "name", ".", NULL, 0,
