@@ -841,6 +841,33 @@ test_msg_strip_tsig(void **st)
 }
 
 static void
+test_msg_pointer_into_ttl(void **st)
+{
+	uint8_t up[1024];
+	struct dns_msg *m;
+	const char *why;
+	size_t n, qend = 12 + 11 + 4;
+
+	(void)st;
+	/* answer TTL 0: its last byte reads as the root name */
+	n = upstream(up, sizeof(up), 0, 1, 0, false, 0, 0, false);
+	assert_int_equal(get16(up + qend), 0xc00c);
+	put16(up + n, (uint16_t)(0xc000 | (qend + 2 + 4 + 3)));
+	memcpy(up + n + 2, "\0\1\0\1\0\0\0\1\0\4\1\1\1\1", 14);
+	n += 16;
+	put16(up + 10, 2);
+	assert_int_equal(dns_reply_min_ttl(up, n), 0);	/* it parses */
+	m = dns_msg_new(up, n, 0, 86400, 3600, &why);
+	assert_null(m);
+	assert_string_equal(why, "a name points into a TTL");
+	/* at the type's first byte (0: the root) it is odd but stable */
+	put16(up + n - 16, (uint16_t)(0xc000 | (qend + 2)));
+	m = dns_msg_new(up, n, 0, 86400, 3600, &why);
+	assert_non_null(m);
+	dns_msg_free(m);
+}
+
+static void
 test_names(void **st)
 {
 	uint8_t w[DNS_MAX_NAME], z[DNS_MAX_NAME];
@@ -973,6 +1000,7 @@ main(void)
 		cmocka_unit_test(test_msg_cache),
 		cmocka_unit_test(test_msg_negative),
 		cmocka_unit_test(test_msg_strip_tsig),
+		cmocka_unit_test(test_msg_pointer_into_ttl),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_tables),
 	};
