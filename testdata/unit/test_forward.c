@@ -6,7 +6,6 @@
  * ignored, all upstreams failing -> SERVFAIL, SERVFAIL relayed,
  * access control, RD=0, FORMERR, local data, cancel.
  */
-#define _GNU_SOURCE 1
 #include "config.h"
 
 #include <arpa/inet.h>
