@@ -247,6 +247,7 @@ fwd_zones_new(const struct config *cfg, const char *resolv_conf)
 			if (zone_add_addr(z, &a) < 0)
 				goto fail;
 		}
+		z->no_cache = f->no_cache != 0;
 		if (f->tls_upstream || f->https_upstream)
 			log_warn("forward-zone %s: TLS/HTTPS upstreams are not "
 			    "supported yet, using plain DNS", f->name);

@@ -21,6 +21,9 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -66,6 +69,7 @@ struct inflight {
 	uint64_t hash;
 	struct cache_key key;
 	struct fwd_query *fq;
+	bool no_cache;			/* forward-no-cache of the zone */
 	struct res_req *waiters;
 };
 
@@ -484,8 +488,10 @@ inflight_done_cb(void *arg, const uint8_t *pkt, size_t len)
 		/* the callback may cancel other waiters of inf: still valid */
 		res_reply(r, done, darg, r->scratch, n);
 	}
-	if (msg != NULL)
+	if (msg != NULL && !inf->no_cache)
 		msg_cache_insert(r->sh->cache, &inf->key, msg);
+	else
+		dns_msg_free(msg);
 	free(inf);
 }
 
@@ -513,6 +519,7 @@ res_forward(struct resolver *r, const struct dns_query *q,
 		inf->key = *k;
 		inf->hash = hash;
 		z = fwd_zones_lookup(r->sh->fwd, q->qname, q->qname_len);
+		inf->no_cache = z != NULL && z->no_cache;
 		inf->fq = fwd_query_start(r->out, z, q->qname, q->qname_len,
 		    q->qtype, q->qclass, k->cd, k->dnssec_ok, inflight_done_cb,
 		    inf);
@@ -573,6 +580,34 @@ res_cancel(struct res_req *req)
 
 /* ------------------------------------------------------------ submit */
 
+/* local-zone inform: the operator asked for these lines (as Unbound). */
+static void
+log_inform(const struct dns_query *q, const struct res_client *client)
+{
+	char name[DNS_MAX_NAME * 4 + 2], addr[INET6_ADDRSTRLEN], tbuf[16];
+	uint16_t port = 0;
+
+	if (dns_name_to_text(q->qname, q->qname_len, name, sizeof(name)) < 0)
+		snprintf(name, sizeof(name), "?");
+	addr[0] = '\0';
+	if (client->addr != NULL && client->addr->sa_family == AF_INET) {
+		const struct sockaddr_in *s =
+		    (const struct sockaddr_in *)client->addr;
+
+		inet_ntop(AF_INET, &s->sin_addr, addr, sizeof(addr));
+		port = ntohs(s->sin_port);
+	} else if (client->addr != NULL &&
+	    client->addr->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s =
+		    (const struct sockaddr_in6 *)client->addr;
+
+		inet_ntop(AF_INET6, &s->sin6_addr, addr, sizeof(addr));
+		port = ntohs(s->sin6_port);
+	}
+	log_info("%s@%u %s %s IN", addr[0] ? addr : "-", port, name,
+	    dns_type_to_text(q->qtype, tbuf));
+}
+
 struct res_req *
 res_submit(struct resolver *r, const uint8_t *query, size_t len,
     const struct res_client *client, res_done_cb done, void *arg)
@@ -580,7 +615,7 @@ res_submit(struct resolver *r, const uint8_t *query, size_t len,
 	struct dns_query q;
 	struct dns_reply_opts o;
 	struct cache_key k;
-	int rc, acl, lzr;
+	int rc, acl, lzr, ztype;
 	size_t n;
 
 	rc = dns_query_parse(&q, query, len);
@@ -616,7 +651,9 @@ res_submit(struct resolver *r, const uint8_t *query, size_t len,
 	}
 
 	lzr = localzone_answer(r->sh->lz, &q, &o, r->scratch,
-	    sizeof(r->scratch), &n);
+	    sizeof(r->scratch), &n, &ztype);
+	if (ztype == LZ_INFORM || ztype == LZ_INFORM_DENY)
+		log_inform(&q, client);
 	if (lzr == LZ_RES_DROP) {
 		done(arg, NULL, 0);
 		return NULL;

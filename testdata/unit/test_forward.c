@@ -361,6 +361,8 @@ id_of(const struct answer *a)
 
 /* ------------------------------------------------------------ tests */
 
+static const char *fwd_extra = "";
+
 /* Start env with the fake's own port known: fake first, then config. */
 static void
 env_with_fake(const char *extra_server, bool closed_first, bool closed_all)
@@ -388,8 +390,8 @@ env_with_fake(const char *extra_server, bool closed_first, bool closed_all)
 		fd = mkstemp(E.path);
 		assert_true(fd >= 0);
 		f = fdopen(fd, "w");
-		fprintf(f, "server:\n%s\nforward-zone:\n name: \".\"\n%s\n",
-		    extra_server ? extra_server : "", addrs);
+		fprintf(f, "server:\n%s\nforward-zone:\n name: \".\"\n%s%s\n",
+		    extra_server ? extra_server : "", addrs, fwd_extra);
 		fclose(f);
 	}
 	E.cfg = config_new();
@@ -642,6 +644,27 @@ test_cancel_then_cached(void **state)
 }
 
 static void
+test_forward_no_cache(void **state)
+{
+	struct answer a, b;
+
+	(void)state;
+	fwd_extra = " forward-no-cache: yes\n";
+	env_with_fake(NULL, false, false);
+	fwd_extra = "";
+	assert_non_null(submit(&a, 1, "nc.example.", DNS_T_A, "127.0.0.1",
+	    true));
+	run_until(&a, 3000);
+	assert_int_equal(ancount_of(&a), 1);
+	assert_non_null(submit(&b, 2, "nc.example.", DNS_T_A, "127.0.0.1",
+	    true));
+	run_until(&b, 3000);
+	assert_int_equal(ancount_of(&b), 1);
+	assert_int_equal(fk.udp_queries, 2);
+	env_teardown();
+}
+
+static void
 test_hist_bucket(void **state)
 {
 	uint64_t lo, hi;
@@ -678,6 +701,7 @@ main(void)
 		cmocka_unit_test(test_servfail_relayed),
 		cmocka_unit_test(test_acl_rd_formerr_local),
 		cmocka_unit_test(test_cancel_then_cached),
+		cmocka_unit_test(test_forward_no_cache),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

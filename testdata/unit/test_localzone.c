@@ -62,6 +62,7 @@ struct ans {
 	size_t len;
 	uint8_t buf[4096];
 	int rcode, an, ns;
+	int ztype;
 	bool aa;
 };
 
@@ -80,7 +81,7 @@ ask(const struct local_zones *lz, const char *name, uint16_t type,
 	assert_int_equal(dns_query_parse(&dq, q, ql), 0);
 	memset(a, 0, sizeof(*a));
 	a->res = localzone_answer(lz, &dq, &o, a->buf, sizeof(a->buf),
-	    &a->len);
+	    &a->len, &a->ztype);
 	if (a->res == LZ_RES_ANSWER) {
 		assert_true(a->len >= DNS_HDR_LEN);
 		assert_int_equal(a->buf[0], 0xbe);
@@ -331,6 +332,7 @@ test_zone_types(void **state)
 	/* inform: as transparent */
 	ask(lz, "www.inform.example.", DNS_T_A, &a);
 	assert_int_equal(a.an, 1);
+	assert_int_equal(a.ztype, LZ_INFORM);
 	ask(lz, "x.inform.example.", DNS_T_A, &a);
 	assert_int_equal(a.res, LZ_RES_NONE);
 	localzone_free(lz);
