@@ -7,7 +7,8 @@
  *   1. dns_query_parse: not even a header -> drop.
  *   2. access-control: deny -> drop, refuse -> REFUSED (both count
  *      unwanted.queries and not num.queries, as Unbound).
- *   3. num.queries and the query counters; FORMERR/NOTIMPL/BADVERS.
+ *   3. num.queries and the query counters; FORMERR/NOTIMPL/BADVERS;
+ *      AXFR/IXFR REFUSED, meta types (OPT, 128-254 but ANY) FORMERR.
  *   4. local zones (counted as cache hits, as Unbound).
  *   5. deny_non_local -> drop, refuse_non_local -> REFUSED; RD=0 is
  *      REFUSED unless allow_snoop (which may read the cache, and gets
@@ -580,6 +581,21 @@ res_cancel(struct res_req *req)
 
 /* ------------------------------------------------------------ submit */
 
+/*
+ * Question types a resolver does not answer (as Unbound): zone transfers
+ * are REFUSED; OPT, TKEY, TSIG, MAILA, MAILB and the other meta types
+ * (128-254 except ANY) are FORMERR.  Returns 0 or the rcode.
+ */
+static int
+res_qtype_check(uint16_t qtype)
+{
+	if (qtype == DNS_T_AXFR || qtype == DNS_T_IXFR)
+		return DNS_RCODE_REFUSED;
+	if (qtype == DNS_T_OPT || (qtype >= 128 && qtype <= 254))
+		return DNS_RCODE_FORMERR;
+	return 0;
+}
+
 /* local-zone inform: the operator asked for these lines (as Unbound). */
 static void
 log_inform(const struct dns_query *q, const struct res_client *client)
@@ -645,6 +661,8 @@ res_submit(struct resolver *r, const uint8_t *query, size_t len,
 		return NULL;
 	}
 	count_query(r, &q, rc, client);
+	if (rc == 0)
+		rc = res_qtype_check(q.qtype);
 	if (rc != 0) {
 		res_reply_error(r, &q, &o, rc, done, arg);
 		return NULL;

@@ -38,6 +38,9 @@ struct res_client {
  * The answer.  'ans' is borrowed for the duration of the call (copy it);
  * ans_len 0 means "no answer: drop" (access-control deny, or a query too
  * broken to answer).  The request handle is dead once this runs.
+ * 'ans' points into the resolver's scratch buffer: copy it before calling
+ * res_submit again from inside the callback.  res_cancel of other
+ * requests is allowed inside the callback; res_free is not.
  */
 typedef void (*res_done_cb)(void *arg, const uint8_t *ans, size_t ans_len);
 

@@ -608,6 +608,14 @@ test_acl_rd_formerr_local(void **state)
 	assert_null(res_submit(E.r, q, 30, &cl, done_cb, &a));
 	assert_true(a.called);
 	assert_int_equal(rcode_of(&a), DNS_RCODE_FORMERR);
+	/* zone transfer: REFUSED; meta type: FORMERR */
+	assert_null(submit(&a, 7, "x.example.", DNS_T_AXFR, "127.0.0.1", true));
+	assert_int_equal(rcode_of(&a), DNS_RCODE_REFUSED);
+	assert_null(submit(&a, 8, "x.example.", DNS_T_OPT, "127.0.0.1", true));
+	assert_int_equal(rcode_of(&a), DNS_RCODE_FORMERR);
+	assert_null(submit(&a, 9, "x.example.", 250, "127.0.0.1", true));
+	assert_int_equal(rcode_of(&a), DNS_RCODE_FORMERR);
+	assert_int_equal(fk.udp_queries, 0);
 	/* too short: dropped */
 	memset(&a, 0, sizeof(a));
 	assert_null(res_submit(E.r, q, 5, &cl, done_cb, &a));
