@@ -31,7 +31,8 @@
 #include "util/stats.h"
 
 enum fake_mode {
-	FAKE_OK, FAKE_UDP_SILENT, FAKE_TC, FAKE_GARBAGE_FIRST, FAKE_SERVFAIL
+	FAKE_OK, FAKE_UDP_SILENT, FAKE_TC, FAKE_GARBAGE_FIRST, FAKE_SERVFAIL,
+	FAKE_ALL_SILENT
 };
 
 struct fake {
@@ -87,7 +88,7 @@ fake_udp_cb(evutil_socket_t fd, short what, void *arg)
 	if (n <= 0)
 		return;
 	fk.udp_queries++;
-	if (fk.mode == FAKE_UDP_SILENT)
+	if (fk.mode == FAKE_UDP_SILENT || fk.mode == FAKE_ALL_SILENT)
 		return;
 	an = fake_answer(q, (size_t)n, out, sizeof(out), fk.mode == FAKE_TC);
 	if (an == 0)
@@ -147,6 +148,8 @@ fake_conn_cb(evutil_socket_t fd, short what, void *arg)
 	if (fc->got < fc->want)
 		return;
 	fk.tcp_queries++;
+	if (fk.mode == FAKE_ALL_SILENT)
+		return;	/* keep the connection, never answer */
 	an = fake_answer(fc->buf + 2, fc->want - 2, out + 2, sizeof(out) - 2,
 	    false);
 	out[0] = (uint8_t)(an >> 8);
@@ -468,6 +471,26 @@ test_udp_timeout_then_tcp(void **state)
 }
 
 static void
+test_udp_and_tcp_timeout(void **state)
+{
+	struct answer a;
+	uint64_t ms;
+
+	(void)state;
+	env_with_fake(NULL, false, false);
+	fk.mode = FAKE_ALL_SILENT;
+	assert_non_null(submit(&a, 7, "silent.example.", DNS_T_A,
+	    "127.0.0.1", true));
+	ms = run_until(&a, 8000);
+	assert_true(a.called);
+	assert_int_equal(rcode_of(&a), DNS_RCODE_SERVFAIL);
+	assert_int_equal(fk.tcp_queries, 1);
+	/* 1000 ms UDP then 2000 ms TCP, one upstream */
+	assert_true(ms >= 2900 && ms < 4500);
+	env_teardown();
+}
+
+static void
 test_tc_then_tcp(void **state)
 {
 	struct answer a;
@@ -702,6 +725,7 @@ main(void)
 		cmocka_unit_test(test_hist_bucket),
 		cmocka_unit_test(test_join_and_cache),
 		cmocka_unit_test(test_udp_timeout_then_tcp),
+		cmocka_unit_test(test_udp_and_tcp_timeout),
 		cmocka_unit_test(test_tc_then_tcp),
 		cmocka_unit_test(test_refused_port_next_upstream),
 		cmocka_unit_test(test_garbage_ignored),
