@@ -113,9 +113,16 @@ struct fake_conn {
 	size_t got, want;
 };
 
+static struct fake_conn *fake_conns[64];	/* open ones, for fake_stop */
+
 static void
 fake_conn_close(struct fake_conn *fc)
 {
+	size_t i;
+
+	for (i = 0; i < 64; i++)
+		if (fake_conns[i] == fc)
+			fake_conns[i] = NULL;
 	event_free(fc->ev);
 	close(fc->fd);
 	free(fc);
@@ -175,6 +182,14 @@ fake_tcp_cb(evutil_socket_t fd, short what, void *arg)
 	fc->want = 2;
 	fc->ev = event_new(fk.base, c, EV_READ | EV_PERSIST, fake_conn_cb, fc);
 	event_add(fc->ev, NULL);
+	{
+		size_t i;
+
+		for (i = 0; i < 64 && fake_conns[i] != NULL; i++)
+			;
+		if (i < 64)
+			fake_conns[i] = fc;
+	}
 }
 
 static uint16_t
@@ -232,6 +247,11 @@ fake_start(struct event_base *base)
 static void
 fake_stop(void)
 {
+	size_t i;
+
+	for (i = 0; i < 64; i++)
+		if (fake_conns[i] != NULL)
+			fake_conn_close(fake_conns[i]);
 	event_free(fk.ev_udp);
 	event_free(fk.ev_tcp);
 	close(fk.udp);
