@@ -668,6 +668,34 @@ test_acl_rd_formerr_local(void **state)
 }
 
 static void
+test_acl_non_local(void **state)
+{
+	struct answer a;
+
+	(void)state;
+	env_with_fake("access-control: 192.0.2.0/24 refuse_non_local\n"
+	    "access-control: 198.51.100.0/24 deny_non_local\n"
+	    "local-data: \"www.example.org. A 192.0.2.99\"\n", false, false);
+	assert_null(submit(&a, 1, "www.example.org.", DNS_T_A, "192.0.2.1",
+	    true));
+	assert_int_equal(rcode_of(&a), DNS_RCODE_NOERROR);
+	assert_int_equal(ancount_of(&a), 1);
+	assert_null(submit(&a, 2, "x.example.", DNS_T_A, "192.0.2.1", true));
+	assert_int_equal(rcode_of(&a), DNS_RCODE_REFUSED);
+	assert_null(submit(&a, 3, "www.example.org.", DNS_T_A,
+	    "198.51.100.1", true));
+	assert_int_equal(ancount_of(&a), 1);
+	assert_null(submit(&a, 4, "x.example.", DNS_T_A, "198.51.100.1",
+	    true));
+	assert_true(a.called);
+	assert_int_equal(a.len, 0);
+	assert_int_equal(fk.udp_queries, 0);
+	assert_int_equal(E.st.c[STAT_NUM_QUERIES], 4);
+	assert_int_equal(E.st.c[STAT_NUM_CACHEHITS], 2);
+	env_teardown();
+}
+
+static void
 test_cancel_then_cached(void **state)
 {
 	struct answer a, b;
@@ -752,6 +780,7 @@ main(void)
 		cmocka_unit_test(test_all_fail_servfail),
 		cmocka_unit_test(test_servfail_relayed),
 		cmocka_unit_test(test_acl_rd_formerr_local),
+		cmocka_unit_test(test_acl_non_local),
 		cmocka_unit_test(test_cancel_then_cached),
 		cmocka_unit_test(test_forward_no_cache),
 	};
