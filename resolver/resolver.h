@@ -62,7 +62,12 @@ struct resolver *res_new(struct res_shared *sh, struct event_base *base,
     const struct config *cfg, struct stats *st);
 /* Cancels every pending request (callbacks are not called) and frees. */
 void res_free(struct resolver *r);
-/* Requests waiting for an upstream answer (requestlist.current.all). */
+/*
+ * Distinct questions waiting for an upstream answer on this worker
+ * (requestlist.current.all, Unbound's mesh states): joined identical
+ * questions count once; a question whose clients all cancelled counts
+ * until its upstream answer (which is still cached) or failure.
+ */
 size_t res_pending(const struct resolver *r);
 
 /*
