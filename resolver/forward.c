@@ -536,7 +536,8 @@ try_udp(struct fwd_query *fq)
 	}
 	fq->fd = socket_open(a->ss.ss_family, SOCK_DGRAM);
 	if (fq->fd < 0) {
-		log_err_errno("forward: socket");
+		/* EMFILE under load: not worth a line per query */
+		verbose(VERB_DETAIL, "forward: socket: %s", strerror(errno));
 		next_addr(fq);
 		return;
 	}
@@ -674,7 +675,7 @@ try_tcp(struct fwd_query *fq)
 	}
 	fq->fd = socket_open(a->ss.ss_family, SOCK_STREAM);
 	if (fq->fd < 0) {
-		log_err_errno("forward: socket");
+		verbose(VERB_DETAIL, "forward: socket: %s", strerror(errno));
 		next_addr(fq);
 		return;
 	}

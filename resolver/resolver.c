@@ -14,8 +14,9 @@
  *      REFUSED unless allow_snoop (which may read the cache, and gets
  *      REFUSED on a miss: we do not resolve non-recursive queries).
  *   6. cache -> hit; else miss: join the in-flight upstream query for the
- *      same key, or start one (FWD_MAX_PENDING per worker; over it
- *      SERVFAIL and requestlist.exceeded).
+ *      same key, or start one (FWD_MAX_PENDING per worker, lowered to
+ *      RLIMIT_NOFILE / 2 / num-threads if that is smaller, at least 64;
+ *      over it SERVFAIL and requestlist.exceeded).
  * Answers are written into a per-resolver scratch buffer: a hit does not
  * allocate.  This file does not know the client's transport beyond
  * struct res_client.
@@ -27,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "dns/wire.h"
@@ -84,6 +86,7 @@ struct resolver {
 	struct inflight *tab[RES_INFLIGHT_BUCKETS];
 	struct inflight *all;
 	size_t ninflight;
+	size_t max_pending;	/* FWD_MAX_PENDING, less if fds are few */
 	uint8_t scratch[RES_SCRATCH];
 };
 
@@ -207,6 +210,26 @@ res_shared_cache_mem(struct res_shared *sh)
 
 /* ------------------------------------------------------------ worker */
 
+/*
+ * Each pending upstream question holds one socket: cap them per worker at
+ * FWD_MAX_PENDING, or at half of RLIMIT_NOFILE shared by the workers when
+ * that is lower (the other half is for clients), but at least 64.
+ */
+static size_t
+res_max_pending(int num_threads)
+{
+	struct rlimit rl;
+	size_t cap = FWD_MAX_PENDING, n = num_threads > 0 ?
+	    (size_t)num_threads : 1;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur / 2 / n < cap)
+		cap = (size_t)(rl.rlim_cur / 2 / n);
+	if (cap < 64)
+		cap = 64;
+	return cap;
+}
+
 struct resolver *
 res_new(struct res_shared *sh, struct event_base *base,
     const struct config *cfg, struct stats *st)
@@ -223,6 +246,7 @@ res_new(struct res_shared *sh, struct event_base *base,
 	r->max_ttl = cfg->cache_max_ttl > 0 ? (uint32_t)cfg->cache_max_ttl : 0;
 	r->max_neg_ttl = cfg->cache_max_negative_ttl > 0 ?
 	    (uint32_t)cfg->cache_max_negative_ttl : 0;
+	r->max_pending = res_max_pending(cfg->num_threads);
 	r->out = outside_new(base, r->st, r->edns_udp);
 	if (r->out == NULL) {
 		free(r);
@@ -508,7 +532,7 @@ res_forward(struct resolver *r, const struct dns_query *q,
 	if (inf == NULL) {
 		const struct fwd_zone *z;
 
-		if (r->ninflight >= FWD_MAX_PENDING) {
+		if (r->ninflight >= r->max_pending) {
 			STAT_INC(r->st, REQUESTLIST_EXCEEDED);
 			res_reply_error(r, q, o, DNS_RCODE_SERVFAIL, done, arg);
 			return NULL;

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -695,6 +696,47 @@ test_acl_non_local(void **state)
 	env_teardown();
 }
 
+/* Over the pending cap (RLIMIT_NOFILE 400 -> 200): SERVFAIL at once. */
+static void
+test_requestlist_exceeded(void **state)
+{
+	static struct answer a[201];
+	struct rlimit old, low;
+	char name[64];
+	int i;
+
+	(void)state;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	low = old;
+	low.rlim_cur = 400;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	env_with_fake(NULL, false, false);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	fk.mode = FAKE_ALL_SILENT;
+	for (i = 0; i < 200; i++) {
+		snprintf(name, sizeof(name), "q%d.example.", i);
+		assert_non_null(submit(&a[i], (uint16_t)i, name, DNS_T_A,
+		    "127.0.0.1", true));
+	}
+	assert_int_equal(res_pending(E.r), 200);
+	assert_null(submit(&a[200], 200, "one-more.example.", DNS_T_A,
+	    "127.0.0.1", true));
+	assert_true(a[200].called);
+	assert_int_equal(rcode_of(&a[200]), DNS_RCODE_SERVFAIL);
+	assert_int_equal(E.st.c[STAT_REQUESTLIST_EXCEEDED], 1);
+	/* joining an existing question is not over the cap */
+	{
+		struct answer j;
+
+		assert_non_null(submit(&j, 7, "q7.example.", DNS_T_A,
+		    "127.0.0.1", true));
+	}
+	assert_int_equal(E.st.requestlist_max, 200);
+	env_teardown();
+	for (i = 0; i < 200; i++)
+		assert_false(a[i].called);
+}
+
 static void
 test_cancel_then_cached(void **state)
 {
@@ -781,6 +823,7 @@ main(void)
 		cmocka_unit_test(test_servfail_relayed),
 		cmocka_unit_test(test_acl_rd_formerr_local),
 		cmocka_unit_test(test_acl_non_local),
+		cmocka_unit_test(test_requestlist_exceeded),
 		cmocka_unit_test(test_cancel_then_cached),
 		cmocka_unit_test(test_forward_no_cache),
 	};
