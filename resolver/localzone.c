@@ -14,7 +14,6 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "dns/rrtext.h"
 #include "dns/wire.h"
@@ -92,7 +91,7 @@ lz_type_parse(const char *s)
 
 	for (i = 0; i < sizeof(lz_type_names) / sizeof(lz_type_names[0]); i++)
 		if (lz_type_names[i] != NULL &&
-		    strcasecmp(s, lz_type_names[i]) == 0)
+		    strcmp(s, lz_type_names[i]) == 0)
 			return (int)i;
 	return -1;
 }
