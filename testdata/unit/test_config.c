@@ -478,6 +478,12 @@ test_errors(void **state)
 	expect_error("server\n",
 	    "cairn.conf:1: server: expected \"key: value\" (a key ends with "
 	    "a colon)\n");
+	/* the keys of an unknown clause are not reported again */
+	expect_error("stub-zone:\n\tname: x\n\tstub-addr: 192.0.2.1\n"
+	    "server:\n\tport: 0\n",
+	    "cairn.conf:1: stub-zone: unknown clause (expected server:, "
+	    "forward-zone: or remote-control:)\n"
+	    "cairn.conf:5: port: 0: must be a number from 1 to 65535\n");
 	/* several errors: all reported, counted */
 	{
 		struct config *cfg = config_new();
@@ -496,6 +502,16 @@ test_check(void **state)
 	expect_check_error("server:\n\thttps-port: 8443\n",
 	    "cairn.conf:2: https-port: 8443: cairnd was built without "
 	    "DNS-over-HTTPS: rebuild with ./configure --with-libnghttp2\n");
+	expect_check_error("server:\n\tinterface: 127.0.0.1@443\n"
+	    "\thttp-notls-downstream: yes\n",
+	    "cairn.conf:2: interface: 127.0.0.1@443: this is the https-port, "
+	    "but cairnd was built without DNS-over-HTTPS: rebuild with "
+	    "./configure --with-libnghttp2\n");
+	expect_check_error("forward-zone:\n\tname: .\n"
+	    "\tforward-addr: 192.0.2.1\n\tforward-https-upstream: yes\n",
+	    "cairn.conf:4: forward-https-upstream: yes: cairnd was built "
+	    "without DNS-over-HTTPS: rebuild with ./configure "
+	    "--with-libnghttp2\n");
 #else
 	expect_check_error("server:\n\tinterface: 127.0.0.1@443\n",
 	    "cairn.conf:2: interface: 127.0.0.1@443: this is the https-port "
@@ -595,6 +611,10 @@ test_set_and_names(void **state)
 	assert_int_equal(cfg->port, 5353);
 	assert_int_equal(config_set(cfg, "server", "name", ".", NULL, 0,
 	    NULL), -1);
+	assert_null(cfg->forwards);
+	assert_int_equal(config_set(cfg, NULL, "control-port", "1234", NULL,
+	    0, NULL), 0);
+	assert_int_equal(cfg->control_port, 1234);
 	assert_int_equal(config_set(cfg, "bogus", "port", "53", NULL, 0,
 	    NULL), -1);
 	assert_int_equal(config_set(cfg, "forward-zone", "name", ".", NULL, 0,
