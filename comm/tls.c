@@ -21,6 +21,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "comm/comm_int.h"
 #include "util/config.h"
@@ -41,23 +42,32 @@ struct ticket_keys {
 
 static int ticket_ex_idx = -1;
 
-/* OpenSSL's reason for the earliest queued error, then clear the queue. */
-static void
+/* OpenSSL's reason for the earliest queued error, then clear the queue.
+ * Returns true when a key/certificate mismatch was among the errors. */
+static bool
 ssl_reason(char *buf, size_t len)
 {
-	unsigned long e = ERR_get_error();
+	unsigned long e = ERR_get_error(), more;
+	bool mismatch = false;
 	const char *r;
+	int i;
 
 	if (e == 0) {
 		snprintf(buf, len, "unknown error");
-		return;
+		return false;
 	}
 	r = ERR_reason_error_string(e);
 	if (r != NULL)
 		snprintf(buf, len, "%s", r);
 	else
 		ERR_error_string_n(e, buf, len);
+	for (more = e, i = 0; more != 0 && i < 32; more = ERR_get_error(), i++)
+		if (ERR_GET_LIB(more) == ERR_LIB_X509 &&
+		    (ERR_GET_REASON(more) == X509_R_KEY_VALUES_MISMATCH ||
+		    ERR_GET_REASON(more) == X509_R_KEY_TYPE_MISMATCH))
+			mismatch = true;
 	ERR_clear_error();
+	return mismatch;
 }
 
 static int
@@ -269,7 +279,12 @@ comm_tls_ctx_new(const struct config *cfg, char *err, size_t errlen)
 		goto fail;
 	}
 	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
-		ssl_reason(why, sizeof(why));
+		if (ssl_reason(why, sizeof(why))) {
+			/* OpenSSL checks the pair while loading the key */
+			snprintf(err, errlen, "tls-service-key %s: key does not "
+			    "match certificate %s: %s", key, pem, why);
+			goto fail;
+		}
 		snprintf(err, errlen, "tls-service-key %s: could not read: %s",
 		    key, why);
 		goto fail;
