@@ -382,6 +382,10 @@ comm_conn_timer_cb(int fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (c->close_req && !c->closing) {
+		comm_conn_settle(c);	/* a close is on its way */
+		return;
+	}
 	if (c->closing || c->handshaking) {
 		/* graceful close or handshake over its deadline */
 		comm_conn_free(c, c->closing ? c->why : COMM_CLOSE_TIMEOUT);
@@ -455,6 +459,11 @@ comm_conn_write(struct comm_conn *c, const struct iovec *iov, int iovcnt)
 		memcpy(c->out + c->out_len, iov[i].iov_base, iov[i].iov_len);
 		c->out_len += iov[i].iov_len;
 	}
+	/* Remember having been above the mark even if the flush that
+	 * follows empties the buffer at once: a module that stopped
+	 * producing here (nghttp2 WOULDBLOCK) waits for writable. */
+	if (out_pending(c) > COMM_OUT_MARK)
+		c->pause_mark = true;
 	if (c->depth == 0)
 		schedule_flush(c);
 	return 0;

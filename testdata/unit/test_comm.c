@@ -322,7 +322,7 @@ mkquery(uint8_t *buf, uint16_t id, size_t extra)
 /* ---- the echo proto: what comm hands up and how closes happen ---- */
 
 enum echo_mode { MODE_ECHO, MODE_CLOSE_IN_INPUT, MODE_BYE, MODE_BUSY,
-    MODE_FLOOD, MODE_IDLE_GRACEFUL };
+    MODE_FLOOD, MODE_IDLE_GRACEFUL, MODE_BIG };
 static enum echo_mode echo_mode;
 static int echo_opens, echo_closes, echo_writables, echo_idles;
 static size_t echo_in_bytes;
@@ -400,6 +400,15 @@ echo_input(struct comm_conn *c, void *stp, const uint8_t *d, size_t len)
 		iov.iov_len = 3;
 		assert_int_equal(comm_conn_write(c, &iov, 1), 0);
 		comm_conn_close(c, true);
+		return 0;
+	case MODE_BIG:
+		/* 3 x 32 KiB in one callback: above the mark, even if the
+		 * flush right after takes it all */
+		iov.iov_base = flood;
+		iov.iov_len = sizeof(flood);
+		for (closes = 0; closes < 3; closes++)
+			assert_int_equal(comm_conn_write(c, &iov, 1), 0);
+		assert_true(comm_conn_pending(c) > COMM_OUT_MARK);
 		return 0;
 	case MODE_FLOOD:
 		iov.iov_base = flood;
@@ -815,6 +824,30 @@ test_back_pressure(void **state)
 	close(fd);
 	loop_for(20);
 	assert_int_equal(echo_closes, 1);
+}
+
+static void
+test_writable_after_mark(void **state)
+{
+	static uint8_t sink[3 * sizeof(flood)];
+	int fd;
+
+	(void)state;
+	echo_mode = MODE_BIG;
+	start(&echo_spec, NULL, 0);
+	fd = cli_connect(lport, 0);
+	cli_send(fd, "b", 1);
+	assert_int_equal(cli_recv(fd, sink, sizeof(sink), 2000, NULL),
+	    sizeof(sink));
+	loop_for(20);
+	assert_int_equal(echo_writables, 1);
+	assert_int_equal(comm_conn_pending(echo_conn), 0);
+	/* reading went on after it */
+	cli_send(fd, "c", 1);
+	assert_int_equal(cli_recv(fd, sink, sizeof(sink), 2000, NULL),
+	    sizeof(sink));
+	assert_int_equal(echo_in_bytes, 2);
+	close(fd);
 }
 
 static void
@@ -1458,6 +1491,7 @@ main(void)
 		T(test_idle_graceful_by_module),
 		T(test_idle_shortened_when_full),
 		T(test_back_pressure),
+		T(test_writable_after_mark),
 		T(test_write_limit),
 		T(test_dns_framing_split),
 		T(test_dns_pipelined_out_of_order),
