@@ -1253,8 +1253,8 @@ test_tls_ctx_errors(void **state)
 /* Connect a TLS client offering 'alpn' (wire format, may be NULL).
  * Returns the SSL, or NULL when the handshake failed (reason in why). */
 static SSL *
-tls_connect(const unsigned char *alpn, unsigned alen, int *fdp,
-    char *why, size_t whylen)
+tls_connect_sess(const unsigned char *alpn, unsigned alen, int *fdp,
+    char *why, size_t whylen, SSL_SESSION *sess)
 {
 	SSL_CTX *cctx = SSL_CTX_new(TLS_client_method());
 	SSL *ssl;
@@ -1268,6 +1268,8 @@ tls_connect(const unsigned char *alpn, unsigned alen, int *fdp,
 	SSL_CTX_free(cctx);	/* the SSL keeps a reference */
 	SSL_set_fd(ssl, fd);
 	SSL_set_connect_state(ssl);
+	if (sess != NULL)
+		assert_int_equal(SSL_set_session(ssl, sess), 1);
 	why[0] = 0;
 	for (i = 0; i < 400; i++) {
 		int e;
@@ -1290,6 +1292,13 @@ tls_connect(const unsigned char *alpn, unsigned alen, int *fdp,
 		return NULL;
 	}
 	return ssl;
+}
+
+static SSL *
+tls_connect(const unsigned char *alpn, unsigned alen, int *fdp,
+    char *why, size_t whylen)
+{
+	return tls_connect_sess(alpn, alen, fdp, why, whylen, NULL);
 }
 
 /* Write all and read 'len' back through TLS while running the loop. */
@@ -1396,6 +1405,111 @@ test_tls_alpn(void **state)
 	comm_base_free(cbase);
 	cbase = NULL;
 	comm_tls_ctx_free(srv_ctx);
+}
+
+static void
+write_file(const char *path, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+	size_t i;
+
+	assert_non_null(f);
+	for (i = 0; i < len; i++)
+		fputc(rand() & 0xff, f);
+	fclose(f);
+}
+
+/* One TLS session: connect (resuming 'sess' if given), echo a byte so
+ * the TLS 1.3 ticket arrives, return the session; *reused tells. */
+static SSL_SESSION *
+tls_session(SSL_SESSION *sess, bool *reused)
+{
+	char why[256];
+	uint8_t b;
+	SSL_SESSION *out;
+	SSL *ssl;
+	int fd;
+
+	ssl = tls_connect_sess(NULL, 0, &fd, why, sizeof(why), sess);
+	assert_non_null(ssl);
+	assert_int_equal(tls_roundtrip(ssl, (const uint8_t *)"t", 1, &b), 1);
+	*reused = SSL_session_reused(ssl) == 1;
+	out = SSL_get1_session(ssl);
+	SSL_shutdown(ssl);
+	SSL_free(ssl);
+	close(fd);
+	loop_for(10);
+	return out;
+}
+
+static void
+test_tls_session_tickets(void **state)
+{
+	char err[512], kf[160], bad[160], other[160];
+	struct cfg_strlist k, kb, ko;
+	SSL_SESSION *s1, *s2;
+	SSL_CTX *ctx2;
+	bool reused;
+
+	(void)state;
+	snprintf(kf, sizeof(kf), "%s/ticket.key", tmpdir);
+	snprintf(bad, sizeof(bad), "%s/short.key", tmpdir);
+	snprintf(other, sizeof(other), "%s/other.key", tmpdir);
+	write_file(kf, 80);
+	write_file(bad, 40);
+	write_file(other, 80);
+	memset(&k, 0, sizeof(k));
+	memset(&kb, 0, sizeof(kb));
+	memset(&ko, 0, sizeof(ko));
+	k.str = kf;
+	kb.str = bad;
+	ko.str = other;
+	tls_cfg();
+	cfg.tls_session_ticket_keys = &kb;
+	assert_null(comm_tls_ctx_new(&cfg, err, sizeof(err)));
+	assert_non_null(strstr(err, bad));
+	assert_non_null(strstr(err, "80 bytes"));
+
+	cfg.tls_session_ticket_keys = &k;
+	srv_ctx = comm_tls_ctx_new(&cfg, err, sizeof(err));
+	assert_non_null(srv_ctx);
+	tls_spec.ssl_ctx = srv_ctx;
+	start(&tls_spec, NULL, 0);
+	s1 = tls_session(NULL, &reused);
+	assert_false(reused);
+	assert_non_null(s1);
+	comm_base_free(cbase);
+	close(lfd);
+
+	/* another context from the same key file (another worker, or
+	 * after a restart) accepts the ticket */
+	ctx2 = comm_tls_ctx_new(&cfg, err, sizeof(err));
+	assert_non_null(ctx2);
+	tls_spec.ssl_ctx = ctx2;
+	start(&tls_spec, NULL, 0);
+	s2 = tls_session(s1, &reused);
+	assert_true(reused);
+	assert_int_equal(STAT_LOAD(st.c[STAT_QUERY_TLS_RESUME]), 1);
+	SSL_SESSION_free(s2);
+	comm_base_free(cbase);
+	close(lfd);
+	comm_tls_ctx_free(ctx2);
+
+	/* a context with another key does not */
+	cfg.tls_session_ticket_keys = &ko;
+	ctx2 = comm_tls_ctx_new(&cfg, err, sizeof(err));
+	assert_non_null(ctx2);
+	tls_spec.ssl_ctx = ctx2;
+	start(&tls_spec, NULL, 0);
+	s2 = tls_session(s1, &reused);
+	assert_false(reused);
+	SSL_SESSION_free(s2);
+	SSL_SESSION_free(s1);
+	comm_base_free(cbase);
+	cbase = NULL;
+	comm_tls_ctx_free(ctx2);
+	comm_tls_ctx_free(srv_ctx);
+	cfg.tls_session_ticket_keys = NULL;
 }
 
 static void
@@ -1506,6 +1620,7 @@ main(void)
 	const struct CMUnitTest tls_tests[] = {
 		T(test_tls_ctx_errors),
 		T(test_tls_alpn),
+		T(test_tls_session_tickets),
 		T(test_tls_handshake_timeout),
 		T(test_dot_queries),
 #undef T
