@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
 #include <sys/time.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -634,6 +635,46 @@ test_tcp_connection_limit(void **state)
 	assert_int_equal(e.count, 0);
 }
 
+static long
+cpu_msec(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
+	    (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
+}
+
+static void
+test_accept_emfile(void **state)
+{
+	struct rlimit old, low;
+	long cpu;
+	int fd, probe, i;
+
+	(void)state;
+	start(&echo_spec, NULL, 0);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	probe = dup(0);
+	close(probe);
+	/* room for the client's socket, none for the server's accept */
+	low = old;
+	low.rlim_cur = (rlim_t)probe + 1;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	fd = cli_connect(lport, 0);
+	cpu = cpu_msec();
+	loop_for(300);
+	cpu = cpu_msec() - cpu;
+	assert_int_equal(comm_base_conn_count(cbase), 0);
+	/* accepting paused instead of spinning on the ready listener */
+	assert_true(cpu < 150);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	for (i = 0; i < 60 && comm_base_conn_count(cbase) == 0; i++)
+		loop_for(50);
+	assert_int_equal(comm_base_conn_count(cbase), 1);
+	close(fd);
+}
+
 static void
 test_acl_deny(void **state)
 {
@@ -700,18 +741,18 @@ test_idle_timeout(void **state)
 	int fd;
 
 	(void)state;
-	lim.tcp_idle_timeout_msec = 300;
+	lim.tcp_idle_timeout_msec = 600;
 	start(&echo_spec, NULL, 0);
 	fd = cli_connect(lport, 0);
 	gettimeofday(&t0, NULL);
-	loop_for(200);
+	loop_for(350);
 	cli_send(fd, "k", 1);	/* activity restarts the timer */
-	loop_for(200);
+	loop_for(350);
 	assert_int_equal(echo_closes, 0);
-	assert_true(cli_closed(fd, 1000));
+	assert_true(cli_closed(fd, 2000));
 	gettimeofday(&t1, NULL);
 	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_usec - t0.tv_usec) / 1000;
-	assert_true(ms >= 480);
+	assert_true(ms >= 940);
 	assert_int_equal(echo_idles, 1);
 	assert_int_equal(echo_why, COMM_CLOSE_TIMEOUT);
 	close(fd);
@@ -1597,6 +1638,7 @@ main(void)
 		T(test_incoming_num_tcp),
 		T(test_no_stream_service),
 		T(test_tcp_connection_limit),
+		T(test_accept_emfile),
 		T(test_acl_deny),
 		T(test_deferred_close),
 		T(test_graceful_close_flushes),
