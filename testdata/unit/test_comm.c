@@ -5,8 +5,8 @@
  *
  * The resolver is a fake defined here (res_submit/res_cancel) that
  * answers at once or later, on the test's command, by echoing the query
- * with QR set.  Logging and netblock lookups have weak fallbacks here so
- * the test links before util/ is merged; the real ones win when present.
+ * with QR set.  Access-control and tcp-connection-limit tables are the
+ * real util/netblock ones.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,7 +15,6 @@
 #include <arpa/inet.h>
 #include <setjmp.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -40,71 +39,6 @@
 #include "util/log.h"
 #include "util/netblock.h"
 #include "util/stats.h"
-
-/* ------------------------------------------------ weak fallbacks */
-
-__attribute__((weak)) int log_verbosity = 0;
-
-__attribute__((weak)) void
-verbose(int level, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (getenv("TEST_COMM_VERBOSE") == NULL || level > 4)
-		return;
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-__attribute__((weak)) void
-log_err(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-static bool
-nb_match(const struct netblock_entry *e, const struct sockaddr *sa)
-{
-	const unsigned char *a;
-	int bits = e->prefix, i;
-
-	if (sa->sa_family != e->family || e->family != AF_INET)
-		return false;
-	a = (const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr;
-	for (i = 0; bits > 0; i++, bits -= 8) {
-		unsigned char m = bits >= 8 ? 0xff : (unsigned char)(0xff <<
-		    (8 - bits));
-		if ((a[i] & m) != (e->addr[i] & m))
-			return false;
-	}
-	return true;
-}
-
-__attribute__((weak)) struct netblock_entry *
-netblock_lookup(const struct netblock_set *set, const struct sockaddr *sa)
-{
-	size_t i;
-
-	for (i = 0; i < set->n; i++)
-		if (nb_match(&set->v[i], sa))
-			return &set->v[i];
-	return NULL;
-}
-
-__attribute__((weak)) enum acl_action
-acl_lookup(const struct netblock_set *set, const struct sockaddr *sa)
-{
-	struct netblock_entry *e = netblock_lookup(set, sa);
-
-	return e != NULL ? (enum acl_action)e->value : ACL_ALLOW;
-}
 
 /* ------------------------------------------------ fake resolver */
 
@@ -599,40 +533,47 @@ test_no_stream_service(void **state)
 static void
 test_tcp_connection_limit(void **state)
 {
-	struct netblock_entry e;
-	struct netblock_set set = { &e, 1 };
+	struct netblock_set set = { NULL, 0 };
+	struct netblock_entry *ep;
+	struct sockaddr_in lo;
 	int a, b;
 
 	(void)state;
-	memset(&e, 0, sizeof(e));
-	e.family = AF_INET;
-	e.addr[0] = 127;
-	e.prefix = 8;
-	e.value = 1;
+	assert_int_equal(netblock_add(&set, "10.0.0.0/8", 5), 0);
+	assert_int_equal(netblock_add(&set, "127.0.0.0/8", 1), 0);
+	netblock_finish(&set);
+	memset(&lo, 0, sizeof(lo));
+	lo.sin_family = AF_INET;
+	lo.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ep = netblock_lookup(&set, (struct sockaddr *)&lo);
+	assert_non_null(ep);
 	lim.tcl = &set;
 	start(&echo_spec, NULL, 0);
 	a = cli_connect(lport, 0);
 	loop_for(20);
-	assert_int_equal(e.count, 1);
+	assert_int_equal(ep->count, 1);
 	b = cli_connect(lport, 0);
 	assert_true(cli_closed(b, 500));
 	close(b);
 	assert_int_equal(STAT_LOAD(st.c[STAT_TCP_REFUSED_LIMIT]), 1);
-	assert_int_equal(e.count, 1);
+	assert_int_equal(ep->count, 1);
 	/* closed by the server this time (deferred close): slot back */
 	echo_mode = MODE_CLOSE_IN_INPUT;
 	cli_send(a, "q", 1);
 	assert_true(cli_closed(a, 500));
 	close(a);
-	assert_int_equal(e.count, 0);
+	assert_int_equal(ep->count, 0);
 	assert_int_equal(echo_closes, 1);
 	b = cli_connect(lport, 0);
 	loop_for(20);
-	assert_int_equal(e.count, 1);
+	assert_int_equal(ep->count, 1);
 	assert_int_equal(comm_base_conn_count(cbase), 1);
 	close(b);
 	loop_for(20);
-	assert_int_equal(e.count, 0);
+	assert_int_equal(ep->count, 0);
+	comm_base_free(cbase);
+	cbase = NULL;
+	netblock_clear(&set);
 }
 
 static long
@@ -678,16 +619,13 @@ test_accept_emfile(void **state)
 static void
 test_acl_deny(void **state)
 {
-	struct netblock_entry e;
-	struct netblock_set set = { &e, 1 };
+	struct netblock_set set = { NULL, 0 };
 	int fd;
 
 	(void)state;
-	memset(&e, 0, sizeof(e));
-	e.family = AF_INET;
-	e.addr[0] = 127;
-	e.prefix = 8;
-	e.value = ACL_DENY;
+	assert_int_equal(netblock_add(&set, "0.0.0.0/0", ACL_ALLOW), 0);
+	assert_int_equal(netblock_add(&set, "127.0.0.0/8", ACL_DENY), 0);
+	netblock_finish(&set);
 	lim.acl = &set;
 	start(&echo_spec, NULL, 0);
 	fd = cli_connect(lport, 0);
@@ -695,6 +633,16 @@ test_acl_deny(void **state)
 	assert_int_equal(echo_opens, 0);
 	assert_int_equal(comm_base_conn_count(cbase), 0);
 	close(fd);
+	/* refuse is answered per query, not at accept */
+	assert_int_equal(netblock_add(&set, "127.0.0.0/8", ACL_REFUSE), 0);
+	fd = cli_connect(lport, 0);
+	loop_for(30);
+	assert_int_equal(echo_opens, 1);
+	close(fd);
+	loop_for(20);
+	comm_base_free(cbase);
+	cbase = NULL;
+	netblock_clear(&set);
 }
 
 static void
