@@ -95,7 +95,13 @@ struct comm_proto {
 	void (*close)(struct comm_conn *c, void *st, enum comm_close_why why);
 };
 
-/* Protocols offered by ALPN, in server preference order. */
+/*
+ * Protocols offered by ALPN, in server preference order: the first of
+ * these the client offers is chosen and its proto opened after the
+ * handshake.  A client that offers ALPN with none of these fails the
+ * handshake (no_application_protocol alert); a client that offers no
+ * ALPN gets comm_stream_spec.proto (none: the conn is closed).
+ */
 struct comm_alpn {
 	const char *name;		/* "h2", "http/1.1", "dot" */
 	const struct comm_proto *proto;

@@ -89,7 +89,10 @@ comm_conn_update_events(struct comm_conn *c)
 		event_del(c->rev);
 		c->rev_on = false;
 	}
-	if (out_pending(c) > 0 || c->ssl_read_wants_write)
+	/* an SSL_write that waits for a read must not spin on a writable
+	 * socket: it goes on from the read event */
+	if ((out_pending(c) > 0 && !c->ssl_write_wants_read) ||
+	    c->ssl_read_wants_write)
 		event_add(c->wev, NULL);
 }
 
