@@ -260,7 +260,7 @@ enum echo_mode { MODE_ECHO, MODE_CLOSE_IN_INPUT, MODE_BYE, MODE_BUSY,
     MODE_FLOOD, MODE_IDLE_GRACEFUL, MODE_BIG };
 static enum echo_mode echo_mode;
 static int echo_opens, echo_closes, echo_writables, echo_idles;
-static size_t echo_in_bytes;
+static size_t echo_in_bytes, echo_in_calls;
 static enum comm_close_why echo_why;
 static struct comm_conn *echo_conn;
 static const char *echo_opened_as;
@@ -313,6 +313,7 @@ echo_input(struct comm_conn *c, void *stp, const uint8_t *d, size_t len)
 
 	assert_int_equal(s->magic, 42);
 	echo_in_bytes += len;
+	echo_in_calls++;
 	iov.iov_base = (void *)d;
 	iov.iov_len = len;
 	switch (echo_mode) {
@@ -426,7 +427,7 @@ setup(void **state)
 	menv.stats = &st;
 	echo_mode = MODE_ECHO;
 	echo_opens = echo_closes = echo_writables = echo_idles = 0;
-	echo_in_bytes = 0;
+	echo_in_bytes = echo_in_calls = 0;
 	echo_why = 0;
 	echo_conn = NULL;
 	echo_opened_as = NULL;
@@ -1239,6 +1240,8 @@ test_tls_ctx_errors(void **state)
 	comm_tls_ctx_free(ctx);
 }
 
+static int tls_rcvbuf;
+
 /* Connect a TLS client offering 'alpn' (wire format, may be NULL).
  * Returns the SSL, or NULL when the handshake failed (reason in why). */
 static SSL *
@@ -1252,7 +1255,7 @@ tls_connect_sess(const unsigned char *alpn, unsigned alen, int *fdp,
 	assert_non_null(cctx);
 	if (alpn != NULL)
 		assert_int_equal(SSL_CTX_set_alpn_protos(cctx, alpn, alen), 0);
-	fd = cli_connect(lport, 0);
+	fd = cli_connect(lport, tls_rcvbuf);
 	ssl = SSL_new(cctx);
 	SSL_CTX_free(cctx);	/* the SSL keeps a reference */
 	SSL_set_fd(ssl, fd);
@@ -1502,6 +1505,63 @@ test_tls_session_tickets(void **state)
 }
 
 static void
+test_tls_slow_reader(void **state)
+{
+	char err[512], why[256];
+	uint8_t *in;
+	size_t got = 0, i, cap = 8 * 3 * sizeof(flood);
+	int fd, idle = 0, n;
+	SSL *ssl;
+
+	(void)state;
+	for (i = 0; i < sizeof(flood); i++)
+		flood[i] = (uint8_t)(i * 7 + (i >> 8));
+	tls_cfg();
+	srv_ctx = comm_tls_ctx_new(&cfg, err, sizeof(err));
+	assert_non_null(srv_ctx);
+	tls_spec.ssl_ctx = srv_ctx;
+	echo_mode = MODE_BIG;
+	start(&tls_spec, NULL, 4096);
+	tls_rcvbuf = 4096;
+	ssl = tls_connect(NULL, 0, &fd, why, sizeof(why));
+	tls_rcvbuf = 0;
+	assert_non_null(ssl);
+	/* 96 KiB answered to each byte; the client does not read yet, so
+	 * SSL_write meets a full socket and is retried with a buffer that
+	 * grows and moves */
+	assert_int_equal(SSL_write(ssl, "b", 1), 1);
+	loop_for(100);
+	assert_non_null(echo_conn);
+	assert_true(comm_conn_pending(echo_conn) > 0);
+	assert_int_equal(SSL_write(ssl, "bb", 2), 2);
+	loop_for(50);
+	in = malloc(cap);
+	assert_non_null(in);
+	while (idle < 60 && got < cap) {
+		n = SSL_read(ssl, in + got, (int)(cap - got));
+		if (n > 0) {
+			got += (size_t)n;
+			idle = 0;
+			continue;
+		}
+		loop_for(5);
+		idle++;
+	}
+	assert_int_equal(echo_in_bytes, 3);
+	assert_true(echo_in_calls >= 2);
+	assert_int_equal(got, echo_in_calls * 3 * sizeof(flood));
+	for (i = 0; i < got; i++)
+		if (in[i] != flood[i % sizeof(flood)])
+			fail_msg("byte %zu differs", i);
+	free(in);
+	SSL_free(ssl);
+	close(fd);
+	comm_base_free(cbase);
+	cbase = NULL;
+	comm_tls_ctx_free(srv_ctx);
+}
+
+static void
 test_tls_handshake_timeout(void **state)
 {
 	char err[512];
@@ -1611,6 +1671,7 @@ main(void)
 		T(test_tls_ctx_errors),
 		T(test_tls_alpn),
 		T(test_tls_session_tickets),
+		T(test_tls_slow_reader),
 		T(test_tls_handshake_timeout),
 		T(test_dot_queries),
 #undef T
