@@ -221,6 +221,9 @@ const struct sockaddr *comm_conn_peer(const struct comm_conn *c,
 /* "192.0.2.1 port 5353" for log lines. */
 const char *comm_conn_peer_str(const struct comm_conn *c);
 bool comm_conn_is_tls(const struct comm_conn *c);
+/* TLS and the session was resumed (a ticket): num.query.tls.resume
+ * counts the queries of such connections, as Unbound does. */
+bool comm_conn_tls_resumed(const struct comm_conn *c);
 /* The worker's counters. */
 struct stats *comm_conn_stats(const struct comm_conn *c);
 

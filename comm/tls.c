@@ -26,7 +26,6 @@
 #include "comm/comm_int.h"
 #include "util/config.h"
 #include "util/log.h"
-#include "util/stats.h"
 
 /* tls-session-ticket-keys: Unbound's 80-byte key files. */
 #define TICKET_KEY_FILE_LEN 80
@@ -378,11 +377,8 @@ comm_tls_handshake(struct comm_conn *c)
 	ERR_clear_error();
 	errno = 0;
 	r = SSL_do_handshake(c->ssl);
-	if (r == 1) {
-		if (SSL_session_reused(c->ssl))
-			STAT_INC(c->base->st, QUERY_TLS_RESUME);
+	if (r == 1)
 		return 1;
-	}
 	e = SSL_get_error(c->ssl, r);
 	if (e == SSL_ERROR_WANT_READ)
 		return 0;
@@ -438,6 +434,13 @@ comm_tls_write(struct comm_conn *c, const uint8_t *buf, size_t len)
 		tls_log_fail(c, "write to", e);
 		return -1;
 	}
+}
+
+bool
+comm_conn_tls_resumed(const struct comm_conn *c)
+{
+	return c->ssl != NULL && !c->handshaking &&
+	    SSL_session_reused(c->ssl) == 1;
 }
 
 bool
