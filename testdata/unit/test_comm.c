@@ -1151,6 +1151,30 @@ test_ports_open(void **state)
 	cfg.do_ip4 = 0;
 	ports = comm_ports_open(&cfg, err, sizeof(err));
 	assert_null(ports);
+	/* no interface: 127.0.0.1 and ::1 (the latter when the host
+	 * has IPv6), UDP and TCP each */
+	cfg.interfaces = NULL;
+	cfg.incoming_num_tcp = 10;
+	cfg.do_ip4 = 1;
+	ports = comm_ports_open(&cfg, err, sizeof(err));
+	assert_non_null(ports);
+	nudp = ntcp = 0;
+	for (p = ports; p != NULL; p = p->next) {
+		if (p->addr.ss_family == AF_INET) {
+			nudp += p->kind == COMM_PORT_UDP;
+			ntcp += p->kind == COMM_PORT_TCP;
+		} else {
+			int v6only = 0;
+			socklen_t vl = sizeof(v6only);
+			assert_int_equal(getsockopt(p->fd, IPPROTO_IPV6,
+			    IPV6_V6ONLY, &v6only, &vl), 0);
+			assert_int_equal(v6only, 1);
+		}
+	}
+	assert_int_equal(nudp, 1);
+	assert_int_equal(ntcp, 1);
+	comm_ports_close(ports);
+	cfg.interfaces = &i1;
 	/* a bad interface is named */
 	cfg.do_ip4 = 1;
 	i1.str = (char *)"not-an-address";
