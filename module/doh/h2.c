@@ -186,6 +186,26 @@ doh_stream_free(struct doh_conn *conn, struct doh_stream *s)
 
 /* ------------------------------------------------------------ output */
 
+/*
+ * num.http.status.NNN, through the list in stats.h.  (Not
+ * stats_http_status: that lives in daemon/stats.c, which would drag the
+ * daemon into every program that links this module.)
+ */
+static void
+doh_count_status(struct stats *st, int code)
+{
+	switch (code) {
+#define DOH_STATUS_CASE(n) \
+	case n: \
+		STAT_ADD_FIELD(st->http_status[STAT_HTTP_##n], 1); \
+		break;
+	STATS_HTTP_STATUSES(DOH_STATUS_CASE)
+#undef DOH_STATUS_CASE
+	default:
+		break;
+	}
+}
+
 static ssize_t
 doh_send_cb(nghttp2_session *sess, const uint8_t *data, size_t len,
     int flags, void *arg)
@@ -668,7 +688,7 @@ doh_frame_send_cb(nghttp2_session *sess, const nghttp2_frame *frame,
 	if (frame->hd.type == NGHTTP2_HEADERS && s->status != 0 &&
 	    !s->status_counted) {
 		s->status_counted = true;
-		stats_http_status(conn->st, s->status);
+		doh_count_status(conn->st, s->status);
 	}
 	/* A response sent before the request ended: tell the client to
 	 * stop sending (RFC 9113 8.1). */
