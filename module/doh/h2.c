@@ -21,6 +21,15 @@
  *   Rapid reset: nghttp2's stream reset rate limit (burst 1000, 33/s)
  *     when available, else 1000 RST_STREAMs received a connection; both
  *     end in GOAWAY.  SETTINGS/PING floods: nghttp2's outbound ACK limit.
+ *   Busy (comm_conn_set_busy) while a query is with the resolver; a
+ *     stream that waits for the client (unfinished request, closed
+ *     flow-control window) does not keep the connection from idling
+ *     out: tcp-idle-timeout then sends GOAWAY(NO_ERROR) and closes.
+ *   A query is counted in num.query.https, num.query.tcp and, over TLS,
+ *     num.query.tls (as Unbound); every RST_STREAM and GOAWAY we send in
+ *     num.http.rst.sent / num.http.goaway.sent, every RST_STREAM received
+ *     in num.http.rst.received, every response in num.http.status.NNN
+ *     when its HEADERS frame is sent.
  */
 #include "config.h"
 
@@ -96,6 +105,7 @@ struct doh_conn {
 	nghttp2_session *sess;
 	struct doh_stream *streams;
 	unsigned nstreams;
+	unsigned nresolving;	/* streams with a resolver request */
 	unsigned rst_recv;
 	bool in_recv;		/* inside nghttp2_session_mem_recv */
 	bool close_asked;
@@ -159,16 +169,40 @@ doh_stream_drop_headers(struct doh_stream *s)
 }
 
 /*
+ * The connection is busy (the idle timer waits) while a query of it is
+ * being resolved: that is our work.  Streams waiting for the client (a
+ * request not finished, a response the client's flow-control window
+ * holds back) do not keep it open, so a stalled peer is closed by
+ * tcp-idle-timeout like any idle one.
+ */
+static void
+doh_conn_update_busy(struct doh_conn *conn)
+{
+	if (!conn->closing)
+		comm_conn_set_busy(conn->c, conn->nresolving > 0);
+}
+
+/* Forget the stream's resolver request; cancel it if 'cancel'. */
+static void
+doh_stream_clear_res(struct doh_stream *s, bool cancel)
+{
+	if (s->res == NULL)
+		return;
+	if (cancel)
+		res_cancel(s->res);
+	s->res = NULL;
+	s->conn->nresolving--;
+	doh_conn_update_busy(s->conn);
+}
+
+/*
  * Free a stream: cancel its resolver request, release both buffers by
  * their stored sizes, drop header references, unlink it.
  */
 static void
 doh_stream_free(struct doh_conn *conn, struct doh_stream *s)
 {
-	if (s->res != NULL) {
-		res_cancel(s->res);
-		s->res = NULL;
-	}
+	doh_stream_clear_res(s, true);
 	doh_stream_free_query(s);
 	doh_buf_free(&conn->sh->response_budget, &s->rbuf, &s->rbuf_n);
 	doh_stream_drop_headers(s);
@@ -179,8 +213,6 @@ doh_stream_free(struct doh_conn *conn, struct doh_stream *s)
 	if (s->next)
 		s->next->prev = s->prev;
 	conn->nstreams--;
-	if (!conn->closing)
-		comm_conn_set_busy(conn->c, conn->nstreams > 0);
 	free(s);
 }
 
@@ -268,10 +300,7 @@ doh_conn_flush(struct doh_conn *conn)
 static void
 doh_stream_reset(struct doh_conn *conn, struct doh_stream *s, uint32_t code)
 {
-	if (s->res != NULL) {
-		res_cancel(s->res);
-		s->res = NULL;
-	}
+	doh_stream_clear_res(s, true);
 	s->dead = true;
 	doh_stream_free_query(s);
 	nghttp2_submit_rst_stream(conn->sess, NGHTTP2_FLAG_NONE, s->id, code);
@@ -337,7 +366,7 @@ doh_answer_cb(void *arg, const uint8_t *ans, size_t ans_len)
 	size_t nv = 2;
 	nghttp2_data_provider prd;
 
-	s->res = NULL;
+	doh_stream_clear_res(s, false);
 	s->answered = true;
 	if (s->dead)
 		goto out;
@@ -402,6 +431,8 @@ doh_stream_submit(struct doh_conn *conn, struct doh_stream *s)
 		return;
 	}
 	s->res = req;
+	conn->nresolving++;
+	doh_conn_update_busy(conn);
 }
 
 /* All request headers are in: apply the header rules, size the buffer. */
@@ -503,7 +534,6 @@ doh_begin_headers_cb(nghttp2_session *sess, const nghttp2_frame *frame,
 	conn->streams = s;
 	conn->nstreams++;
 	nghttp2_session_set_stream_user_data(sess, id, s);
-	comm_conn_set_busy(conn->c, true);
 	return 0;
 }
 

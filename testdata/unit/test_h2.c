@@ -262,6 +262,7 @@ struct cstream {
 	size_t reqlen;
 	size_t reqpos;
 	size_t chunk;	/* bytes a DATA frame, 0 = all */
+	bool defer;	/* hold the body back (request never ends) */
 };
 
 struct h2t {
@@ -374,6 +375,8 @@ cli_read_cb(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len,
 	(void)s;
 	(void)src;
 	(void)arg;
+	if (c->defer)
+		return NGHTTP2_ERR_DEFERRED;
 	if (c->chunk && n > c->chunk)
 		n = c->chunk;
 	if (n > len)
@@ -951,6 +954,40 @@ test_too_many_headers(void **unused)
 	h2t_end();
 }
 
+/*
+ * A request the client never finishes holds no resolver work: the
+ * connection is not busy (the idle timer may end it), and the query
+ * buffer sized from content-length is held, exactly, until close.
+ */
+static void
+test_stalled_request_not_busy(void **unused)
+{
+	uint8_t q[64];
+	size_t n;
+	int32_t a, b;
+
+	(void)unused;
+	h2t_start(0, 0, 65552, 100);
+	fres.mode = RES_NEVER;
+	n = make_query(q, 3);
+	a = submit("POST", "/dns-query", NULL, "29", q, n, 0);
+	cs(a)->defer = true;
+	pump();
+	assert_int_equal(budget_used(&T->sh.query_budget), 29);
+	assert_false(T->conn.busy);
+	b = submit_get(4, NULL, NULL);
+	pump();
+	assert_true(T->conn.busy);
+	assert_int_equal(budget_used(&T->sh.query_budget), 58);
+	/* idle: GOAWAY, graceful close; close cancels the pending one */
+	assert_int_equal(doh_h2_proto.idle(&T->conn, T->state), 0);
+	pump();
+	assert_true(T->goaway);
+	assert_false(cs(b)->closed);
+	h2t_end();
+	assert_int_equal(fres.cancelled, 1);
+}
+
 static void
 test_shared_new(void **unused)
 {
@@ -1001,6 +1038,7 @@ main(void)
 		cmocka_unit_test(test_idle_goaway),
 		cmocka_unit_test(test_bad_preface),
 		cmocka_unit_test(test_too_many_headers),
+		cmocka_unit_test(test_stalled_request_not_busy),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
