@@ -11,10 +11,10 @@
  *
  * Limits chosen here (see also request.h):
  *   SETTINGS_MAX_CONCURRENT_STREAMS = http-max-streams; a HEADERS frame
- *     that opens a stream over it gets RST_STREAM(REFUSED_STREAM) (ours,
- *     or nghttp2's before the SETTINGS ACK; after the ACK nghttp2 itself
- *     ends the connection with GOAWAY(PROTOCOL_ERROR), which RFC 9113
- *     5.1.2 allows as well).
+ *     that opens a stream over it gets RST_STREAM(REFUSED_STREAM), before
+ *     and after the peer acknowledged the SETTINGS, and the connection
+ *     goes on (see doh_settings_patch for how nghttp2 is kept from
+ *     making that a connection error).
  *   SETTINGS_MAX_HEADER_LIST_SIZE = DOH_MAX_HEADER_LIST (8 KiB), and at
  *     most DOH_MAX_HEADERS (32) fields a request: beyond either, the
  *     stream is reset with ENHANCE_YOUR_CALM.
@@ -107,6 +107,7 @@ struct doh_conn {
 	unsigned nstreams;
 	unsigned nresolving;	/* streams with a resolver request */
 	unsigned rst_recv;
+	bool settings_sent;	/* our first SETTINGS frame went out */
 	bool in_recv;		/* inside nghttp2_session_mem_recv */
 	bool close_asked;
 	bool closing;		/* in the close callback */
@@ -238,13 +239,52 @@ doh_count_status(struct stats *st, int code)
 	}
 }
 
+/*
+ * Our first frame is the SETTINGS frame doh_h2_open submitted:
+ * MAX_CONCURRENT_STREAMS = DOH_NGHTTP2_STREAMS, MAX_HEADER_LIST_SIZE.
+ * nghttp2 turns a stream over an acknowledged MAX_CONCURRENT_STREAMS
+ * into a connection error (GOAWAY PROTOCOL_ERROR); the seed wants that
+ * one stream refused (RST_STREAM REFUSED_STREAM, which RFC 9113 5.1.2
+ * also allows) and the others served.  So nghttp2 is given no limit,
+ * http-max-streams is written into the frame as it leaves, and
+ * doh_begin_headers_cb enforces it.  Returns true if 'hdr' (the first
+ * DOH_SETTINGS_LEN bytes) was that frame and was patched.
+ */
+#define DOH_SETTINGS_LEN	(9 + 2 * 6)
+#define DOH_NGHTTP2_STREAMS	0xffffffffu
+
+static bool
+doh_settings_patch(uint8_t *f, uint32_t max_streams)
+{
+	static const uint8_t want[DOH_SETTINGS_LEN] = {
+		0, 0, 12, NGHTTP2_SETTINGS, 0, 0, 0, 0, 0,
+		0, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS,
+		0xff, 0xff, 0xff, 0xff,
+		0, NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE,
+		(DOH_MAX_HEADER_LIST >> 24) & 0xff,
+		(DOH_MAX_HEADER_LIST >> 16) & 0xff,
+		(DOH_MAX_HEADER_LIST >> 8) & 0xff,
+		DOH_MAX_HEADER_LIST & 0xff
+	};
+
+	if (memcmp(f, want, DOH_SETTINGS_LEN) != 0)
+		return false;
+	f[11] = (uint8_t)(max_streams >> 24);
+	f[12] = (uint8_t)(max_streams >> 16);
+	f[13] = (uint8_t)(max_streams >> 8);
+	f[14] = (uint8_t)max_streams;
+	return true;
+}
+
 static ssize_t
 doh_send_cb(nghttp2_session *sess, const uint8_t *data, size_t len,
     int flags, void *arg)
 {
 	struct doh_conn *conn = arg;
-	struct iovec iov;
-	int rv;
+	struct iovec iov[2];
+	uint8_t first[DOH_SETTINGS_LEN];
+	const uint8_t *orig = data;
+	int rv, n = 0;
 
 	(void)sess;
 	(void)flags;
@@ -252,16 +292,33 @@ doh_send_cb(nghttp2_session *sess, const uint8_t *data, size_t len,
 		comm_conn_want_writable(conn->c);
 		return NGHTTP2_ERR_WOULDBLOCK;
 	}
-	iov.iov_base = (void *)(uintptr_t)data;
-	iov.iov_len = len;
-	rv = comm_conn_write(conn->c, &iov, 1);
+	if (!conn->settings_sent) {
+		if (len >= DOH_SETTINGS_LEN) {
+			memcpy(first, data, DOH_SETTINGS_LEN);
+			if (doh_settings_patch(first, conn->sh->max_streams)) {
+				iov[n].iov_base = first;
+				iov[n++].iov_len = DOH_SETTINGS_LEN;
+				data += DOH_SETTINGS_LEN;
+				len -= DOH_SETTINGS_LEN;
+			}
+		}
+		if (n == 0)	/* cannot happen with nghttp2 as we use it */
+			log_err("doh: first frame is not our SETTINGS: "
+			    "http-max-streams not advertised");
+	}
+	if (len > 0 || n == 0) {
+		iov[n].iov_base = (void *)(uintptr_t)data;
+		iov[n++].iov_len = len;
+	}
+	rv = comm_conn_write(conn->c, iov, n);
 	if (rv == -ENOBUFS) {
 		comm_conn_want_writable(conn->c);
 		return NGHTTP2_ERR_WOULDBLOCK;
 	}
 	if (rv < 0)
 		return NGHTTP2_ERR_CALLBACK_FAILURE;
-	return (ssize_t)len;
+	conn->settings_sent = true;
+	return (ssize_t)(len + (data != orig ? DOH_SETTINGS_LEN : 0));
 }
 
 static void
@@ -797,7 +854,7 @@ doh_h2_open(struct comm_conn *c, void *state)
 		return -ENOMEM;
 	}
 	iv[0].settings_id = NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS;
-	iv[0].value = conn->sh->max_streams;
+	iv[0].value = DOH_NGHTTP2_STREAMS;	/* see doh_settings_patch */
 	iv[1].settings_id = NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE;
 	iv[1].value = DOH_MAX_HEADER_LIST;
 	rv = nghttp2_submit_settings(conn->sess, NGHTTP2_FLAG_NONE, iv, 2);

@@ -278,6 +278,8 @@ struct h2t {
 	bool goaway;
 	uint32_t goaway_code;
 	bool raw;		/* test writes raw bytes itself */
+	bool hide_limit;	/* the client does not see max streams */
+	bool srv_seen;		/* the server's first bytes went by */
 };
 
 static struct h2t *T;
@@ -415,6 +417,16 @@ pump(void)
 			ssize_t rv;
 
 			T->conn.outlen = 0;
+			if (!T->srv_seen && T->hide_limit) {
+				/* our SETTINGS: MAX_CONCURRENT_STREAMS first */
+				assert_true(n >= 15);
+				assert_int_equal(T->conn.out[3], NGHTTP2_SETTINGS);
+				assert_int_equal(T->conn.out[10],
+				    NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
+				T->conn.out[13] = 0x03;	/* 1000 */
+				T->conn.out[14] = 0xe8;
+			}
+			T->srv_seen = true;
 			rv = nghttp2_session_mem_recv(T->cli, T->conn.out, n);
 			assert_int_equal(rv, (ssize_t)n);
 			moved = true;
@@ -804,6 +816,47 @@ test_max_streams(void **unused)
 	assert_int_equal(fres.cancelled, 2);
 }
 
+/*
+ * After the SETTINGS are acknowledged, a client that ignores the limit
+ * gets REFUSED_STREAM for the extra stream only; the connection goes on.
+ */
+static void
+test_max_streams_after_ack(void **unused)
+{
+	int32_t a, b, c, d;
+
+	(void)unused;
+	h2t_start(0, 0, 65552, 2);
+	T->hide_limit = true;
+	pump();		/* SETTINGS both ways, ACKs both ways */
+	assert_int_equal(nghttp2_session_get_remote_settings(T->cli,
+	    NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS), 1000);
+	fres.mode = RES_LATER;
+	a = submit_get(1, NULL, NULL);
+	b = submit_get(2, NULL, NULL);
+	c = submit_get(3, NULL, NULL);
+	pump();
+	assert_true(cs(c)->rst);
+	assert_int_equal(cs(c)->rst_code, NGHTTP2_REFUSED_STREAM);
+	assert_false(T->goaway);
+	assert_false(T->conn.closed);
+	assert_int_equal(fres.submitted, 2);
+	assert_int_equal(T->st.c[STAT_HTTP_RST_SENT], 1);
+	fres_answer(0);
+	pump();
+	check_200(a, 1, "max-age=300");
+	/* a slot is free again */
+	d = submit_get(4, NULL, NULL);
+	pump();
+	fres_answer(1);
+	fres_answer(0);
+	pump();
+	check_200(b, 2, "max-age=300");
+	check_200(d, 4, "max-age=300");
+	h2t_end();
+	assert_int_equal(fres.cancelled, 0);
+}
+
 static void
 test_query_budget(void **unused)
 {
@@ -1031,6 +1084,7 @@ main(void)
 		cmocka_unit_test(test_get_content_type_415),
 		cmocka_unit_test(test_body_over_content_length),
 		cmocka_unit_test(test_max_streams),
+		cmocka_unit_test(test_max_streams_after_ack),
 		cmocka_unit_test(test_query_budget),
 		cmocka_unit_test(test_response_budget),
 		cmocka_unit_test(test_drop_answer),
