@@ -547,7 +547,8 @@ doh_stream_end(struct doh_conn *conn, struct doh_stream *s)
 	if (s->dead || s->submitted)
 		return;
 	if (s->req.method == DOH_METHOD_POST) {
-		rv = doh_req_check_query(s->qbuf ? s->qlen : 0);
+		rv = doh_req_body_final(s->qbuf ? s->qlen : 0,
+		    s->plan.has_content_length, s->plan.query_size);
 		if (rv != 0) {
 			doh_stream_respond_error(conn, s, rv);
 			return;
@@ -645,9 +646,15 @@ doh_header_cb(nghttp2_session *sess, const nghttp2_frame *frame,
 	}
 	if (s->headers_done)
 		return 0;	/* trailers: counted, not used */
+	/* HTTP messaging is ours (see doh_h2_open): a repeated pseudo
+	 * header or content-length makes the request malformed (400) */
 	if (doh_name_is(n, ":method")) {
+		if (s->req.method != DOH_METHOD_NONE)
+			s->req.malformed = true;
 		s->req.method = doh_req_method((const char *)v.base, v.len);
 	} else if (doh_name_is(n, ":path")) {
+		if (s->req.has_path)
+			s->req.malformed = true;
 		doh_keep(&s->rc_path, value, &s->req.path, &s->req.path_len);
 		s->req.has_path = true;
 	} else if (doh_name_is(n, "content-type")) {
@@ -657,6 +664,8 @@ doh_header_cb(nghttp2_session *sess, const nghttp2_frame *frame,
 			doh_keep(&s->rc_ctype, value, &s->req.content_type,
 			    &s->req.content_type_len);
 	} else if (doh_name_is(n, "content-length")) {
+		if (s->rc_clen != NULL)
+			s->req.malformed = true;
 		doh_keep(&s->rc_clen, value, &s->req.content_length,
 		    &s->req.content_length_len);
 	}
@@ -675,9 +684,11 @@ doh_begin_frame_cb(nghttp2_session *sess, const nghttp2_frame_hd *hd,
 	if (hd->type != NGHTTP2_DATA)
 		return 0;
 	s = doh_stream_get(conn, hd->stream_id);
-	if (s == NULL || s->dead || !s->headers_done || s->qbuf != NULL ||
+	if (s == NULL || s->dead || !s->headers_done ||
 	    s->req.method != DOH_METHOD_POST)
 		return 0;
+	if (s->plan.has_content_length || s->qbuf != NULL)
+		return 0;	/* sized already */
 	/* POST without content-length: the first DATA frame sizes it */
 	rv = doh_req_first_frame(hd->length, conn->sh->max_query);
 	if (rv != 0) {
@@ -838,6 +849,13 @@ doh_h2_open(struct comm_conn *c, void *state)
 		nghttp2_session_callbacks_del(cbs);
 		return -ENOMEM;
 	}
+	/*
+	 * nghttp2's HTTP messaging checks would reset a stream whose body
+	 * passes its content-length (PROTOCOL_ERROR) before we see the
+	 * data; the seed answers that with 413.  So the request rules,
+	 * content-length included, are ours (request.c).
+	 */
+	nghttp2_option_set_no_http_messaging(opt, 1);
 	nghttp2_option_set_max_outbound_ack(opt, DOH_MAX_OUTBOUND_ACK);
 	nghttp2_option_set_max_settings(opt, DOH_MAX_SETTINGS);
 	nghttp2_option_set_max_deflate_dynamic_table_size(opt,

@@ -163,6 +163,23 @@ test_check_headers(void **unused)
 	assert_int_equal(check(NULL, "/dns-query", NULL, NULL, 512, &p),
 	    400);
 	assert_int_equal(check("GET", NULL, NULL, NULL, 512, &p), 400);
+	{
+		struct doh_req r;
+
+		memset(&r, 0, sizeof(r));
+		r.method = DOH_METHOD_GET;
+		r.path = "/dns-query?dns=AAABAAAAAAAAAAAA";
+		r.path_len = strlen(r.path);
+		r.has_path = true;
+		assert_int_equal(doh_req_check_headers(&r, "/dns-query", 512,
+		    &p), 0);
+		r.malformed = true;
+		assert_int_equal(doh_req_check_headers(&r, "/dns-query", 512,
+		    &p), 400);
+		r.method = DOH_METHOD_OTHER;
+		assert_int_equal(doh_req_check_headers(&r, "/dns-query", 512,
+		    &p), 501);
+	}
 	/* 404 before 415 */
 	assert_int_equal(check("GET", "/other?dns=AAAA", "text/plain", NULL,
 	    512, &p), 404);
@@ -226,6 +243,12 @@ test_body(void **unused)
 	assert_int_equal(doh_req_check_query(0), 400);
 	assert_int_equal(doh_req_check_query(11), 400);
 	assert_int_equal(doh_req_check_query(12), 0);
+	assert_int_equal(doh_req_body_final(29, true, 29), 0);
+	assert_int_equal(doh_req_body_final(30, true, 29), 413);
+	assert_int_equal(doh_req_body_final(28, true, 29), 400);
+	assert_int_equal(doh_req_body_final(8, true, 8), 400);
+	assert_int_equal(doh_req_body_final(0, false, 0), 400);
+	assert_int_equal(doh_req_body_final(12, false, 0), 0);
 	assert_string_equal(doh_req_status_text(414), "URI Too Long");
 	assert_string_equal(doh_req_status_text(501), "Not Implemented");
 }
