@@ -15,9 +15,14 @@
  *     and after the peer acknowledged the SETTINGS, and the connection
  *     goes on (see doh_settings_patch for how nghttp2 is kept from
  *     making that a connection error).
- *   SETTINGS_MAX_HEADER_LIST_SIZE = DOH_MAX_HEADER_LIST (8 KiB), and at
- *     most DOH_MAX_HEADERS (32) fields a request: beyond either, the
- *     stream is reset with ENHANCE_YOUR_CALM.
+ *   SETTINGS_MAX_HEADER_LIST_SIZE = DOH_HEADER_LIST_BASE (8 KiB) plus
+ *     room for the longest GET :path the query limit allows ("endpoint?
+ *     dns=" and the base64url of max_query bytes: 8.9 KiB in all with
+ *     harden-large-queries, 95 KiB with msg-buffer-size 65552), and at
+ *     most DOH_MAX_HEADERS (32) fields a request.  A :path that passes
+ *     the list size gets 414; any other excess resets the stream with
+ *     ENHANCE_YOUR_CALM.  (nghttp2 itself refuses one header field over
+ *     64 KiB with a connection error, COMPRESSION_ERROR.)
  *   Rapid reset: nghttp2's stream reset rate limit (burst 1000, 33/s)
  *     when available, else 1000 RST_STREAMs received a connection; both
  *     end in GOAWAY.  SETTINGS/PING floods: nghttp2's outbound ACK limit.
@@ -52,7 +57,7 @@
 #include "util/log.h"
 #include "util/stats.h"
 
-#define DOH_MAX_HEADER_LIST	8192	/* SETTINGS_MAX_HEADER_LIST_SIZE */
+#define DOH_HEADER_LIST_BASE	8192	/* header list without the dns= */
 #define DOH_MAX_HEADERS		32	/* header fields a request */
 #define DOH_HEADER_OVERHEAD	32	/* RFC 9113 6.5.2 per-field cost */
 #define DOH_RST_BURST		1000	/* RST_STREAMs received: burst */
@@ -107,6 +112,7 @@ struct doh_conn {
 	unsigned nstreams;
 	unsigned nresolving;	/* streams with a resolver request */
 	unsigned rst_recv;
+	uint32_t max_header_list;	/* SETTINGS_MAX_HEADER_LIST_SIZE */
 	bool settings_sent;	/* our first SETTINGS frame went out */
 	bool in_recv;		/* inside nghttp2_session_mem_recv */
 	bool close_asked;
@@ -254,17 +260,15 @@ doh_count_status(struct stats *st, int code)
 #define DOH_NGHTTP2_STREAMS	0xffffffffu
 
 static bool
-doh_settings_patch(uint8_t *f, uint32_t max_streams)
+doh_settings_patch(uint8_t *f, uint32_t max_streams, uint32_t max_hlist)
 {
-	static const uint8_t want[DOH_SETTINGS_LEN] = {
+	const uint8_t want[DOH_SETTINGS_LEN] = {
 		0, 0, 12, NGHTTP2_SETTINGS, 0, 0, 0, 0, 0,
 		0, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS,
 		0xff, 0xff, 0xff, 0xff,
 		0, NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE,
-		(DOH_MAX_HEADER_LIST >> 24) & 0xff,
-		(DOH_MAX_HEADER_LIST >> 16) & 0xff,
-		(DOH_MAX_HEADER_LIST >> 8) & 0xff,
-		DOH_MAX_HEADER_LIST & 0xff
+		(uint8_t)(max_hlist >> 24), (uint8_t)(max_hlist >> 16),
+		(uint8_t)(max_hlist >> 8), (uint8_t)max_hlist
 	};
 
 	if (memcmp(f, want, DOH_SETTINGS_LEN) != 0)
@@ -295,7 +299,8 @@ doh_send_cb(nghttp2_session *sess, const uint8_t *data, size_t len,
 	if (!conn->settings_sent) {
 		if (len >= DOH_SETTINGS_LEN) {
 			memcpy(first, data, DOH_SETTINGS_LEN);
-			if (doh_settings_patch(first, conn->sh->max_streams)) {
+			if (doh_settings_patch(first, conn->sh->max_streams,
+			    conn->max_header_list)) {
 				iov[n].iov_base = first;
 				iov[n++].iov_len = DOH_SETTINGS_LEN;
 				data += DOH_SETTINGS_LEN;
@@ -636,8 +641,16 @@ doh_header_cb(nghttp2_session *sess, const nghttp2_frame *frame,
 		return 0;
 	s->nheaders++;
 	s->header_bytes += n.len + v.len + DOH_HEADER_OVERHEAD;
+	if (s->header_bytes > conn->max_header_list && !s->headers_done &&
+	    doh_name_is(n, ":path")) {
+		/* the URI is what is too long: 414, not a reset */
+		s->header_bytes -= n.len + v.len + DOH_HEADER_OVERHEAD;
+		s->req.uri_too_long = true;
+		s->req.has_path = true;
+		return 0;
+	}
 	if (s->nheaders > DOH_MAX_HEADERS ||
-	    s->header_bytes > DOH_MAX_HEADER_LIST) {
+	    s->header_bytes > conn->max_header_list) {
 		verbose(VERB_QUERY, "doh: %s: stream %d: too many headers",
 		    comm_conn_peer_str(conn->c), (int)s->id);
 		doh_stream_drop_headers(s);
@@ -788,11 +801,13 @@ doh_frame_send_cb(nghttp2_session *sess, const nghttp2_frame *frame,
 		s->status_counted = true;
 		doh_count_status(conn->st, s->status);
 	}
-	/* A response sent before the request ended: tell the client to
-	 * stop sending (RFC 9113 8.1). */
-	if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) && !s->remote_closed)
-		nghttp2_submit_rst_stream(sess, NGHTTP2_FLAG_NONE, s->id,
-		    NGHTTP2_NO_ERROR);
+	/*
+	 * A response sent before the request ended (413 at the headers, an
+	 * error status): RFC 9113 8.1 allows RST_STREAM(NO_ERROR) now, but
+	 * curl 7.88 (Debian 12) then reports an error instead of the status.
+	 * The rest of the body is read and dropped (s->dead), its flow
+	 * control window given back by nghttp2.
+	 */
 	return 0;
 }
 
@@ -829,6 +844,14 @@ doh_h2_open(struct comm_conn *c, void *state)
 		return -EINVAL;
 	conn->sh = conn->env->doh;
 	conn->st = comm_conn_stats(c);
+	{
+		size_t hl = DOH_HEADER_LIST_BASE + strlen(conn->sh->endpoint) +
+		    sizeof("?dns=") + 2 +
+		    doh_req_b64_max_len(conn->sh->max_query);
+
+		conn->max_header_list = hl > UINT32_MAX ? UINT32_MAX :
+		    (uint32_t)hl;
+	}
 	if (nghttp2_session_callbacks_new(&cbs) != 0)
 		return -ENOMEM;
 	nghttp2_session_callbacks_set_send_callback(cbs, doh_send_cb);
@@ -874,7 +897,7 @@ doh_h2_open(struct comm_conn *c, void *state)
 	iv[0].settings_id = NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS;
 	iv[0].value = DOH_NGHTTP2_STREAMS;	/* see doh_settings_patch */
 	iv[1].settings_id = NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE;
-	iv[1].value = DOH_MAX_HEADER_LIST;
+	iv[1].value = conn->max_header_list;
 	rv = nghttp2_submit_settings(conn->sess, NGHTTP2_FLAG_NONE, iv, 2);
 	if (rv != 0)
 		return -ENOMEM;

@@ -142,6 +142,8 @@ doh_req_check_headers(const struct doh_req *r, const char *endpoint,
 	memset(plan, 0, sizeof(*plan));
 	if (r->method == DOH_METHOD_OTHER)
 		return 501;
+	if (r->uri_too_long)
+		return 414;
 	if (r->method == DOH_METHOD_NONE || !r->has_path || r->malformed)
 		return 400;	/* nghttp2 refuses these first; HTTP/1.1 */
 	doh_req_split_path(r->path, r->path_len, &path_len, &query,

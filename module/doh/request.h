@@ -8,7 +8,8 @@
  * not allocate, do not touch nghttp2, sockets or budgets, and keep no
  * state: the caller (h2.c) collects the headers and the body.
  *
- * The order of checks when several apply: 501 (method), 400 (no
+ * The order of checks when several apply: 501 (method), 414 (a :path
+ * too long to be kept, flagged by the caller), 400 (no
  * method or path, or malformed), 404 (path), 415 (content-type), then for GET 414 (dns= too long), 400 (no dns=,
  * bad base64url, shorter than a DNS header) and for POST 413
  * (content-length above max_query), 400 (bad content-length).
@@ -44,6 +45,7 @@ struct doh_req {
 	const char *content_length;	/* NULL = absent */
 	size_t content_length_len;
 	bool malformed;			/* e.g. a repeated :path: 400 */
+	bool uri_too_long;		/* :path over the header list: 414 */
 };
 
 /* The outcome of doh_req_check_headers. */

@@ -209,9 +209,10 @@ res_submit(struct resolver *r, const uint8_t *query, size_t len,
 	q->used = true;
 	q->cb = done;
 	q->arg = arg;
-	assert_true(len <= sizeof(q->q));
-	memcpy(q->q, query, len);
-	q->qlen = len;
+	if (fres.mode == RES_LATER)
+		assert_true(len <= sizeof(q->q));
+	q->qlen = len < sizeof(q->q) ? len : sizeof(q->q);
+	memcpy(q->q, query, q->qlen);
 	return q;
 }
 
@@ -612,8 +613,9 @@ test_get_ok(void **unused)
 	/* the server advertised its limits */
 	assert_int_equal(nghttp2_session_get_remote_settings(T->cli,
 	    NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS), 100);
+	/* 8192 + "/dns-query" + "?dns=" NUL + "==" + 87403 */
 	assert_int_equal(nghttp2_session_get_remote_settings(T->cli,
-	    NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE), 8192);
+	    NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE), 8192 + 10 + 6 + 2 + 87403);
 	assert_false(T->conn.busy);
 	assert_int_equal(budget_used(&T->sh.query_budget), 0);
 	assert_int_equal(budget_used(&T->sh.response_budget), 0);
@@ -768,6 +770,43 @@ test_get_content_type_415(void **unused)
 	    "application/json", NULL, NULL, 0, 0);
 	pump();
 	expect_status(id, 415);
+	h2t_end();
+}
+
+/* The longest URIs: within the header list -> the size rules decide;
+ * past it -> 414 from the :path itself. */
+static void
+test_long_uri(void **unused)
+{
+	static char path[70000];
+	int32_t a, b, c;
+
+	(void)unused;
+	h2t_start(0, 0, 65552, 100);
+	fres.mode = RES_NEVER;
+	/* 20000 characters: a 15000-byte query, under msg-buffer-size */
+	memcpy(path, "/dns-query?dns=", 15);
+	memset(path + 15, 'A', 20000);
+	path[15 + 20000] = 0;
+	a = submit("GET", path, NULL, NULL, NULL, 0, 0);
+	pump();
+	assert_false(cs(a)->closed);
+	assert_int_equal(fres.submitted, 1);
+	assert_int_equal(budget_used(&T->sh.query_budget), 15000);
+	h2t_end();
+
+	h2t_start(0, 0, 512, 100);
+	pump();
+	assert_int_equal(nghttp2_session_get_remote_settings(T->cli,
+	    NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE), 8192 + 10 + 6 + 2 + 683);
+	/* past the header list: 414, the connection goes on */
+	b = submit("GET", path, NULL, NULL, NULL, 0, 0);
+	pump();
+	expect_status(b, 414);
+	c = submit_get(6, NULL, NULL);
+	pump();
+	check_200(c, 6, "max-age=300");
+	assert_int_equal(http_status_count(414), 1);
 	h2t_end();
 }
 
@@ -1102,6 +1141,7 @@ main(void)
 		cmocka_unit_test(test_statuses),
 		cmocka_unit_test(test_get_content_type_415),
 		cmocka_unit_test(test_body_over_content_length),
+		cmocka_unit_test(test_long_uri),
 		cmocka_unit_test(test_max_streams),
 		cmocka_unit_test(test_max_streams_after_ack),
 		cmocka_unit_test(test_query_budget),

@@ -173,6 +173,10 @@ test_check_headers(void **unused)
 		r.has_path = true;
 		assert_int_equal(doh_req_check_headers(&r, "/dns-query", 512,
 		    &p), 0);
+		r.uri_too_long = true;
+		assert_int_equal(doh_req_check_headers(&r, "/dns-query", 512,
+		    &p), 414);
+		r.uri_too_long = false;
 		r.malformed = true;
 		assert_int_equal(doh_req_check_headers(&r, "/dns-query", 512,
 		    &p), 400);
