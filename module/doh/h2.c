@@ -17,12 +17,14 @@
  *     making that a connection error).
  *   SETTINGS_MAX_HEADER_LIST_SIZE = DOH_HEADER_LIST_BASE (8 KiB) plus
  *     room for the longest GET :path the query limit allows ("endpoint?
- *     dns=" and the base64url of max_query bytes: 8.9 KiB in all with
- *     harden-large-queries, 95 KiB with msg-buffer-size 65552), and at
- *     most DOH_MAX_HEADERS (32) fields a request.  A :path that passes
- *     the list size gets 414; any other excess resets the stream with
- *     ENHANCE_YOUR_CALM.  (nghttp2 itself refuses one header field over
- *     64 KiB with a connection error, COMPRESSION_ERROR.)
+ *     dns=" and the base64url of max_query bytes), at most 64 KiB:
+ *     8893 bytes with harden-large-queries, 65536 with msg-buffer-size
+ *     65552; and at most DOH_MAX_HEADERS (32) fields a request.  A :path
+ *     that passes the list size gets 414 (so with the defaults a dns= of
+ *     about 57-64 KiB, a query of 43-48 KiB, gets 414 although smaller
+ *     than msg-buffer-size: nghttp2 cannot take a header field over
+ *     64 KiB at all and ends the connection with COMPRESSION_ERROR);
+ *     any other excess resets the stream with ENHANCE_YOUR_CALM.
  *   Rapid reset: nghttp2's stream reset rate limit (burst 1000, 33/s)
  *     when available, else 1000 RST_STREAMs received a connection; both
  *     end in GOAWAY.  SETTINGS/PING floods: nghttp2's outbound ACK limit.
@@ -58,6 +60,7 @@
 #include "util/stats.h"
 
 #define DOH_HEADER_LIST_BASE	8192	/* header list without the dns= */
+#define DOH_HEADER_LIST_MAX	65536	/* nghttp2 refuses longer fields */
 #define DOH_MAX_HEADERS		32	/* header fields a request */
 #define DOH_HEADER_OVERHEAD	32	/* RFC 9113 6.5.2 per-field cost */
 #define DOH_RST_BURST		1000	/* RST_STREAMs received: burst */
@@ -93,6 +96,7 @@ struct doh_stream {
 
 	struct res_req *res;	/* pending resolver request, or NULL */
 	int status;		/* status submitted, 0 = none yet */
+	int fail_status;	/* error status to send at END_STREAM */
 	bool status_counted;
 	bool headers_done;
 	bool remote_closed;	/* the client sent END_STREAM */
@@ -371,26 +375,43 @@ doh_stream_reset(struct doh_conn *conn, struct doh_stream *s, uint32_t code)
 #define DOH_NV(n, v, vlen) { (uint8_t *)(uintptr_t)(n), \
 	(uint8_t *)(uintptr_t)(v), sizeof(n) - 1, (vlen), NGHTTP2_NV_FLAG_NONE }
 
-/* An error status with an empty body; END_STREAM on the HEADERS. */
+/* Send the error status decided earlier: empty body, END_STREAM on
+ * the HEADERS. */
 static void
-doh_stream_respond_error(struct doh_conn *conn, struct doh_stream *s,
-    int status)
+doh_stream_send_error(struct doh_conn *conn, struct doh_stream *s)
 {
 	char code[8];
-	int n = snprintf(code, sizeof(code), "%d", status);
+	int n = snprintf(code, sizeof(code), "%d", s->fail_status);
 	nghttp2_nv nva[2] = {
 		DOH_NV(":status", code, (size_t)n),
 		DOH_NV("content-length", "0", 1),
 	};
 
+	s->status = s->fail_status;
+	if (nghttp2_submit_response(conn->sess, s->id, nva, 2, NULL) != 0)
+		doh_stream_reset(conn, s, NGHTTP2_INTERNAL_ERROR);
+}
+
+/*
+ * The request earns an error status.  Its query buffer goes now and the
+ * rest of its body is read and dropped; the status is sent once the
+ * client has ended the request (as Unbound does), because a client that
+ * gets a complete response while it uploads may stop sending and wait
+ * (curl 7.88), while RST_STREAM(NO_ERROR) after the response makes it
+ * report an error instead of the status.  A client that never ends the
+ * request holds no resolver work: tcp-idle-timeout ends it.
+ */
+static void
+doh_stream_fail(struct doh_conn *conn, struct doh_stream *s, int status)
+{
 	verbose(VERB_QUERY, "doh: %s: stream %d: %d %s",
 	    comm_conn_peer_str(conn->c), (int)s->id, status,
 	    doh_req_status_text(status));
 	s->dead = true;
-	s->status = status;
+	s->fail_status = status;
 	doh_stream_free_query(s);
-	if (nghttp2_submit_response(conn->sess, s->id, nva, 2, NULL) != 0)
-		doh_stream_reset(conn, s, NGHTTP2_INTERNAL_ERROR);
+	if (s->remote_closed)
+		doh_stream_send_error(conn, s);
 }
 
 static ssize_t
@@ -509,7 +530,7 @@ doh_stream_headers_done(struct doh_conn *conn, struct doh_stream *s)
 	    &s->plan);
 	if (rv != 0) {
 		doh_stream_drop_headers(s);
-		doh_stream_respond_error(conn, s, rv);
+		doh_stream_fail(conn, s, rv);
 		return;
 	}
 	if (s->req.method == DOH_METHOD_GET) {
@@ -523,7 +544,7 @@ doh_stream_headers_done(struct doh_conn *conn, struct doh_stream *s)
 		rv = doh_req_decode_get(&s->plan, s->qbuf, s->qbuf_n);
 		doh_stream_drop_headers(s);
 		if (rv != 0) {
-			doh_stream_respond_error(conn, s, rv);
+			doh_stream_fail(conn, s, rv);
 			return;
 		}
 		s->qlen = s->qbuf_n;
@@ -532,7 +553,7 @@ doh_stream_headers_done(struct doh_conn *conn, struct doh_stream *s)
 	doh_stream_drop_headers(s);
 	if (s->plan.has_content_length) {
 		if (s->plan.query_size == 0) {
-			doh_stream_respond_error(conn, s, 400);
+			doh_stream_fail(conn, s, 400);
 			return;
 		}
 		s->qbuf = doh_buf_new(&sh->query_budget, s->plan.query_size,
@@ -549,18 +570,22 @@ doh_stream_end(struct doh_conn *conn, struct doh_stream *s)
 	int rv;
 
 	s->remote_closed = true;
+	if (s->fail_status != 0 && s->status == 0) {
+		doh_stream_send_error(conn, s);
+		return;
+	}
 	if (s->dead || s->submitted)
 		return;
 	if (s->req.method == DOH_METHOD_POST) {
 		rv = doh_req_body_final(s->qbuf ? s->qlen : 0,
 		    s->plan.has_content_length, s->plan.query_size);
 		if (rv != 0) {
-			doh_stream_respond_error(conn, s, rv);
+			doh_stream_fail(conn, s, rv);
 			return;
 		}
 	}
 	if (s->qbuf == NULL) {	/* cannot happen: GET sized at headers */
-		doh_stream_respond_error(conn, s, 400);
+		doh_stream_fail(conn, s, 400);
 		return;
 	}
 	doh_stream_submit(conn, s);
@@ -705,7 +730,7 @@ doh_begin_frame_cb(nghttp2_session *sess, const nghttp2_frame_hd *hd,
 	/* POST without content-length: the first DATA frame sizes it */
 	rv = doh_req_first_frame(hd->length, conn->sh->max_query);
 	if (rv != 0) {
-		doh_stream_respond_error(conn, s, rv);
+		doh_stream_fail(conn, s, rv);
 		return 0;
 	}
 	s->qbuf = doh_buf_new(&conn->sh->query_budget, hd->length,
@@ -731,7 +756,7 @@ doh_data_chunk_cb(nghttp2_session *sess, uint8_t flags, int32_t id,
 		return 0;
 	rv = doh_req_body_data(s->qlen, s->qbuf_n, len);
 	if (rv != 0) {
-		doh_stream_respond_error(conn, s, rv);
+		doh_stream_fail(conn, s, rv);
 		return 0;
 	}
 	memcpy(s->qbuf + s->qlen, data, len);
@@ -801,13 +826,6 @@ doh_frame_send_cb(nghttp2_session *sess, const nghttp2_frame *frame,
 		s->status_counted = true;
 		doh_count_status(conn->st, s->status);
 	}
-	/*
-	 * A response sent before the request ended (413 at the headers, an
-	 * error status): RFC 9113 8.1 allows RST_STREAM(NO_ERROR) now, but
-	 * curl 7.88 (Debian 12) then reports an error instead of the status.
-	 * The rest of the body is read and dropped (s->dead), its flow
-	 * control window given back by nghttp2.
-	 */
 	return 0;
 }
 
@@ -849,8 +867,8 @@ doh_h2_open(struct comm_conn *c, void *state)
 		    sizeof("?dns=") + 2 +
 		    doh_req_b64_max_len(conn->sh->max_query);
 
-		conn->max_header_list = hl > UINT32_MAX ? UINT32_MAX :
-		    (uint32_t)hl;
+		conn->max_header_list = hl > DOH_HEADER_LIST_MAX ?
+		    DOH_HEADER_LIST_MAX : (uint32_t)hl;
 	}
 	if (nghttp2_session_callbacks_new(&cbs) != 0)
 		return -ENOMEM;

@@ -613,9 +613,9 @@ test_get_ok(void **unused)
 	/* the server advertised its limits */
 	assert_int_equal(nghttp2_session_get_remote_settings(T->cli,
 	    NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS), 100);
-	/* 8192 + "/dns-query" + "?dns=" NUL + "==" + 87403 */
+	/* 8192 + "/dns-query" + "?dns=" NUL + "==" + 87403, capped */
 	assert_int_equal(nghttp2_session_get_remote_settings(T->cli,
-	    NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE), 8192 + 10 + 6 + 2 + 87403);
+	    NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE), 65536);
 	assert_false(T->conn.busy);
 	assert_int_equal(budget_used(&T->sh.query_budget), 0);
 	assert_int_equal(budget_used(&T->sh.response_budget), 0);
@@ -775,6 +775,32 @@ test_get_content_type_415(void **unused)
 
 /* The longest URIs: within the header list -> the size rules decide;
  * past it -> 414 from the :path itself. */
+/* An error status waits for the end of the request, then is sent. */
+static void
+test_error_waits_for_end(void **unused)
+{
+	static uint8_t big[70000];
+	int32_t a;
+
+	(void)unused;
+	h2t_start(0, 0, 65552, 100);
+	a = submit("POST", "/dns-query", NULL, "70000", big, sizeof(big), 0);
+	cs(a)->defer = true;
+	pump();
+	assert_int_equal(cs(a)->status, 0);
+	assert_int_equal(budget_used(&T->sh.query_budget), 0);
+	/* more than the stream window: nghttp2 gives it back as we drop */
+	cs(a)->defer = false;
+	assert_int_equal(nghttp2_session_resume_data(T->cli, a), 0);
+	pump();
+	expect_status(a, 413);
+	assert_true(cs(a)->closed);
+	assert_int_equal(cs(a)->close_code, NGHTTP2_NO_ERROR);
+	assert_int_equal(T->st.c[STAT_HTTP_RST_SENT], 0);
+	assert_int_equal(http_status_count(413), 1);
+	h2t_end();
+}
+
 static void
 test_long_uri(void **unused)
 {
@@ -1142,6 +1168,7 @@ main(void)
 		cmocka_unit_test(test_get_content_type_415),
 		cmocka_unit_test(test_body_over_content_length),
 		cmocka_unit_test(test_long_uri),
+		cmocka_unit_test(test_error_waits_for_end),
 		cmocka_unit_test(test_max_streams),
 		cmocka_unit_test(test_max_streams_after_ack),
 		cmocka_unit_test(test_query_budget),
