@@ -901,6 +901,13 @@ doh_h2_open(struct comm_conn *c, void *state)
 	 * content-length included, are ours (request.c).
 	 */
 	nghttp2_option_set_no_http_messaging(opt, 1);
+	/*
+	 * nghttp2 keeps closed streams for the RFC 7540 priority tree, up
+	 * to the local MAX_CONCURRENT_STREAMS, which it believes unlimited
+	 * (doh_settings_patch): without this a long connection would keep
+	 * ~200 bytes for every stream it ever had.
+	 */
+	nghttp2_option_set_no_closed_streams(opt, 1);
 	nghttp2_option_set_max_outbound_ack(opt, DOH_MAX_OUTBOUND_ACK);
 	nghttp2_option_set_max_settings(opt, DOH_MAX_SETTINGS);
 	nghttp2_option_set_max_deflate_dynamic_table_size(opt,
