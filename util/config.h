@@ -43,6 +43,10 @@ struct cfg_forward {
 	int https_upstream;		/* forward-https-upstream (cairn) */
 	char *http_endpoint;		/* forward-http-endpoint, "/dns-query" */
 	int no_cache;			/* forward-no-cache */
+	const char *file;		/* where "forward-zone:" was read */
+	int line;
+	const char *name_file;		/* where name: was read (NULL if none) */
+	int name_line;
 };
 
 struct config {
@@ -112,6 +116,10 @@ struct config {
 	char *server_cert_file;		/* cairn_server.pem */
 	char *control_key_file;		/* cairn_control.key */
 	char *control_cert_file;	/* cairn_control.pem */
+
+	/* private to config.c: file names read (the file/line pointers in
+	 * the lists point into it) and where each option was last set. */
+	struct cfg_priv *priv;
 };
 
 /* A config holding every default (no interfaces, no forwards, no acls). */
