@@ -818,6 +818,11 @@ remote_ssl_reason(char *buf, size_t cap)
 
 	if (e == 0)
 		snprintf(buf, cap, "unknown TLS error");
+#ifdef ERR_SYSTEM_ERROR
+	else if (ERR_SYSTEM_ERROR(ERR_peek_error()))	/* unreadable file */
+		snprintf(buf, cap, "%s",
+		    strerror(ERR_GET_REASON(ERR_peek_error())));
+#endif
 	else
 		ERR_error_string_n(e, buf, cap);
 	ERR_clear_error();
