@@ -382,6 +382,7 @@ remote_run_line(struct remote_conn *c, char *line, FILE *out)
 /* --------------------------------------------------------- connections */
 
 static void remote_conn_cb(evutil_socket_t fd, short what, void *arg);
+static void remote_conn_drain(struct remote_conn *c);
 static void remote_listeners_pause(struct remote *rc, bool pause);
 
 static void
@@ -431,6 +432,9 @@ remote_conn_done(struct remote_conn *c)
 		/* close_notify tells the client the reply is complete */
 		SSL_shutdown(c->ssl);
 	}
+	/* unread bytes (past the "\n", or a too long line) would turn the
+	 * close into a reset that can destroy the reply at the client */
+	remote_conn_drain(c);
 	remote_conn_free(c);
 	if (after == REMOTE_AFTER_STOP) {
 		log_info("stop requested by control command");
@@ -529,7 +533,7 @@ remote_conn_drain(struct remote_conn *c)
 	char buf[4096];
 	int i;
 
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < 16; i++)
 		if (recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT) <= 0)
 			break;
 	shutdown(c->fd, SHUT_WR);
