@@ -229,16 +229,9 @@ main(int argc, char **argv)
 		log_err("could not start");
 		rc = 1;
 	} else {
-		/*
-		 * INTEGRATION (control server, daemon/remote.c): start the
-		 * control server on daemon_main_base(d) here, e.g.
-		 *     if (remote_start(d) != 0) { ... rc = 1; goto out; }
-		 * and stop it right after daemon_run returns (before
-		 * daemon_free), e.g. remote_stop(d).  Its listening socket
-		 * must be opened before the fork above if bind errors are
-		 * to reach stderr: then split it into remote_open (in
-		 * daemon_prepare's place) and remote_start.
-		 */
+		/* the control server was started by daemon_start (it needs
+		 * the main event loop); its sockets open after the fork, so
+		 * its bind errors go to the log */
 		rc = daemon_run(d);
 	}
 

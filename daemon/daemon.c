@@ -29,6 +29,7 @@
 
 #include "comm/comm.h"
 #include "daemon/daemon.h"
+#include "daemon/remote.h"
 #include "daemon/stats.h"
 #include "daemon/worker.h"
 #include "module/dns/dns_stream.h"
@@ -136,6 +137,20 @@ resolver_same(const struct config *a, const struct config *b)
 	    a->client_subnet_always_forward ==
 	    b->client_subnet_always_forward &&
 	    str_same(a->tls_cert_bundle, b->tls_cert_bundle);
+}
+
+/* Does the control server have to be restarted for config 'b'? */
+static bool
+remote_same(const struct config *a, const struct config *b)
+{
+	return a->control_enable == b->control_enable &&
+	    strlist_same(a->control_interfaces, b->control_interfaces) &&
+	    a->control_port == b->control_port &&
+	    a->control_use_cert == b->control_use_cert &&
+	    str_same(a->server_key_file, b->server_key_file) &&
+	    str_same(a->server_cert_file, b->server_cert_file) &&
+	    str_same(a->control_key_file, b->control_key_file) &&
+	    str_same(a->control_cert_file, b->control_cert_file);
 }
 
 static void
@@ -425,7 +440,7 @@ reload_now(struct daemon *d, struct config *cfg, bool keep_cache)
 {
 	struct parts p;
 	char err[512];
-	bool new_ports, failed = false;
+	bool new_ports, new_remote, failed = false;
 
 	memset(&p, 0, sizeof(p));
 	p.cfg = cfg;
@@ -437,8 +452,15 @@ reload_now(struct daemon *d, struct config *cfg, bool keep_cache)
 		return;
 	}
 	new_ports = !ports_same(d->cfg, p.cfg);
+	new_remote = !remote_same(d->cfg, p.cfg);
 
 	workers_stop(d);
+	if (new_remote) {
+		/* its options changed: it listens again below, on the new
+		 * config (it answers a pending "reload" before closing) */
+		remote_stop(d->remote);
+		d->remote = NULL;
+	}
 
 	if (new_ports) {
 		/* the old sockets hold the addresses: close them first */
@@ -514,6 +536,12 @@ restart:
 		d->exit_code = 1;
 		daemon_stop(d);
 		return;
+	}
+	if (d->remote == NULL) {
+		d->remote = remote_start(d, err, sizeof(err));
+		if (d->remote == NULL)
+			log_err("reload: control server: %s; running without "
+			    "it", err);
 	}
 	if (!failed)
 		log_info("reload done");
@@ -652,6 +680,7 @@ int
 daemon_start(struct daemon *d)
 {
 	static const int sigs[4] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT };
+	char err[512];
 	int i;
 
 	d->base = event_base_new();
@@ -673,6 +702,13 @@ daemon_start(struct daemon *d)
 	}
 	if (workers_start(d) != 0)
 		return -1;
+	/* the control server runs on this thread's loop (daemon/remote.c) */
+	err[0] = 0;
+	d->remote = remote_start(d, err, sizeof(err));
+	if (d->remote == NULL) {
+		log_err("control server: %s", err);
+		return -1;
+	}
 	d->running = true;
 	return 0;
 }
@@ -694,6 +730,9 @@ daemon_free(struct daemon *d)
 
 	if (d == NULL)
 		return;
+	/* the control server first: its commands reach into the rest */
+	remote_stop(d->remote);
+	d->remote = NULL;
 	workers_stop(d);
 	for (i = 0; i < 4; i++)
 		if (d->sig_ev[i])

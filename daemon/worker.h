@@ -34,6 +34,7 @@ struct config;
 struct res_shared;
 struct resolver;
 struct daemon;
+struct remote;
 
 struct worker {
 	int index;
@@ -85,6 +86,7 @@ struct daemon {
 	struct comm_stream_spec spec[DAEMON_PORT_KINDS];
 
 	struct event_base *base;	/* main thread: signals, control */
+	struct remote *remote;		/* the control server */
 	struct event *sig_ev[4];	/* TERM, INT, HUP, QUIT */
 	struct event *reload_ev;	/* runs a scheduled reload */
 	struct config *pending_cfg;	/* checked config waiting for it */
