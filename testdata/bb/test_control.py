@@ -198,8 +198,11 @@ class ControlDaemon:
                 self.proc.kill()
                 self.proc.wait(5)
         self.err_f.close()
+        text = self.stderr()
         if not os.environ.get("CAIRN_KEEP"):
             shutil.rmtree(self.dir, ignore_errors=True)
+        for mark in ("Sanitizer", "runtime error:"):
+            assert mark not in text, "cairnd stderr:\n" + text[-6000:]
         return rc
 
 
@@ -210,7 +213,6 @@ def cairnd():
     text = d.stderr()
     rc = d.close()
     assert rc in (None, 0), "cairnd exit %s:\n%s" % (rc, text)
-    assert "Sanitizer" not in text and "runtime error" not in text, text
 
 
 def sum_threads(st, name, n):
