@@ -84,6 +84,7 @@ struct remote_conn {
 	enum remote_state state;
 	enum remote_after after;
 	bool too_long;		/* no "\n" in the first REMOTE_MAX_LINE */
+	bool has_nul;		/* a NUL byte before the "\n" */
 	char line[REMOTE_MAX_LINE + 1];
 	size_t line_len;
 	char *out;		/* reply, malloc'ed by open_memstream */
@@ -504,6 +505,9 @@ remote_conn_run(struct remote_conn *c)
 	if (c->too_long)
 		fprintf(out, "error request longer than %d bytes\n",
 		    REMOTE_MAX_LINE);
+	else if (c->has_nul)
+		fputs("error control characters are not allowed in a "
+		    "request\n", out);
 	else
 		remote_run_line(c, c->line, out);
 	if (fclose(out) != 0 || c->out == NULL) {
@@ -601,6 +605,10 @@ remote_conn_read(struct remote_conn *c, short *want)
 		c->line_len += (size_t)n;
 		if (nl != NULL) {
 			*nl = '\0';
+			/* a NUL would hide the rest of the line from the
+			 * checks in remote_run_line: refuse it here */
+			if (memchr(c->line, '\0', (size_t)(nl - c->line)))
+				c->has_nul = true;
 			return 1;
 		}
 	}

@@ -482,6 +482,8 @@ def test_bad_requests(cairnd):
     assert _raw_unix(cairnd.sock, b"CAIRNCTL1\n").startswith(b"error")
     assert _raw_unix(cairnd.sock, b"CAIRNCTL1 st\x01atus\n") \
         .startswith(b"error")
+    assert _raw_unix(cairnd.sock, b"CAIRNCTL1 status\0stop\n") == \
+        b"error control characters are not allowed in a request\n"
     assert _raw_unix(cairnd.sock, b"x" * 5000) == \
         b"error request longer than 4096 bytes\n"
     assert b"is running" in _raw_unix(cairnd.sock, b"CAIRNCTL1 status\n")
