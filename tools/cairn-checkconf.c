@@ -39,6 +39,7 @@ static void
 usage(FILE *out)
 {
 	fprintf(out,
+	    "cairn-checkconf " PACKAGE_VERSION "\n"
 	    "usage: cairn-checkconf [-h] [-o option] [-l] [file]\n"
 	    "  checks the config file (default %s)\n"
 	    "  -o option  print the effective value of one option\n"

@@ -294,7 +294,7 @@ check_local_zone(const char *a, const char *b)
 	if (!dname_ok(a))
 		return "the zone must be a domain name (e.g. example.com.)";
 	for (i = 0; local_zone_types[i]; i++)
-		if (strcasecmp(b, local_zone_types[i]) == 0)
+		if (strcmp(b, local_zone_types[i]) == 0)
 			return NULL;
 	return "the type must be static, transparent, refuse, deny, "
 	    "always_nxdomain or redirect";
@@ -748,7 +748,10 @@ opt_set(struct config *cfg, struct cfg_forward *fwd, const struct opt *o,
 			goto oom;
 		break;
 	}
-	if (cfg->priv && o->clause != CL_FORWARD) {
+	if (o->clause == CL_FORWARD) {
+		fwd->pos[o - opts].file = file;
+		fwd->pos[o - opts].line = line;
+	} else if (cfg->priv) {
 		cfg->priv->pos[o - opts].file = file;
 		cfg->priv->pos[o - opts].line = line;
 	}
@@ -770,11 +773,16 @@ forward_new(struct config *cfg, const char *file, int line)
 
 	if (!f)
 		return NULL;
+	if (!(f->pos = calloc(NOPTS, sizeof(*f->pos)))) {
+		free(f);
+		return NULL;
+	}
 	for (i = 0; i < NOPTS; i++)
 		if (opts[i].clause == CL_FORWARD && opts[i].def &&
 		    opt_set(cfg, f, &opts[i], opts[i].def, NULL, NULL, 0,
 		    NULL) < 0) {
 			free(f->http_endpoint);
+			free(f->pos);
 			free(f);
 			return NULL;
 		}
@@ -793,6 +801,7 @@ forward_free(struct cfg_forward *f)
 	list_free(f->addrs);
 	list_free(f->hosts);
 	free(f->http_endpoint);
+	free(f->pos);
 	free(f);
 }
 
@@ -1035,6 +1044,8 @@ again:
 			snprintf(shown, sizeof(shown), "%s %s", vals[0],
 			    vals[1]);
 
+		if (ps->clause == CL_UNKNOWN)
+			return;	/* its clause was reported already */
 		if (strcmp(key, "include") == 0) {
 			if (nvals != 1) {
 				cfg_error(ps->err, file, line, key, shown,
@@ -1061,8 +1072,6 @@ again:
 				ps->clause = CL_UNKNOWN;
 			return;
 		}
-		if (ps->clause == CL_UNKNOWN)
-			return;	/* reported at the clause already */
 		if (!(o->clause & ps->clause)) {
 			if (ps->clause == CL_NONE)
 				cfg_error(ps->err, file, line, key, shown,
@@ -1214,6 +1223,8 @@ config_set(struct config *cfg, const char *clause, const char *key,
 		    "does not have it (cairn.conf(5) lists the options)");
 		return -1;
 	}
+	if (!clause)
+		cl = o->clause;
 	if (!(o->clause & cl)) {
 		cfg_error(err, f, line, key, value, "not allowed in %s "
 		    "(it belongs in %s)", clause_name(cl),
@@ -1394,7 +1405,10 @@ config_check(const struct config *cfg, FILE *err)
 	}
 	for (f = cfg->forwards; f; f = f->next)
 		if (f->https_upstream) {
-			cfg_error(err, f->file, f->line,
+			const struct cfg_pos *fp =
+			    &f->pos[opt_find("forward-https-upstream") - opts];
+			cfg_error(err, fp->file ? fp->file : f->file,
+			    fp->file ? fp->line : f->line,
 			    "forward-https-upstream", "yes",
 			    "cairnd was built without DNS-over-HTTPS: "
 			    "rebuild with ./configure --with-libnghttp2");

@@ -47,6 +47,7 @@ struct cfg_forward {
 	int line;
 	const char *name_file;		/* where name: was read (NULL if none) */
 	int name_line;
+	struct cfg_pos *pos;		/* private to config.c */
 };
 
 struct config {
@@ -96,7 +97,8 @@ struct config {
 	int http_nodelay;		/* yes */
 	int http_notls_downstream;	/* no */
 	struct cfg_strlist *proxy_protocol_ports; /* ports, as strings */
-	struct cfg_strlist *http_trusted_proxies; /* netblocks (cairn) */
+	struct cfg_strlist *http_trusted_proxies; /* http-trusted-proxy:
+					 * netblocks (cairn's own key) */
 
 	/* client subnet (issue 6) */
 	struct cfg_strlist *send_client_subnets;
@@ -134,26 +136,42 @@ void config_free(struct config *cfg);
 int config_read(struct config *cfg, const char *file, FILE *err);
 
 /*
- * Set one option from text, as if "key: value" were read from file:line.
- * Returns 0 or -1 after writing the reason to 'err'.
+ * Set one option from text, as if "key: value" were read from file:line
+ * inside 'clause' ("server", "forward-zone" or "remote-control", with or
+ * without the colon; NULL means the option's own clause).  The value of a one-value
+ * option is taken verbatim (no quotes needed, spaces kept: a local-data
+ * RR can be passed as is); a two-word option (access-control,
+ * local-zone, tcp-connection-limit) is split at white space, each word
+ * optionally quoted.  A forward-zone option applies to the last
+ * forward-zone (one is made if there is none).  'file' is copied and
+ * may be NULL.  Returns 0 or -1 after writing the reason to 'err'.
  */
 int config_set(struct config *cfg, const char *clause, const char *key,
     const char *value, const char *file, int line, FILE *err);
 
 /*
- * Print the effective value of option 'key' as cairn-checkconf -o does
- * (lists one item a line).  Returns 0, or -1 if the option is unknown.
+ * Print the effective value of option 'key' as cairn-checkconf -o does:
+ * numbers in decimal, sizes in bytes, booleans yes/no, lists one item a
+ * line (two-word items as "word1 word2"), forward-zone options once per
+ * forward-zone in file order.  Returns 0, or -1 if the option is unknown.
  */
 int config_print_option(const struct config *cfg, const char *key, FILE *out);
 
 /*
  * Checks that need the whole file (e.g. https-port without nghttp2,
- * tls-service-key without tls-service-pem).  Same error reporting as
- * config_read.  Returns the number of errors.
+ * tls-service-key without tls-service-pem, an interface on tls-port or
+ * https-port without both, a forward-zone without name or upstream, a
+ * forward-zone name given twice).  Same error reporting as config_read,
+ * with the line where the offending option was set.  Returns the number
+ * of errors.
  */
 int config_check(const struct config *cfg, FILE *err);
 
-/* Iterate over the option names (for the man page test); NULL at end. */
+/*
+ * Iterate over the option names of every clause (for -l and the man page
+ * test); NULL at the end.  Besides the fields above there is no other
+ * key, except the include: directive, which is not an option.
+ */
 const char *config_option_name(size_t i);
 
 /* Parse "4m", "512k", "1g" or plain bytes. Returns 0 or -1. */

@@ -243,7 +243,12 @@ acl_build(struct netblock_set *set, const struct config *cfg)
 		{ "::/0", ACL_REFUSE },
 		{ "127.0.0.0/8", ACL_ALLOW },
 		{ "::1", ACL_ALLOW },
-		{ "::ffff:127.0.0.1", ACL_ALLOW },
+		/*
+		 * Unbound also allows ::ffff:127.0.0.1.  Here mapped
+		 * clients are looked up as IPv4, so 127.0.0.0/8 already
+		 * covers it; adding it (as 127.0.0.1/32) would wrongly
+		 * outrank a configured "127.0.0.0/8 deny".
+		 */
 	};
 	const struct cfg_str2list *a;
 	size_t i;
