@@ -30,6 +30,40 @@ soa_minimum(const uint8_t *p, size_t len, const struct dns_rrinfo *rr)
 	return dns_ttl_sane(dns_rd32(p + o + 16));
 }
 
+/*
+ * A hostile upstream can point a name into TTL bytes; the name would
+ * then change as dns_msg_reply ages the copy, and the reply would stop
+ * parsing.  Check that no owner name, and no SOA name (the ones the
+ * readers here walk), reads a TTL byte.  Returns 0 if none does.
+ */
+static int
+names_read_ttls(const struct dns_msg *m, const struct dns_scan *s)
+{
+	uint8_t forbid[65536 / 8];
+	struct dns_rrinfo rr;
+	size_t off, o, k;
+	uint16_t i;
+
+	memset(forbid, 0, (m->len >> 3) + 1);
+	for (i = 0; i < m->nttl; i++)
+		for (k = m->ttl_off[i]; k < (size_t)m->ttl_off[i] + 4; k++)
+			forbid[k >> 3] |= (uint8_t)(1u << (k & 7));
+	off = m->qend;
+	for (i = 0; i < m->nttl; i++) {
+		if (dns_pkt_name_ex(m->wire, m->len, off, NULL, NULL, NULL,
+		    forbid) != 0 || dns_pkt_rr(m->wire, m->len, off, &rr,
+		    &off) != 0)
+			return -1;
+		if (rr.type != DNS_T_SOA || i < s->an || i >= s->an + s->ns)
+			continue;
+		if (dns_pkt_name_ex(m->wire, m->len, rr.rdata_off, NULL, NULL,
+		    &o, forbid) != 0 || dns_pkt_name_ex(m->wire, m->len, o,
+		    NULL, NULL, NULL, forbid) != 0)
+			return -1;
+	}
+	return 0;
+}
+
 struct dns_msg *
 dns_msg_new(const uint8_t *pkt, size_t len, uint32_t min_ttl, uint32_t max_ttl,
     uint32_t max_neg_ttl, const char **why)
@@ -127,6 +161,11 @@ dns_msg_new(const uint8_t *pkt, size_t len, uint32_t min_ttl, uint32_t max_ttl,
 		m->ttl_off[i] = (uint16_t)rr.ttl_off;
 		if (i < s.an + s.ns && t < life)
 			life = t;
+	}
+	if (names_read_ttls(m, &s) != 0) {
+		free(m);
+		*why = "a name points into a TTL";
+		return NULL;
 	}
 	if (life == UINT32_MAX)
 		life = s.negative ? 0 : min_ttl;

@@ -33,6 +33,13 @@ int
 dns_pkt_name(const uint8_t *pkt, size_t len, size_t off, uint8_t *out,
     size_t *outlen, size_t *next)
 {
+	return dns_pkt_name_ex(pkt, len, off, out, outlen, next, NULL);
+}
+
+int
+dns_pkt_name_ex(const uint8_t *pkt, size_t len, size_t off, uint8_t *out,
+    size_t *outlen, size_t *next, const uint8_t *forbid)
+{
 	size_t pos = off, seg = off, nlen = 0, end = 0;
 	int hops = 0;
 	bool jumped = false;
@@ -46,6 +53,10 @@ dns_pkt_name(const uint8_t *pkt, size_t len, size_t off, uint8_t *out,
 			size_t t;
 
 			if (pos + 1 >= len)
+				return -1;
+			if (forbid != NULL && ((forbid[pos >> 3] &
+			    (1u << (pos & 7))) || (forbid[(pos + 1) >> 3] &
+			    (1u << ((pos + 1) & 7)))))
 				return -1;
 			t = ((size_t)(c & 0x3f) << 8) | pkt[pos + 1];
 			/* strictly backwards from the segment start: a walk
@@ -63,6 +74,13 @@ dns_pkt_name(const uint8_t *pkt, size_t len, size_t off, uint8_t *out,
 			return -1;	/* 0x40, 0x80: obsolete label types */
 		if (nlen + 1 + c > DNS_MAX_NAME || pos + 1 + c > len)
 			return -1;
+		if (forbid != NULL) {
+			size_t k;
+
+			for (k = pos; k <= pos + c; k++)
+				if (forbid[k >> 3] & (1u << (k & 7)))
+					return -1;
+		}
 		if (out != NULL)
 			memcpy(out + nlen, pkt + pos, 1 + (size_t)c);
 		nlen += 1 + (size_t)c;

@@ -68,6 +68,12 @@ struct dns_rrinfo {
 int dns_pkt_name(const uint8_t *pkt, size_t len, size_t off, uint8_t *out,
     size_t *outlen, size_t *next);
 
+/* The same, refusing to read any byte whose bit is set in 'forbid' (a
+ * bitmap over offsets, NULL for none): dns_msg_new uses it so that no
+ * name is made of TTL bytes, which change as the message ages. */
+int dns_pkt_name_ex(const uint8_t *pkt, size_t len, size_t off, uint8_t *out,
+    size_t *outlen, size_t *next, const uint8_t *forbid);
+
 /* Read the RR at 'off' into *rr (rdata bounds checked); *next past it.
  * Returns 0 or -1. */
 int dns_pkt_rr(const uint8_t *pkt, size_t len, size_t off,

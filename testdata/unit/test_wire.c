@@ -81,7 +81,8 @@ addopt(uint8_t *b, size_t n, uint16_t udp, uint32_t ttl, const uint8_t *rd,
 	b[n + 7] = (uint8_t)(ttl >> 8);
 	b[n + 8] = (uint8_t)ttl;
 	put16(b + n + 9, rdlen);
-	memcpy(b + n + 11, rd, rdlen);
+	if (rdlen > 0)
+		memcpy(b + n + 11, rd, rdlen);
 	put16(b + 10, (uint16_t)(get16(b + 10) + 1));
 	return n + 11 + rdlen;
 }
@@ -808,13 +809,9 @@ test_msg_negative(void **st)
 	up[2] &= (uint8_t)~(DNS_TC >> 8);
 	assert_null(dns_msg_new(up, n - 1, 0, 86400, 3600, &why));
 	assert_null(dns_msg_new(up, 5, 0, 86400, 3600, NULL));
-	assert_non_null(dns_msg_new(up, n, 0, 86400, 3600, NULL));
-	/* (leak-free: the last one freed below) */
-	{
-		struct dns_msg *k = dns_msg_new(up, n, 0, 86400, 3600, NULL);
-
-		dns_msg_free(k);
-	}
+	m = dns_msg_new(up, n, 0, 86400, 3600, NULL);
+	assert_non_null(m);
+	dns_msg_free(m);
 }
 
 static void
@@ -837,6 +834,33 @@ test_msg_strip_tsig(void **st)
 	assert_non_null(m);
 	assert_int_equal(m->len, k);
 	assert_int_equal(get16(m->wire + 10), 1);
+	dns_msg_free(m);
+}
+
+static void
+test_msg_pointer_into_ttl(void **st)
+{
+	uint8_t up[1024];
+	struct dns_msg *m;
+	const char *why;
+	size_t n, qend = 12 + 11 + 4;
+
+	(void)st;
+	/* answer TTL 0: its last byte reads as the root name */
+	n = upstream(up, sizeof(up), 0, 1, 0, false, 0, 0, false);
+	assert_int_equal(get16(up + qend), 0xc00c);
+	put16(up + n, (uint16_t)(0xc000 | (qend + 2 + 4 + 3)));
+	memcpy(up + n + 2, "\0\1\0\1\0\0\0\1\0\4\1\1\1\1", 14);
+	n += 16;
+	put16(up + 10, 2);
+	assert_int_equal(dns_reply_min_ttl(up, n), 0);	/* it parses */
+	m = dns_msg_new(up, n, 0, 86400, 3600, &why);
+	assert_null(m);
+	assert_string_equal(why, "a name points into a TTL");
+	/* at the type's first byte (0: the root) it is odd but stable */
+	put16(up + n - 16, (uint16_t)(0xc000 | (qend + 2)));
+	m = dns_msg_new(up, n, 0, 86400, 3600, &why);
+	assert_non_null(m);
 	dns_msg_free(m);
 }
 
@@ -973,6 +997,7 @@ main(void)
 		cmocka_unit_test(test_msg_cache),
 		cmocka_unit_test(test_msg_negative),
 		cmocka_unit_test(test_msg_strip_tsig),
+		cmocka_unit_test(test_msg_pointer_into_ttl),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_tables),
 	};
