@@ -84,6 +84,7 @@ comm_base_free(struct comm_base *cb)
 	for (l = cb->listeners; l != NULL; l = ln) {
 		ln = l->next;
 		event_free(l->ev);
+		event_free(l->slow);
 		free(l);
 	}
 	for (u = cb->udps; u != NULL; u = un) {
@@ -109,8 +110,10 @@ comm_base_stop_accept(struct comm_base *cb)
 	struct comm_listener *l;
 
 	cb->accepting = false;
-	for (l = cb->listeners; l != NULL; l = l->next)
+	for (l = cb->listeners; l != NULL; l = l->next) {
 		event_del(l->ev);
+		event_del(l->slow);
+	}
 }
 
 /*
@@ -321,13 +324,33 @@ listener_cb(int lfd, short what, void *arg)
 			if (errno == EAGAIN || errno == EWOULDBLOCK ||
 			    errno == EINTR || errno == ECONNABORTED)
 				return;
-			/* EMFILE, ENFILE, ENOBUFS: try again next event */
-			verbose(VERB_OPS, "comm: accept: %s",
-			    strerror(errno));
+			/* EMFILE, ENFILE, ENOBUFS, ENOMEM: the pending
+			 * connection would wake us at once again, so pause
+			 * accepting for a while instead of spinning */
+			log_err("comm: accept: %s: not accepting for %d msec",
+			    strerror(errno), COMM_SLOW_ACCEPT_MSEC);
+			if (l->slow != NULL) {
+				struct timeval tv = {
+				    COMM_SLOW_ACCEPT_MSEC / 1000,
+				    (COMM_SLOW_ACCEPT_MSEC % 1000) * 1000 };
+				event_del(l->ev);
+				event_add(l->slow, &tv);
+			}
 			return;
 		}
 		conn_accept(l, fd, &ss, sslen);
 	}
+}
+
+static void
+slow_accept_cb(int fd, short what, void *arg)
+{
+	struct comm_listener *l = arg;
+
+	(void)fd;
+	(void)what;
+	if (l->base->accepting)
+		event_add(l->ev, NULL);
 }
 
 /*
@@ -351,14 +374,15 @@ comm_listen_stream(struct comm_base *cb, int fd,
 	l->spec = spec;
 	l->env = env;
 	l->ev = event_new(cb->eb, fd, EV_READ | EV_PERSIST, listener_cb, l);
-	if (l->ev == NULL) {
+	l->slow = evtimer_new(cb->eb, slow_accept_cb, l);
+	if (l->ev == NULL || l->slow == NULL ||
+	    (cb->accepting && event_add(l->ev, NULL) != 0)) {
+		if (l->ev != NULL)
+			event_free(l->ev);
+		if (l->slow != NULL)
+			event_free(l->slow);
 		free(l);
 		return -ENOMEM;
-	}
-	if (cb->accepting && event_add(l->ev, NULL) != 0) {
-		event_free(l->ev);
-		free(l);
-		return -EIO;
 	}
 	l->next = cb->listeners;
 	cb->listeners = l;

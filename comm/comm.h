@@ -95,7 +95,13 @@ struct comm_proto {
 	void (*close)(struct comm_conn *c, void *st, enum comm_close_why why);
 };
 
-/* Protocols offered by ALPN, in server preference order. */
+/*
+ * Protocols offered by ALPN, in server preference order: the first of
+ * these the client offers is chosen and its proto opened after the
+ * handshake.  A client that offers ALPN with none of these fails the
+ * handshake (no_application_protocol alert); a client that offers no
+ * ALPN gets comm_stream_spec.proto (none: the conn is closed).
+ */
 struct comm_alpn {
 	const char *name;		/* "h2", "http/1.1", "dot" */
 	const struct comm_proto *proto;
@@ -215,6 +221,9 @@ const struct sockaddr *comm_conn_peer(const struct comm_conn *c,
 /* "192.0.2.1 port 5353" for log lines. */
 const char *comm_conn_peer_str(const struct comm_conn *c);
 bool comm_conn_is_tls(const struct comm_conn *c);
+/* TLS and the session was resumed (a ticket): num.query.tls.resume
+ * counts the queries of such connections, as Unbound does. */
+bool comm_conn_tls_resumed(const struct comm_conn *c);
 /* The worker's counters. */
 struct stats *comm_conn_stats(const struct comm_conn *c);
 

@@ -28,6 +28,8 @@ typedef struct ssl_st SSL;
 #define COMM_BYTES_PER_EVENT	(64 * 1024)
 /* Connections accepted per listener event at most. */
 #define COMM_ACCEPTS_PER_EVENT	16
+/* Out of descriptors (EMFILE...): stop accepting for this long. */
+#define COMM_SLOW_ACCEPT_MSEC	1000
 /* Datagrams received per UDP event at most (one recvmmsg batch). */
 #define COMM_UDP_BATCH		32
 /* Largest datagram accepted. */
@@ -40,6 +42,7 @@ struct comm_listener {
 	struct comm_base *base;
 	int fd;				/* borrowed from the caller */
 	struct event *ev;
+	struct event *slow;		/* re-enables accept after EMFILE */
 	const struct comm_stream_spec *spec;
 	void *env;
 };

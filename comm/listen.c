@@ -20,6 +20,7 @@
 
 #include "comm/comm_int.h"
 #include "util/config.h"
+#include "util/log.h"
 
 #define COMM_BACKLOG 256
 
@@ -70,7 +71,7 @@ sa_port(const struct sockaddr_storage *ss)
 	return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
 }
 
-/* Open one socket; NULL with err set. */
+/* Open one socket; NULL with err set (and errno kept). */
 static struct comm_port *
 port_open(const struct config *cfg, const struct sockaddr_storage *ss,
     socklen_t len, enum comm_port_kind kind, char *err, size_t errlen)
@@ -125,16 +126,26 @@ port_open(const struct config *cfg, const struct sockaddr_storage *ss,
 	p->addrlen = len;
 	return p;
 fail:
-	snprintf(err, errlen, "%s %s%s: %s", what, name,
-	    stream ? " (tcp)" : " (udp)", strerror(errno));
-	if (fd >= 0)
-		close(fd);
+	{
+		int e = errno;
+
+		snprintf(err, errlen, "%s %s%s: %s", what, name,
+		    stream ? " (tcp)" : " (udp)", strerror(e));
+		if (fd >= 0)
+			close(fd);
+		errno = e;
+	}
 	return NULL;
 }
 
+/*
+ * Open the ports of one interface.  'optional' (the built-in default
+ * interfaces): an address family or address the host does not have
+ * (no IPv6) is skipped instead of failing.
+ */
 static int
 ports_add(struct comm_port **head, const struct config *cfg,
-    const char *iface, char *err, size_t errlen)
+    const char *iface, bool optional, char *err, size_t errlen)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
@@ -169,8 +180,15 @@ ports_add(struct comm_port **head, const struct config *cfg,
 		    errlen);
 		struct comm_port **tail = head;
 
-		if (p == NULL)
+		if (p == NULL) {
+			if (optional && (errno == EAFNOSUPPORT ||
+			    errno == EADDRNOTAVAIL)) {
+				verbose(VERB_OPS, "comm: %s: skipped", err);
+				err[0] = 0;
+				return 0;
+			}
 			return -1;
+		}
 		while (*tail != NULL)
 			tail = &(*tail)->next;
 		*tail = p;	/* keep the config's order */
@@ -193,12 +211,13 @@ comm_ports_open(const struct config *cfg, char *err, size_t errlen)
 
 	if (cfg->interfaces == NULL) {
 		for (i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
-			if (ports_add(&head, cfg, defaults[i], err,
+			if (ports_add(&head, cfg, defaults[i], true, err,
 			    errlen) < 0)
 				goto fail;
 	} else {
 		for (s = cfg->interfaces; s != NULL; s = s->next)
-			if (ports_add(&head, cfg, s->str, err, errlen) < 0)
+			if (ports_add(&head, cfg, s->str, false, err,
+			    errlen) < 0)
 				goto fail;
 	}
 	if (head == NULL) {

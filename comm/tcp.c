@@ -89,7 +89,10 @@ comm_conn_update_events(struct comm_conn *c)
 		event_del(c->rev);
 		c->rev_on = false;
 	}
-	if (out_pending(c) > 0 || c->ssl_read_wants_write)
+	/* an SSL_write that waits for a read must not spin on a writable
+	 * socket: it goes on from the read event */
+	if ((out_pending(c) > 0 && !c->ssl_write_wants_read) ||
+	    c->ssl_read_wants_write)
 		event_add(c->wev, NULL);
 }
 
@@ -382,6 +385,10 @@ comm_conn_timer_cb(int fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (c->close_req && !c->closing) {
+		comm_conn_settle(c);	/* a close is on its way */
+		return;
+	}
 	if (c->closing || c->handshaking) {
 		/* graceful close or handshake over its deadline */
 		comm_conn_free(c, c->closing ? c->why : COMM_CLOSE_TIMEOUT);
@@ -455,6 +462,11 @@ comm_conn_write(struct comm_conn *c, const struct iovec *iov, int iovcnt)
 		memcpy(c->out + c->out_len, iov[i].iov_base, iov[i].iov_len);
 		c->out_len += iov[i].iov_len;
 	}
+	/* Remember having been above the mark even if the flush that
+	 * follows empties the buffer at once: a module that stopped
+	 * producing here (nghttp2 WOULDBLOCK) waits for writable. */
+	if (out_pending(c) > COMM_OUT_MARK)
+		c->pause_mark = true;
 	if (c->depth == 0)
 		schedule_flush(c);
 	return 0;

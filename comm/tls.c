@@ -21,11 +21,11 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "comm/comm_int.h"
 #include "util/config.h"
 #include "util/log.h"
-#include "util/stats.h"
 
 /* tls-session-ticket-keys: Unbound's 80-byte key files. */
 #define TICKET_KEY_FILE_LEN 80
@@ -41,23 +41,32 @@ struct ticket_keys {
 
 static int ticket_ex_idx = -1;
 
-/* OpenSSL's reason for the earliest queued error, then clear the queue. */
-static void
+/* OpenSSL's reason for the earliest queued error, then clear the queue.
+ * Returns true when a key/certificate mismatch was among the errors. */
+static bool
 ssl_reason(char *buf, size_t len)
 {
-	unsigned long e = ERR_get_error();
+	unsigned long e = ERR_get_error(), more;
+	bool mismatch = false;
 	const char *r;
+	int i;
 
 	if (e == 0) {
 		snprintf(buf, len, "unknown error");
-		return;
+		return false;
 	}
 	r = ERR_reason_error_string(e);
 	if (r != NULL)
 		snprintf(buf, len, "%s", r);
 	else
 		ERR_error_string_n(e, buf, len);
+	for (more = e, i = 0; more != 0 && i < 32; more = ERR_get_error(), i++)
+		if (ERR_GET_LIB(more) == ERR_LIB_X509 &&
+		    (ERR_GET_REASON(more) == X509_R_KEY_VALUES_MISMATCH ||
+		    ERR_GET_REASON(more) == X509_R_KEY_TYPE_MISMATCH))
+			mismatch = true;
 	ERR_clear_error();
+	return mismatch;
 }
 
 static int
@@ -269,7 +278,12 @@ comm_tls_ctx_new(const struct config *cfg, char *err, size_t errlen)
 		goto fail;
 	}
 	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
-		ssl_reason(why, sizeof(why));
+		if (ssl_reason(why, sizeof(why))) {
+			/* OpenSSL checks the pair while loading the key */
+			snprintf(err, errlen, "tls-service-key %s: key does not "
+			    "match certificate %s: %s", key, pem, why);
+			goto fail;
+		}
 		snprintf(err, errlen, "tls-service-key %s: could not read: %s",
 		    key, why);
 		goto fail;
@@ -363,11 +377,8 @@ comm_tls_handshake(struct comm_conn *c)
 	ERR_clear_error();
 	errno = 0;
 	r = SSL_do_handshake(c->ssl);
-	if (r == 1) {
-		if (SSL_session_reused(c->ssl))
-			STAT_INC(c->base->st, QUERY_TLS_RESUME);
+	if (r == 1)
 		return 1;
-	}
 	e = SSL_get_error(c->ssl, r);
 	if (e == SSL_ERROR_WANT_READ)
 		return 0;
@@ -423,6 +434,13 @@ comm_tls_write(struct comm_conn *c, const uint8_t *buf, size_t len)
 		tls_log_fail(c, "write to", e);
 		return -1;
 	}
+}
+
+bool
+comm_conn_tls_resumed(const struct comm_conn *c)
+{
+	return c->ssl != NULL && !c->handshaking &&
+	    SSL_session_reused(c->ssl) == 1;
 }
 
 bool

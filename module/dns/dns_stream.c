@@ -3,6 +3,10 @@
  * datagrams (dns_udp_input) and the 2-byte length framing of DNS over
  * TCP and DNS over TLS (dns_stream_proto).
  *
+ * Counts num.query.udp; num.query.tcp for every stream query, and
+ * num.query.tls (and num.query.tls.resume on a resumed session) too
+ * when the connection is TLS.
+ *
  * Stream: queries are pipelined and answered out of order.  Each query
  * given to the resolver is a struct dns_q on its connection's list,
  * holding the resolver handle; the connection's close cancels every one
@@ -138,8 +142,11 @@ stream_query(struct dns_stream *s, const uint8_t *msg, size_t len)
 	socklen_t alen;
 
 	STAT_INC(comm_conn_stats(s->c), QUERY_TCP);
-	if (comm_conn_is_tls(s->c))
+	if (comm_conn_is_tls(s->c)) {
 		STAT_INC(comm_conn_stats(s->c), QUERY_TLS);
+		if (comm_conn_tls_resumed(s->c))
+			STAT_INC(comm_conn_stats(s->c), QUERY_TLS_RESUME);
+	}
 	q = calloc(1, sizeof(*q));
 	if (q == NULL)
 		return -ENOMEM;
