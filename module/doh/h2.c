@@ -11,16 +11,32 @@
  *
  * Limits chosen here (see also request.h):
  *   SETTINGS_MAX_CONCURRENT_STREAMS = http-max-streams; a HEADERS frame
- *     that opens a stream over it gets RST_STREAM(REFUSED_STREAM) (ours,
- *     or nghttp2's before the SETTINGS ACK; after the ACK nghttp2 itself
- *     ends the connection with GOAWAY(PROTOCOL_ERROR), which RFC 9113
- *     5.1.2 allows as well).
- *   SETTINGS_MAX_HEADER_LIST_SIZE = DOH_MAX_HEADER_LIST (8 KiB), and at
- *     most DOH_MAX_HEADERS (32) fields a request: beyond either, the
- *     stream is reset with ENHANCE_YOUR_CALM.
+ *     that opens a stream over it gets RST_STREAM(REFUSED_STREAM), before
+ *     and after the peer acknowledged the SETTINGS, and the connection
+ *     goes on (see doh_settings_patch for how nghttp2 is kept from
+ *     making that a connection error).
+ *   SETTINGS_MAX_HEADER_LIST_SIZE = DOH_HEADER_LIST_BASE (8 KiB) plus
+ *     room for the longest GET :path the query limit allows ("endpoint?
+ *     dns=" and the base64url of max_query bytes), at most 64 KiB:
+ *     8893 bytes with harden-large-queries, 65536 with msg-buffer-size
+ *     65552; and at most DOH_MAX_HEADERS (32) fields a request.  A :path
+ *     that passes the list size gets 414 (so with the defaults a dns= of
+ *     about 57-64 KiB, a query of 43-48 KiB, gets 414 although smaller
+ *     than msg-buffer-size: nghttp2 cannot take a header field over
+ *     64 KiB at all and ends the connection with COMPRESSION_ERROR);
+ *     any other excess resets the stream with ENHANCE_YOUR_CALM.
  *   Rapid reset: nghttp2's stream reset rate limit (burst 1000, 33/s)
  *     when available, else 1000 RST_STREAMs received a connection; both
  *     end in GOAWAY.  SETTINGS/PING floods: nghttp2's outbound ACK limit.
+ *   Busy (comm_conn_set_busy) while a query is with the resolver; a
+ *     stream that waits for the client (unfinished request, closed
+ *     flow-control window) does not keep the connection from idling
+ *     out: tcp-idle-timeout then sends GOAWAY(NO_ERROR) and closes.
+ *   A query is counted in num.query.https, num.query.tcp and, over TLS,
+ *     num.query.tls (as Unbound); every RST_STREAM and GOAWAY we send in
+ *     num.http.rst.sent / num.http.goaway.sent, every RST_STREAM received
+ *     in num.http.rst.received, every response in num.http.status.NNN
+ *     when its HEADERS frame is sent.
  */
 #include "config.h"
 
@@ -43,7 +59,8 @@
 #include "util/log.h"
 #include "util/stats.h"
 
-#define DOH_MAX_HEADER_LIST	8192	/* SETTINGS_MAX_HEADER_LIST_SIZE */
+#define DOH_HEADER_LIST_BASE	8192	/* header list without the dns= */
+#define DOH_HEADER_LIST_MAX	65536	/* nghttp2 refuses longer fields */
 #define DOH_MAX_HEADERS		32	/* header fields a request */
 #define DOH_HEADER_OVERHEAD	32	/* RFC 9113 6.5.2 per-field cost */
 #define DOH_RST_BURST		1000	/* RST_STREAMs received: burst */
@@ -79,6 +96,7 @@ struct doh_stream {
 
 	struct res_req *res;	/* pending resolver request, or NULL */
 	int status;		/* status submitted, 0 = none yet */
+	int fail_status;	/* error status to send at END_STREAM */
 	bool status_counted;
 	bool headers_done;
 	bool remote_closed;	/* the client sent END_STREAM */
@@ -96,7 +114,10 @@ struct doh_conn {
 	nghttp2_session *sess;
 	struct doh_stream *streams;
 	unsigned nstreams;
+	unsigned nresolving;	/* streams with a resolver request */
 	unsigned rst_recv;
+	uint32_t max_header_list;	/* SETTINGS_MAX_HEADER_LIST_SIZE */
+	bool settings_sent;	/* our first SETTINGS frame went out */
 	bool in_recv;		/* inside nghttp2_session_mem_recv */
 	bool close_asked;
 	bool closing;		/* in the close callback */
@@ -159,16 +180,40 @@ doh_stream_drop_headers(struct doh_stream *s)
 }
 
 /*
+ * The connection is busy (the idle timer waits) while a query of it is
+ * being resolved: that is our work.  Streams waiting for the client (a
+ * request not finished, a response the client's flow-control window
+ * holds back) do not keep it open, so a stalled peer is closed by
+ * tcp-idle-timeout like any idle one.
+ */
+static void
+doh_conn_update_busy(struct doh_conn *conn)
+{
+	if (!conn->closing)
+		comm_conn_set_busy(conn->c, conn->nresolving > 0);
+}
+
+/* Forget the stream's resolver request; cancel it if 'cancel'. */
+static void
+doh_stream_clear_res(struct doh_stream *s, bool cancel)
+{
+	if (s->res == NULL)
+		return;
+	if (cancel)
+		res_cancel(s->res);
+	s->res = NULL;
+	s->conn->nresolving--;
+	doh_conn_update_busy(s->conn);
+}
+
+/*
  * Free a stream: cancel its resolver request, release both buffers by
  * their stored sizes, drop header references, unlink it.
  */
 static void
 doh_stream_free(struct doh_conn *conn, struct doh_stream *s)
 {
-	if (s->res != NULL) {
-		res_cancel(s->res);
-		s->res = NULL;
-	}
+	doh_stream_clear_res(s, true);
 	doh_stream_free_query(s);
 	doh_buf_free(&conn->sh->response_budget, &s->rbuf, &s->rbuf_n);
 	doh_stream_drop_headers(s);
@@ -179,20 +224,75 @@ doh_stream_free(struct doh_conn *conn, struct doh_stream *s)
 	if (s->next)
 		s->next->prev = s->prev;
 	conn->nstreams--;
-	if (!conn->closing)
-		comm_conn_set_busy(conn->c, conn->nstreams > 0);
 	free(s);
 }
 
 /* ------------------------------------------------------------ output */
+
+/*
+ * num.http.status.NNN, through the list in stats.h.  (Not
+ * stats_http_status: that lives in daemon/stats.c, which would drag the
+ * daemon into every program that links this module.)
+ */
+static void
+doh_count_status(struct stats *st, int code)
+{
+	switch (code) {
+#define DOH_STATUS_CASE(n) \
+	case n: \
+		STAT_ADD_FIELD(st->http_status[STAT_HTTP_##n], 1); \
+		break;
+	STATS_HTTP_STATUSES(DOH_STATUS_CASE)
+#undef DOH_STATUS_CASE
+	default:
+		break;
+	}
+}
+
+/*
+ * Our first frame is the SETTINGS frame doh_h2_open submitted:
+ * MAX_CONCURRENT_STREAMS = DOH_NGHTTP2_STREAMS, MAX_HEADER_LIST_SIZE.
+ * nghttp2 turns a stream over an acknowledged MAX_CONCURRENT_STREAMS
+ * into a connection error (GOAWAY PROTOCOL_ERROR); the seed wants that
+ * one stream refused (RST_STREAM REFUSED_STREAM, which RFC 9113 5.1.2
+ * also allows) and the others served.  So nghttp2 is given no limit,
+ * http-max-streams is written into the frame as it leaves, and
+ * doh_begin_headers_cb enforces it.  Returns true if 'hdr' (the first
+ * DOH_SETTINGS_LEN bytes) was that frame and was patched.
+ */
+#define DOH_SETTINGS_LEN	(9 + 2 * 6)
+#define DOH_NGHTTP2_STREAMS	0xffffffffu
+
+static bool
+doh_settings_patch(uint8_t *f, uint32_t max_streams, uint32_t max_hlist)
+{
+	const uint8_t want[DOH_SETTINGS_LEN] = {
+		0, 0, 12, NGHTTP2_SETTINGS, 0, 0, 0, 0, 0,
+		0, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS,
+		0xff, 0xff, 0xff, 0xff,
+		0, NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE,
+		(uint8_t)(max_hlist >> 24), (uint8_t)(max_hlist >> 16),
+		(uint8_t)(max_hlist >> 8), (uint8_t)max_hlist
+	};
+
+	if (memcmp(f, want, DOH_SETTINGS_LEN) != 0)
+		return false;
+	f[11] = (uint8_t)(max_streams >> 24);
+	f[12] = (uint8_t)(max_streams >> 16);
+	f[13] = (uint8_t)(max_streams >> 8);
+	f[14] = (uint8_t)max_streams;
+	return true;
+}
 
 static ssize_t
 doh_send_cb(nghttp2_session *sess, const uint8_t *data, size_t len,
     int flags, void *arg)
 {
 	struct doh_conn *conn = arg;
-	struct iovec iov;
-	int rv;
+	struct iovec iov[2];
+	uint8_t first[DOH_SETTINGS_LEN];
+	const uint8_t *orig = data;
+	int rv, n = 0;
 
 	(void)sess;
 	(void)flags;
@@ -200,16 +300,34 @@ doh_send_cb(nghttp2_session *sess, const uint8_t *data, size_t len,
 		comm_conn_want_writable(conn->c);
 		return NGHTTP2_ERR_WOULDBLOCK;
 	}
-	iov.iov_base = (void *)(uintptr_t)data;
-	iov.iov_len = len;
-	rv = comm_conn_write(conn->c, &iov, 1);
+	if (!conn->settings_sent) {
+		if (len >= DOH_SETTINGS_LEN) {
+			memcpy(first, data, DOH_SETTINGS_LEN);
+			if (doh_settings_patch(first, conn->sh->max_streams,
+			    conn->max_header_list)) {
+				iov[n].iov_base = first;
+				iov[n++].iov_len = DOH_SETTINGS_LEN;
+				data += DOH_SETTINGS_LEN;
+				len -= DOH_SETTINGS_LEN;
+			}
+		}
+		if (n == 0)	/* cannot happen with nghttp2 as we use it */
+			log_err("doh: first frame is not our SETTINGS: "
+			    "http-max-streams not advertised");
+	}
+	if (len > 0 || n == 0) {
+		iov[n].iov_base = (void *)(uintptr_t)data;
+		iov[n++].iov_len = len;
+	}
+	rv = comm_conn_write(conn->c, iov, n);
 	if (rv == -ENOBUFS) {
 		comm_conn_want_writable(conn->c);
 		return NGHTTP2_ERR_WOULDBLOCK;
 	}
 	if (rv < 0)
 		return NGHTTP2_ERR_CALLBACK_FAILURE;
-	return (ssize_t)len;
+	conn->settings_sent = true;
+	return (ssize_t)(len + (data != orig ? DOH_SETTINGS_LEN : 0));
 }
 
 static void
@@ -248,10 +366,7 @@ doh_conn_flush(struct doh_conn *conn)
 static void
 doh_stream_reset(struct doh_conn *conn, struct doh_stream *s, uint32_t code)
 {
-	if (s->res != NULL) {
-		res_cancel(s->res);
-		s->res = NULL;
-	}
+	doh_stream_clear_res(s, true);
 	s->dead = true;
 	doh_stream_free_query(s);
 	nghttp2_submit_rst_stream(conn->sess, NGHTTP2_FLAG_NONE, s->id, code);
@@ -260,26 +375,43 @@ doh_stream_reset(struct doh_conn *conn, struct doh_stream *s, uint32_t code)
 #define DOH_NV(n, v, vlen) { (uint8_t *)(uintptr_t)(n), \
 	(uint8_t *)(uintptr_t)(v), sizeof(n) - 1, (vlen), NGHTTP2_NV_FLAG_NONE }
 
-/* An error status with an empty body; END_STREAM on the HEADERS. */
+/* Send the error status decided earlier: empty body, END_STREAM on
+ * the HEADERS. */
 static void
-doh_stream_respond_error(struct doh_conn *conn, struct doh_stream *s,
-    int status)
+doh_stream_send_error(struct doh_conn *conn, struct doh_stream *s)
 {
 	char code[8];
-	int n = snprintf(code, sizeof(code), "%d", status);
+	int n = snprintf(code, sizeof(code), "%d", s->fail_status);
 	nghttp2_nv nva[2] = {
 		DOH_NV(":status", code, (size_t)n),
 		DOH_NV("content-length", "0", 1),
 	};
 
+	s->status = s->fail_status;
+	if (nghttp2_submit_response(conn->sess, s->id, nva, 2, NULL) != 0)
+		doh_stream_reset(conn, s, NGHTTP2_INTERNAL_ERROR);
+}
+
+/*
+ * The request earns an error status.  Its query buffer goes now and the
+ * rest of its body is read and dropped; the status is sent once the
+ * client has ended the request (as Unbound does), because a client that
+ * gets a complete response while it uploads may stop sending and wait
+ * (curl 7.88), while RST_STREAM(NO_ERROR) after the response makes it
+ * report an error instead of the status.  A client that never ends the
+ * request holds no resolver work: tcp-idle-timeout ends it.
+ */
+static void
+doh_stream_fail(struct doh_conn *conn, struct doh_stream *s, int status)
+{
 	verbose(VERB_QUERY, "doh: %s: stream %d: %d %s",
 	    comm_conn_peer_str(conn->c), (int)s->id, status,
 	    doh_req_status_text(status));
 	s->dead = true;
-	s->status = status;
+	s->fail_status = status;
 	doh_stream_free_query(s);
-	if (nghttp2_submit_response(conn->sess, s->id, nva, 2, NULL) != 0)
-		doh_stream_reset(conn, s, NGHTTP2_INTERNAL_ERROR);
+	if (s->remote_closed)
+		doh_stream_send_error(conn, s);
 }
 
 static ssize_t
@@ -317,7 +449,7 @@ doh_answer_cb(void *arg, const uint8_t *ans, size_t ans_len)
 	size_t nv = 2;
 	nghttp2_data_provider prd;
 
-	s->res = NULL;
+	doh_stream_clear_res(s, false);
 	s->answered = true;
 	if (s->dead)
 		goto out;
@@ -382,6 +514,8 @@ doh_stream_submit(struct doh_conn *conn, struct doh_stream *s)
 		return;
 	}
 	s->res = req;
+	conn->nresolving++;
+	doh_conn_update_busy(conn);
 }
 
 /* All request headers are in: apply the header rules, size the buffer. */
@@ -396,7 +530,7 @@ doh_stream_headers_done(struct doh_conn *conn, struct doh_stream *s)
 	    &s->plan);
 	if (rv != 0) {
 		doh_stream_drop_headers(s);
-		doh_stream_respond_error(conn, s, rv);
+		doh_stream_fail(conn, s, rv);
 		return;
 	}
 	if (s->req.method == DOH_METHOD_GET) {
@@ -410,7 +544,7 @@ doh_stream_headers_done(struct doh_conn *conn, struct doh_stream *s)
 		rv = doh_req_decode_get(&s->plan, s->qbuf, s->qbuf_n);
 		doh_stream_drop_headers(s);
 		if (rv != 0) {
-			doh_stream_respond_error(conn, s, rv);
+			doh_stream_fail(conn, s, rv);
 			return;
 		}
 		s->qlen = s->qbuf_n;
@@ -419,7 +553,7 @@ doh_stream_headers_done(struct doh_conn *conn, struct doh_stream *s)
 	doh_stream_drop_headers(s);
 	if (s->plan.has_content_length) {
 		if (s->plan.query_size == 0) {
-			doh_stream_respond_error(conn, s, 400);
+			doh_stream_fail(conn, s, 400);
 			return;
 		}
 		s->qbuf = doh_buf_new(&sh->query_budget, s->plan.query_size,
@@ -436,17 +570,22 @@ doh_stream_end(struct doh_conn *conn, struct doh_stream *s)
 	int rv;
 
 	s->remote_closed = true;
+	if (s->fail_status != 0 && s->status == 0) {
+		doh_stream_send_error(conn, s);
+		return;
+	}
 	if (s->dead || s->submitted)
 		return;
 	if (s->req.method == DOH_METHOD_POST) {
-		rv = doh_req_check_query(s->qbuf ? s->qlen : 0);
+		rv = doh_req_body_final(s->qbuf ? s->qlen : 0,
+		    s->plan.has_content_length, s->plan.query_size);
 		if (rv != 0) {
-			doh_stream_respond_error(conn, s, rv);
+			doh_stream_fail(conn, s, rv);
 			return;
 		}
 	}
 	if (s->qbuf == NULL) {	/* cannot happen: GET sized at headers */
-		doh_stream_respond_error(conn, s, 400);
+		doh_stream_fail(conn, s, 400);
 		return;
 	}
 	doh_stream_submit(conn, s);
@@ -483,7 +622,6 @@ doh_begin_headers_cb(nghttp2_session *sess, const nghttp2_frame *frame,
 	conn->streams = s;
 	conn->nstreams++;
 	nghttp2_session_set_stream_user_data(sess, id, s);
-	comm_conn_set_busy(conn->c, true);
 	return 0;
 }
 
@@ -528,8 +666,16 @@ doh_header_cb(nghttp2_session *sess, const nghttp2_frame *frame,
 		return 0;
 	s->nheaders++;
 	s->header_bytes += n.len + v.len + DOH_HEADER_OVERHEAD;
+	if (s->header_bytes > conn->max_header_list && !s->headers_done &&
+	    doh_name_is(n, ":path")) {
+		/* the URI is what is too long: 414, not a reset */
+		s->header_bytes -= n.len + v.len + DOH_HEADER_OVERHEAD;
+		s->req.uri_too_long = true;
+		s->req.has_path = true;
+		return 0;
+	}
 	if (s->nheaders > DOH_MAX_HEADERS ||
-	    s->header_bytes > DOH_MAX_HEADER_LIST) {
+	    s->header_bytes > conn->max_header_list) {
 		verbose(VERB_QUERY, "doh: %s: stream %d: too many headers",
 		    comm_conn_peer_str(conn->c), (int)s->id);
 		doh_stream_drop_headers(s);
@@ -538,9 +684,15 @@ doh_header_cb(nghttp2_session *sess, const nghttp2_frame *frame,
 	}
 	if (s->headers_done)
 		return 0;	/* trailers: counted, not used */
+	/* HTTP messaging is ours (see doh_h2_open): a repeated pseudo
+	 * header or content-length makes the request malformed (400) */
 	if (doh_name_is(n, ":method")) {
+		if (s->req.method != DOH_METHOD_NONE)
+			s->req.malformed = true;
 		s->req.method = doh_req_method((const char *)v.base, v.len);
 	} else if (doh_name_is(n, ":path")) {
+		if (s->req.has_path)
+			s->req.malformed = true;
 		doh_keep(&s->rc_path, value, &s->req.path, &s->req.path_len);
 		s->req.has_path = true;
 	} else if (doh_name_is(n, "content-type")) {
@@ -550,6 +702,8 @@ doh_header_cb(nghttp2_session *sess, const nghttp2_frame *frame,
 			doh_keep(&s->rc_ctype, value, &s->req.content_type,
 			    &s->req.content_type_len);
 	} else if (doh_name_is(n, "content-length")) {
+		if (s->rc_clen != NULL)
+			s->req.malformed = true;
 		doh_keep(&s->rc_clen, value, &s->req.content_length,
 		    &s->req.content_length_len);
 	}
@@ -568,13 +722,15 @@ doh_begin_frame_cb(nghttp2_session *sess, const nghttp2_frame_hd *hd,
 	if (hd->type != NGHTTP2_DATA)
 		return 0;
 	s = doh_stream_get(conn, hd->stream_id);
-	if (s == NULL || s->dead || !s->headers_done || s->qbuf != NULL ||
+	if (s == NULL || s->dead || !s->headers_done ||
 	    s->req.method != DOH_METHOD_POST)
 		return 0;
+	if (s->plan.has_content_length || s->qbuf != NULL)
+		return 0;	/* sized already */
 	/* POST without content-length: the first DATA frame sizes it */
 	rv = doh_req_first_frame(hd->length, conn->sh->max_query);
 	if (rv != 0) {
-		doh_stream_respond_error(conn, s, rv);
+		doh_stream_fail(conn, s, rv);
 		return 0;
 	}
 	s->qbuf = doh_buf_new(&conn->sh->query_budget, hd->length,
@@ -600,7 +756,7 @@ doh_data_chunk_cb(nghttp2_session *sess, uint8_t flags, int32_t id,
 		return 0;
 	rv = doh_req_body_data(s->qlen, s->qbuf_n, len);
 	if (rv != 0) {
-		doh_stream_respond_error(conn, s, rv);
+		doh_stream_fail(conn, s, rv);
 		return 0;
 	}
 	memcpy(s->qbuf + s->qlen, data, len);
@@ -668,13 +824,8 @@ doh_frame_send_cb(nghttp2_session *sess, const nghttp2_frame *frame,
 	if (frame->hd.type == NGHTTP2_HEADERS && s->status != 0 &&
 	    !s->status_counted) {
 		s->status_counted = true;
-		stats_http_status(conn->st, s->status);
+		doh_count_status(conn->st, s->status);
 	}
-	/* A response sent before the request ended: tell the client to
-	 * stop sending (RFC 9113 8.1). */
-	if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) && !s->remote_closed)
-		nghttp2_submit_rst_stream(sess, NGHTTP2_FLAG_NONE, s->id,
-		    NGHTTP2_NO_ERROR);
 	return 0;
 }
 
@@ -711,6 +862,14 @@ doh_h2_open(struct comm_conn *c, void *state)
 		return -EINVAL;
 	conn->sh = conn->env->doh;
 	conn->st = comm_conn_stats(c);
+	{
+		size_t hl = DOH_HEADER_LIST_BASE + strlen(conn->sh->endpoint) +
+		    sizeof("?dns=") + 2 +
+		    doh_req_b64_max_len(conn->sh->max_query);
+
+		conn->max_header_list = hl > DOH_HEADER_LIST_MAX ?
+		    DOH_HEADER_LIST_MAX : (uint32_t)hl;
+	}
 	if (nghttp2_session_callbacks_new(&cbs) != 0)
 		return -ENOMEM;
 	nghttp2_session_callbacks_set_send_callback(cbs, doh_send_cb);
@@ -731,6 +890,13 @@ doh_h2_open(struct comm_conn *c, void *state)
 		nghttp2_session_callbacks_del(cbs);
 		return -ENOMEM;
 	}
+	/*
+	 * nghttp2's HTTP messaging checks would reset a stream whose body
+	 * passes its content-length (PROTOCOL_ERROR) before we see the
+	 * data; the seed answers that with 413.  So the request rules,
+	 * content-length included, are ours (request.c).
+	 */
+	nghttp2_option_set_no_http_messaging(opt, 1);
 	nghttp2_option_set_max_outbound_ack(opt, DOH_MAX_OUTBOUND_ACK);
 	nghttp2_option_set_max_settings(opt, DOH_MAX_SETTINGS);
 	nghttp2_option_set_max_deflate_dynamic_table_size(opt,
@@ -747,9 +913,9 @@ doh_h2_open(struct comm_conn *c, void *state)
 		return -ENOMEM;
 	}
 	iv[0].settings_id = NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS;
-	iv[0].value = conn->sh->max_streams;
+	iv[0].value = DOH_NGHTTP2_STREAMS;	/* see doh_settings_patch */
 	iv[1].settings_id = NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE;
-	iv[1].value = DOH_MAX_HEADER_LIST;
+	iv[1].value = conn->max_header_list;
 	rv = nghttp2_submit_settings(conn->sess, NGHTTP2_FLAG_NONE, iv, 2);
 	if (rv != 0)
 		return -ENOMEM;

@@ -142,7 +142,9 @@ doh_req_check_headers(const struct doh_req *r, const char *endpoint,
 	memset(plan, 0, sizeof(*plan));
 	if (r->method == DOH_METHOD_OTHER)
 		return 501;
-	if (r->method == DOH_METHOD_NONE || !r->has_path)
+	if (r->uri_too_long)
+		return 414;
+	if (r->method == DOH_METHOD_NONE || !r->has_path || r->malformed)
 		return 400;	/* nghttp2 refuses these first; HTTP/1.1 */
 	doh_req_split_path(r->path, r->path_len, &path_len, &query,
 	    &query_len);
@@ -219,6 +221,14 @@ int
 doh_req_check_query(size_t len)
 {
 	return len < DOH_MIN_QUERY ? 400 : 0;
+}
+
+int
+doh_req_body_final(size_t len, bool has_content_length, size_t content_length)
+{
+	if (has_content_length && len != content_length)
+		return len > content_length ? 413 : 400;
+	return doh_req_check_query(len);
 }
 
 const char *

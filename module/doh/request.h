@@ -8,8 +8,9 @@
  * not allocate, do not touch nghttp2, sockets or budgets, and keep no
  * state: the caller (h2.c) collects the headers and the body.
  *
- * The order of checks when several apply: 501 (method), 404 (path),
- * 415 (content-type), then for GET 414 (dns= too long), 400 (no dns=,
+ * The order of checks when several apply: 501 (method), 414 (a :path
+ * too long to be kept, flagged by the caller), 400 (no
+ * method or path, or malformed), 404 (path), 415 (content-type), then for GET 414 (dns= too long), 400 (no dns=,
  * bad base64url, shorter than a DNS header) and for POST 413
  * (content-length above max_query), 400 (bad content-length).
  */
@@ -43,6 +44,8 @@ struct doh_req {
 	size_t content_type_len;
 	const char *content_length;	/* NULL = absent */
 	size_t content_length_len;
+	bool malformed;			/* e.g. a repeated :path: 400 */
+	bool uri_too_long;		/* :path over the header list: 414 */
 };
 
 /* The outcome of doh_req_check_headers. */
@@ -125,6 +128,13 @@ int doh_req_body_data(size_t have, size_t cap, size_t add);
  * it is empty or shorter than a DNS header.
  */
 int doh_req_check_query(size_t len);
+
+/*
+ * The POST body ended with 'len' bytes: 413 when more than the
+ * content-length, 400 when fewer, or as doh_req_check_query.
+ */
+int doh_req_body_final(size_t len, bool has_content_length,
+    size_t content_length);
 
 /* Reason phrase for a status this module sends ("Not Found"). */
 const char *doh_req_status_text(int status);
