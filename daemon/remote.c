@@ -84,6 +84,7 @@ struct remote_conn {
 	enum remote_state state;
 	enum remote_after after;
 	bool too_long;		/* no "\n" in the first REMOTE_MAX_LINE */
+	bool has_nul;		/* a NUL byte before the "\n" */
 	char line[REMOTE_MAX_LINE + 1];
 	size_t line_len;
 	char *out;		/* reply, malloc'ed by open_memstream */
@@ -382,6 +383,7 @@ remote_run_line(struct remote_conn *c, char *line, FILE *out)
 /* --------------------------------------------------------- connections */
 
 static void remote_conn_cb(evutil_socket_t fd, short what, void *arg);
+static void remote_conn_drain(struct remote_conn *c);
 static void remote_listeners_pause(struct remote *rc, bool pause);
 
 static void
@@ -431,6 +433,9 @@ remote_conn_done(struct remote_conn *c)
 		/* close_notify tells the client the reply is complete */
 		SSL_shutdown(c->ssl);
 	}
+	/* unread bytes (past the "\n", or a too long line) would turn the
+	 * close into a reset that can destroy the reply at the client */
+	remote_conn_drain(c);
 	remote_conn_free(c);
 	if (after == REMOTE_AFTER_STOP) {
 		log_info("stop requested by control command");
@@ -500,6 +505,9 @@ remote_conn_run(struct remote_conn *c)
 	if (c->too_long)
 		fprintf(out, "error request longer than %d bytes\n",
 		    REMOTE_MAX_LINE);
+	else if (c->has_nul)
+		fputs("error control characters are not allowed in a "
+		    "request\n", out);
 	else
 		remote_run_line(c, c->line, out);
 	if (fclose(out) != 0 || c->out == NULL) {
@@ -529,7 +537,7 @@ remote_conn_drain(struct remote_conn *c)
 	char buf[4096];
 	int i;
 
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < 16; i++)
 		if (recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT) <= 0)
 			break;
 	shutdown(c->fd, SHUT_WR);
@@ -597,6 +605,10 @@ remote_conn_read(struct remote_conn *c, short *want)
 		c->line_len += (size_t)n;
 		if (nl != NULL) {
 			*nl = '\0';
+			/* a NUL would hide the rest of the line from the
+			 * checks in remote_run_line: refuse it here */
+			if (memchr(c->line, '\0', (size_t)(nl - c->line)))
+				c->has_nul = true;
 			return 1;
 		}
 	}
@@ -818,6 +830,11 @@ remote_ssl_reason(char *buf, size_t cap)
 
 	if (e == 0)
 		snprintf(buf, cap, "unknown TLS error");
+#ifdef ERR_SYSTEM_ERROR
+	else if (ERR_SYSTEM_ERROR(ERR_peek_error()))	/* unreadable file */
+		snprintf(buf, cap, "%s",
+		    strerror(ERR_GET_REASON(ERR_peek_error())));
+#endif
 	else
 		ERR_error_string_n(e, buf, cap);
 	ERR_clear_error();

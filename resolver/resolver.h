@@ -77,4 +77,14 @@ struct res_req *res_submit(struct resolver *r, const uint8_t *query,
 /* Forget a request: its callback will not be called. */
 void res_cancel(struct res_req *req);
 
+/*
+ * The recursion time histogram (Unbound's 40 buckets, num.histogram.*):
+ * bucket 0 is [0, 1us); buckets 1..20 double from 1us, bucket 20 being
+ * [524288us, 1s); buckets 21..39 double from [1s, 2s) to
+ * [262144s, 524288s); longer times count in bucket 39.
+ */
+int res_hist_bucket(uint64_t usec);
+/* Bounds of bucket i in microseconds: [*lo_usec, *hi_usec). */
+void res_hist_bounds(int i, uint64_t *lo_usec, uint64_t *hi_usec);
+
 #endif

@@ -245,6 +245,14 @@ control_tls_reason(SSL *ssl, int saved_errno, char *buf, size_t cap)
 	const char *r = e != 0 ? ERR_reason_error_string(e) : NULL;
 	long v = ssl != NULL ? SSL_get_verify_result(ssl) : X509_V_OK;
 
+#ifdef ERR_SYSTEM_ERROR
+	if (e != 0 && ERR_SYSTEM_ERROR(ERR_peek_error())) {	/* unreadable */
+		snprintf(buf, cap, "%s",
+		    strerror(ERR_GET_REASON(ERR_peek_error())));
+		ERR_clear_error();
+		return;
+	}
+#endif
 	if (v != X509_V_OK)
 		snprintf(buf, cap, "%s (%s)", r != NULL ? r :
 		    "certificate verify failed",
