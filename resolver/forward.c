@@ -247,6 +247,7 @@ fwd_zones_new(const struct config *cfg, const char *resolv_conf)
 			if (zone_add_addr(z, &a) < 0)
 				goto fail;
 		}
+		z->no_cache = f->no_cache != 0;
 		if (f->tls_upstream || f->https_upstream)
 			log_warn("forward-zone %s: TLS/HTTPS upstreams are not "
 			    "supported yet, using plain DNS", f->name);
@@ -535,7 +536,8 @@ try_udp(struct fwd_query *fq)
 	}
 	fq->fd = socket_open(a->ss.ss_family, SOCK_DGRAM);
 	if (fq->fd < 0) {
-		log_err_errno("forward: socket");
+		/* EMFILE under load: not worth a line per query */
+		verbose(VERB_DETAIL, "forward: socket: %s", strerror(errno));
 		next_addr(fq);
 		return;
 	}
@@ -673,7 +675,7 @@ try_tcp(struct fwd_query *fq)
 	}
 	fq->fd = socket_open(a->ss.ss_family, SOCK_STREAM);
 	if (fq->fd < 0) {
-		log_err_errno("forward: socket");
+		verbose(VERB_DETAIL, "forward: socket: %s", strerror(errno));
 		next_addr(fq);
 		return;
 	}

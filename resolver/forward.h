@@ -54,6 +54,7 @@ struct fwd_zone {
 	size_t name_len;
 	struct fwd_addr *addrs;
 	size_t naddrs;
+	bool no_cache;			/* forward-no-cache: answers not cached */
 };
 
 struct fwd_zones {

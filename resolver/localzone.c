@@ -90,7 +90,8 @@ lz_type_parse(const char *s)
 	size_t i;
 
 	for (i = 0; i < sizeof(lz_type_names) / sizeof(lz_type_names[0]); i++)
-		if (lz_type_names[i] != NULL && strcmp(s, lz_type_names[i]) == 0)
+		if (lz_type_names[i] != NULL &&
+		    strcmp(s, lz_type_names[i]) == 0)
 			return (int)i;
 	return -1;
 }
@@ -802,7 +803,8 @@ answer_data(struct lz_out *w, const struct lz_node *n)
 
 int
 localzone_answer(const struct local_zones *lz, const struct dns_query *q,
-    const struct dns_reply_opts *o, uint8_t *out, size_t cap, size_t *len)
+    const struct dns_reply_opts *o, uint8_t *out, size_t cap, size_t *len,
+    int *zone_type)
 {
 	const struct lz_zone *z;
 	const struct lz_node *n;
@@ -810,11 +812,15 @@ localzone_answer(const struct local_zones *lz, const struct dns_query *q,
 	size_t r;
 
 	*len = 0;
+	if (zone_type != NULL)
+		*zone_type = -1;
 	if (lz == NULL || (q->qclass != DNS_C_IN && q->qclass != DNS_T_ANY))
 		return LZ_RES_NONE;
 	z = zone_lookup(lz, q->qname, q->qname_len);
 	if (z == NULL)
 		return LZ_RES_NONE;
+	if (zone_type != NULL)
+		*zone_type = z->type;
 	n = node_find(lz, q->qname, q->qname_len);
 	if (n != NULL && n->zone != z)
 		n = NULL;

@@ -63,10 +63,13 @@ enum lz_result {
 
 /*
  * Answer 'q' from the local zones into out[cap], finished with 'o'.
+ * *zone_type (if not NULL) gets the type of the zone that matched, or -1
+ * (the caller logs the client for inform and inform_deny zones).
  * Returns an enum lz_result.  Thread-safe (read only).
  */
 int localzone_answer(const struct local_zones *lz, const struct dns_query *q,
-    const struct dns_reply_opts *o, uint8_t *out, size_t cap, size_t *len);
+    const struct dns_reply_opts *o, uint8_t *out, size_t cap, size_t *len,
+    int *zone_type);
 
 /* Number of zones (for tests and logs). */
 size_t localzone_count(const struct local_zones *lz);

@@ -7,22 +7,28 @@
  *   1. dns_query_parse: not even a header -> drop.
  *   2. access-control: deny -> drop, refuse -> REFUSED (both count
  *      unwanted.queries and not num.queries, as Unbound).
- *   3. num.queries and the query counters; FORMERR/NOTIMPL/BADVERS.
+ *   3. num.queries and the query counters; FORMERR/NOTIMPL/BADVERS;
+ *      AXFR/IXFR REFUSED, meta types (OPT, 128-254 but ANY) FORMERR.
  *   4. local zones (counted as cache hits, as Unbound).
  *   5. deny_non_local -> drop, refuse_non_local -> REFUSED; RD=0 is
  *      REFUSED unless allow_snoop (which may read the cache, and gets
  *      REFUSED on a miss: we do not resolve non-recursive queries).
  *   6. cache -> hit; else miss: join the in-flight upstream query for the
- *      same key, or start one (FWD_MAX_PENDING per worker; over it
- *      SERVFAIL and requestlist.exceeded).
+ *      same key, or start one (FWD_MAX_PENDING per worker, lowered to
+ *      RLIMIT_NOFILE / 2 / num-threads if that is smaller, at least 64;
+ *      over it SERVFAIL and requestlist.exceeded).
  * Answers are written into a per-resolver scratch buffer: a hit does not
  * allocate.  This file does not know the client's transport beyond
  * struct res_client.
  */
 #include "config.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "dns/wire.h"
@@ -66,6 +72,7 @@ struct inflight {
 	uint64_t hash;
 	struct cache_key key;
 	struct fwd_query *fq;
+	bool no_cache;			/* forward-no-cache of the zone */
 	struct res_req *waiters;
 };
 
@@ -79,6 +86,7 @@ struct resolver {
 	struct inflight *tab[RES_INFLIGHT_BUCKETS];
 	struct inflight *all;
 	size_t ninflight;
+	size_t max_pending;	/* FWD_MAX_PENDING, less if fds are few */
 	uint8_t scratch[RES_SCRATCH];
 };
 
@@ -202,6 +210,26 @@ res_shared_cache_mem(struct res_shared *sh)
 
 /* ------------------------------------------------------------ worker */
 
+/*
+ * Each pending upstream question holds one socket: cap them per worker at
+ * FWD_MAX_PENDING, or at half of RLIMIT_NOFILE shared by the workers when
+ * that is lower (the other half is for clients), but at least 64.
+ */
+static size_t
+res_max_pending(int num_threads)
+{
+	struct rlimit rl;
+	size_t cap = FWD_MAX_PENDING, n = num_threads > 0 ?
+	    (size_t)num_threads : 1;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur / 2 / n < cap)
+		cap = (size_t)(rl.rlim_cur / 2 / n);
+	if (cap < 64)
+		cap = 64;
+	return cap;
+}
+
 struct resolver *
 res_new(struct res_shared *sh, struct event_base *base,
     const struct config *cfg, struct stats *st)
@@ -218,6 +246,7 @@ res_new(struct res_shared *sh, struct event_base *base,
 	r->max_ttl = cfg->cache_max_ttl > 0 ? (uint32_t)cfg->cache_max_ttl : 0;
 	r->max_neg_ttl = cfg->cache_max_negative_ttl > 0 ?
 	    (uint32_t)cfg->cache_max_negative_ttl : 0;
+	r->max_pending = res_max_pending(cfg->num_threads);
 	r->out = outside_new(base, r->st, r->edns_udp);
 	if (r->out == NULL) {
 		free(r);
@@ -484,8 +513,10 @@ inflight_done_cb(void *arg, const uint8_t *pkt, size_t len)
 		/* the callback may cancel other waiters of inf: still valid */
 		res_reply(r, done, darg, r->scratch, n);
 	}
-	if (msg != NULL)
+	if (msg != NULL && !inf->no_cache)
 		msg_cache_insert(r->sh->cache, &inf->key, msg);
+	else
+		dns_msg_free(msg);
 	free(inf);
 }
 
@@ -501,7 +532,7 @@ res_forward(struct resolver *r, const struct dns_query *q,
 	if (inf == NULL) {
 		const struct fwd_zone *z;
 
-		if (r->ninflight >= FWD_MAX_PENDING) {
+		if (r->ninflight >= r->max_pending) {
 			STAT_INC(r->st, REQUESTLIST_EXCEEDED);
 			res_reply_error(r, q, o, DNS_RCODE_SERVFAIL, done, arg);
 			return NULL;
@@ -513,6 +544,7 @@ res_forward(struct resolver *r, const struct dns_query *q,
 		inf->key = *k;
 		inf->hash = hash;
 		z = fwd_zones_lookup(r->sh->fwd, q->qname, q->qname_len);
+		inf->no_cache = z != NULL && z->no_cache;
 		inf->fq = fwd_query_start(r->out, z, q->qname, q->qname_len,
 		    q->qtype, q->qclass, k->cd, k->dnssec_ok, inflight_done_cb,
 		    inf);
@@ -573,6 +605,49 @@ res_cancel(struct res_req *req)
 
 /* ------------------------------------------------------------ submit */
 
+/*
+ * Question types a resolver does not answer (as Unbound): zone transfers
+ * are REFUSED; OPT, TKEY, TSIG, MAILA, MAILB and the other meta types
+ * (128-254 except ANY) are FORMERR.  Returns 0 or the rcode.
+ */
+static int
+res_qtype_check(uint16_t qtype)
+{
+	if (qtype == DNS_T_AXFR || qtype == DNS_T_IXFR)
+		return DNS_RCODE_REFUSED;
+	if (qtype == DNS_T_OPT || (qtype >= 128 && qtype <= 254))
+		return DNS_RCODE_FORMERR;
+	return 0;
+}
+
+/* local-zone inform: the operator asked for these lines (as Unbound). */
+static void
+log_inform(const struct dns_query *q, const struct res_client *client)
+{
+	char name[DNS_MAX_NAME * 4 + 2], addr[INET6_ADDRSTRLEN], tbuf[16];
+	uint16_t port = 0;
+
+	if (dns_name_to_text(q->qname, q->qname_len, name, sizeof(name)) < 0)
+		snprintf(name, sizeof(name), "?");
+	addr[0] = '\0';
+	if (client->addr != NULL && client->addr->sa_family == AF_INET) {
+		const struct sockaddr_in *s =
+		    (const struct sockaddr_in *)client->addr;
+
+		inet_ntop(AF_INET, &s->sin_addr, addr, sizeof(addr));
+		port = ntohs(s->sin_port);
+	} else if (client->addr != NULL &&
+	    client->addr->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s =
+		    (const struct sockaddr_in6 *)client->addr;
+
+		inet_ntop(AF_INET6, &s->sin6_addr, addr, sizeof(addr));
+		port = ntohs(s->sin6_port);
+	}
+	log_info("%s@%u %s %s IN", addr[0] ? addr : "-", port, name,
+	    dns_type_to_text(q->qtype, tbuf));
+}
+
 struct res_req *
 res_submit(struct resolver *r, const uint8_t *query, size_t len,
     const struct res_client *client, res_done_cb done, void *arg)
@@ -580,7 +655,7 @@ res_submit(struct resolver *r, const uint8_t *query, size_t len,
 	struct dns_query q;
 	struct dns_reply_opts o;
 	struct cache_key k;
-	int rc, acl, lzr;
+	int rc, acl, lzr, ztype;
 	size_t n;
 
 	rc = dns_query_parse(&q, query, len);
@@ -610,13 +685,17 @@ res_submit(struct resolver *r, const uint8_t *query, size_t len,
 		return NULL;
 	}
 	count_query(r, &q, rc, client);
+	if (rc == 0)
+		rc = res_qtype_check(q.qtype);
 	if (rc != 0) {
 		res_reply_error(r, &q, &o, rc, done, arg);
 		return NULL;
 	}
 
 	lzr = localzone_answer(r->sh->lz, &q, &o, r->scratch,
-	    sizeof(r->scratch), &n);
+	    sizeof(r->scratch), &n, &ztype);
+	if (ztype == LZ_INFORM || ztype == LZ_INFORM_DENY)
+		log_inform(&q, client);
 	if (lzr == LZ_RES_DROP) {
 		done(arg, NULL, 0);
 		return NULL;

@@ -38,6 +38,9 @@ struct res_client {
  * The answer.  'ans' is borrowed for the duration of the call (copy it);
  * ans_len 0 means "no answer: drop" (access-control deny, or a query too
  * broken to answer).  The request handle is dead once this runs.
+ * 'ans' points into the resolver's scratch buffer: copy it before calling
+ * res_submit again from inside the callback.  res_cancel of other
+ * requests is allowed inside the callback; res_free is not.
  */
 typedef void (*res_done_cb)(void *arg, const uint8_t *ans, size_t ans_len);
 
@@ -59,7 +62,12 @@ struct resolver *res_new(struct res_shared *sh, struct event_base *base,
     const struct config *cfg, struct stats *st);
 /* Cancels every pending request (callbacks are not called) and frees. */
 void res_free(struct resolver *r);
-/* Requests waiting for an upstream answer (requestlist.current.all). */
+/*
+ * Distinct questions waiting for an upstream answer on this worker
+ * (requestlist.current.all, Unbound's mesh states): joined identical
+ * questions count once; a question whose clients all cancelled counts
+ * until its upstream answer (which is still cached) or failure.
+ */
 size_t res_pending(const struct resolver *r);
 
 /*

@@ -6,7 +6,6 @@
  * ignored, all upstreams failing -> SERVFAIL, SERVFAIL relayed,
  * access control, RD=0, FORMERR, local data, cancel.
  */
-#define _GNU_SOURCE 1
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -19,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,7 +32,8 @@
 #include "util/stats.h"
 
 enum fake_mode {
-	FAKE_OK, FAKE_UDP_SILENT, FAKE_TC, FAKE_GARBAGE_FIRST, FAKE_SERVFAIL
+	FAKE_OK, FAKE_UDP_SILENT, FAKE_TC, FAKE_GARBAGE_FIRST, FAKE_SERVFAIL,
+	FAKE_ALL_SILENT
 };
 
 struct fake {
@@ -88,7 +89,7 @@ fake_udp_cb(evutil_socket_t fd, short what, void *arg)
 	if (n <= 0)
 		return;
 	fk.udp_queries++;
-	if (fk.mode == FAKE_UDP_SILENT)
+	if (fk.mode == FAKE_UDP_SILENT || fk.mode == FAKE_ALL_SILENT)
 		return;
 	an = fake_answer(q, (size_t)n, out, sizeof(out), fk.mode == FAKE_TC);
 	if (an == 0)
@@ -113,9 +114,16 @@ struct fake_conn {
 	size_t got, want;
 };
 
+static struct fake_conn *fake_conns[64];	/* open ones, for fake_stop */
+
 static void
 fake_conn_close(struct fake_conn *fc)
 {
+	size_t i;
+
+	for (i = 0; i < 64; i++)
+		if (fake_conns[i] == fc)
+			fake_conns[i] = NULL;
 	event_free(fc->ev);
 	close(fc->fd);
 	free(fc);
@@ -148,6 +156,8 @@ fake_conn_cb(evutil_socket_t fd, short what, void *arg)
 	if (fc->got < fc->want)
 		return;
 	fk.tcp_queries++;
+	if (fk.mode == FAKE_ALL_SILENT)
+		return;	/* keep the connection, never answer */
 	an = fake_answer(fc->buf + 2, fc->want - 2, out + 2, sizeof(out) - 2,
 	    false);
 	out[0] = (uint8_t)(an >> 8);
@@ -173,6 +183,14 @@ fake_tcp_cb(evutil_socket_t fd, short what, void *arg)
 	fc->want = 2;
 	fc->ev = event_new(fk.base, c, EV_READ | EV_PERSIST, fake_conn_cb, fc);
 	event_add(fc->ev, NULL);
+	{
+		size_t i;
+
+		for (i = 0; i < 64 && fake_conns[i] != NULL; i++)
+			;
+		if (i < 64)
+			fake_conns[i] = fc;
+	}
 }
 
 static uint16_t
@@ -230,6 +248,11 @@ fake_start(struct event_base *base)
 static void
 fake_stop(void)
 {
+	size_t i;
+
+	for (i = 0; i < 64; i++)
+		if (fake_conns[i] != NULL)
+			fake_conn_close(fake_conns[i]);
 	event_free(fk.ev_udp);
 	event_free(fk.ev_tcp);
 	close(fk.udp);
@@ -362,6 +385,8 @@ id_of(const struct answer *a)
 
 /* ------------------------------------------------------------ tests */
 
+static const char *fwd_extra = "";
+
 /* Start env with the fake's own port known: fake first, then config. */
 static void
 env_with_fake(const char *extra_server, bool closed_first, bool closed_all)
@@ -389,8 +414,8 @@ env_with_fake(const char *extra_server, bool closed_first, bool closed_all)
 		fd = mkstemp(E.path);
 		assert_true(fd >= 0);
 		f = fdopen(fd, "w");
-		fprintf(f, "server:\n%s\nforward-zone:\n name: \".\"\n%s\n",
-		    extra_server ? extra_server : "", addrs);
+		fprintf(f, "server:\n%s\nforward-zone:\n name: \".\"\n%s%s\n",
+		    extra_server ? extra_server : "", addrs, fwd_extra);
 		fclose(f);
 	}
 	E.cfg = config_new();
@@ -463,6 +488,26 @@ test_udp_timeout_then_tcp(void **state)
 	assert_int_equal(fk.tcp_queries, 1);
 	assert_true(ms >= 900);
 	assert_int_equal(E.st.c[STAT_QUERY_TCPOUT], 1);
+	env_teardown();
+}
+
+static void
+test_udp_and_tcp_timeout(void **state)
+{
+	struct answer a;
+	uint64_t ms;
+
+	(void)state;
+	env_with_fake(NULL, false, false);
+	fk.mode = FAKE_ALL_SILENT;
+	assert_non_null(submit(&a, 7, "silent.example.", DNS_T_A,
+	    "127.0.0.1", true));
+	ms = run_until(&a, 8000);
+	assert_true(a.called);
+	assert_int_equal(rcode_of(&a), DNS_RCODE_SERVFAIL);
+	assert_int_equal(fk.tcp_queries, 1);
+	/* 1000 ms UDP then 2000 ms TCP, one upstream */
+	assert_true(ms >= 2900 && ms < 4500);
 	env_teardown();
 }
 
@@ -607,12 +652,89 @@ test_acl_rd_formerr_local(void **state)
 	assert_null(res_submit(E.r, q, 30, &cl, done_cb, &a));
 	assert_true(a.called);
 	assert_int_equal(rcode_of(&a), DNS_RCODE_FORMERR);
+	/* zone transfer: REFUSED; meta type: FORMERR */
+	assert_null(submit(&a, 7, "x.example.", DNS_T_AXFR, "127.0.0.1", true));
+	assert_int_equal(rcode_of(&a), DNS_RCODE_REFUSED);
+	assert_null(submit(&a, 8, "x.example.", DNS_T_OPT, "127.0.0.1", true));
+	assert_int_equal(rcode_of(&a), DNS_RCODE_FORMERR);
+	assert_null(submit(&a, 9, "x.example.", 250, "127.0.0.1", true));
+	assert_int_equal(rcode_of(&a), DNS_RCODE_FORMERR);
+	assert_int_equal(fk.udp_queries, 0);
 	/* too short: dropped */
 	memset(&a, 0, sizeof(a));
 	assert_null(res_submit(E.r, q, 5, &cl, done_cb, &a));
 	assert_true(a.called);
 	assert_int_equal(a.len, 0);
 	env_teardown();
+}
+
+static void
+test_acl_non_local(void **state)
+{
+	struct answer a;
+
+	(void)state;
+	env_with_fake("access-control: 192.0.2.0/24 refuse_non_local\n"
+	    "access-control: 198.51.100.0/24 deny_non_local\n"
+	    "local-data: \"www.example.org. A 192.0.2.99\"\n", false, false);
+	assert_null(submit(&a, 1, "www.example.org.", DNS_T_A, "192.0.2.1",
+	    true));
+	assert_int_equal(rcode_of(&a), DNS_RCODE_NOERROR);
+	assert_int_equal(ancount_of(&a), 1);
+	assert_null(submit(&a, 2, "x.example.", DNS_T_A, "192.0.2.1", true));
+	assert_int_equal(rcode_of(&a), DNS_RCODE_REFUSED);
+	assert_null(submit(&a, 3, "www.example.org.", DNS_T_A,
+	    "198.51.100.1", true));
+	assert_int_equal(ancount_of(&a), 1);
+	assert_null(submit(&a, 4, "x.example.", DNS_T_A, "198.51.100.1",
+	    true));
+	assert_true(a.called);
+	assert_int_equal(a.len, 0);
+	assert_int_equal(fk.udp_queries, 0);
+	assert_int_equal(E.st.c[STAT_NUM_QUERIES], 4);
+	assert_int_equal(E.st.c[STAT_NUM_CACHEHITS], 2);
+	env_teardown();
+}
+
+/* Over the pending cap (RLIMIT_NOFILE 400 -> 200): SERVFAIL at once. */
+static void
+test_requestlist_exceeded(void **state)
+{
+	static struct answer a[201];
+	struct rlimit old, low;
+	char name[64];
+	int i;
+
+	(void)state;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	low = old;
+	low.rlim_cur = 400;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	env_with_fake(NULL, false, false);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	fk.mode = FAKE_ALL_SILENT;
+	for (i = 0; i < 200; i++) {
+		snprintf(name, sizeof(name), "q%d.example.", i);
+		assert_non_null(submit(&a[i], (uint16_t)i, name, DNS_T_A,
+		    "127.0.0.1", true));
+	}
+	assert_int_equal(res_pending(E.r), 200);
+	assert_null(submit(&a[200], 200, "one-more.example.", DNS_T_A,
+	    "127.0.0.1", true));
+	assert_true(a[200].called);
+	assert_int_equal(rcode_of(&a[200]), DNS_RCODE_SERVFAIL);
+	assert_int_equal(E.st.c[STAT_REQUESTLIST_EXCEEDED], 1);
+	/* joining an existing question is not over the cap */
+	{
+		struct answer j;
+
+		assert_non_null(submit(&j, 7, "q7.example.", DNS_T_A,
+		    "127.0.0.1", true));
+	}
+	assert_int_equal(E.st.requestlist_max, 200);
+	env_teardown();
+	for (i = 0; i < 200; i++)
+		assert_false(a[i].called);
 }
 
 static void
@@ -640,6 +762,27 @@ test_cancel_then_cached(void **state)
 	    true));
 	env_teardown();
 	assert_false(a.called);
+}
+
+static void
+test_forward_no_cache(void **state)
+{
+	struct answer a, b;
+
+	(void)state;
+	fwd_extra = " forward-no-cache: yes\n";
+	env_with_fake(NULL, false, false);
+	fwd_extra = "";
+	assert_non_null(submit(&a, 1, "nc.example.", DNS_T_A, "127.0.0.1",
+	    true));
+	run_until(&a, 3000);
+	assert_int_equal(ancount_of(&a), 1);
+	assert_non_null(submit(&b, 2, "nc.example.", DNS_T_A, "127.0.0.1",
+	    true));
+	run_until(&b, 3000);
+	assert_int_equal(ancount_of(&b), 1);
+	assert_int_equal(fk.udp_queries, 2);
+	env_teardown();
 }
 
 static void
@@ -672,13 +815,17 @@ main(void)
 		cmocka_unit_test(test_hist_bucket),
 		cmocka_unit_test(test_join_and_cache),
 		cmocka_unit_test(test_udp_timeout_then_tcp),
+		cmocka_unit_test(test_udp_and_tcp_timeout),
 		cmocka_unit_test(test_tc_then_tcp),
 		cmocka_unit_test(test_refused_port_next_upstream),
 		cmocka_unit_test(test_garbage_ignored),
 		cmocka_unit_test(test_all_fail_servfail),
 		cmocka_unit_test(test_servfail_relayed),
 		cmocka_unit_test(test_acl_rd_formerr_local),
+		cmocka_unit_test(test_acl_non_local),
+		cmocka_unit_test(test_requestlist_exceeded),
 		cmocka_unit_test(test_cancel_then_cached),
+		cmocka_unit_test(test_forward_no_cache),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
