@@ -531,17 +531,17 @@ reload_now(struct daemon *d, struct config *cfg, bool keep_cache)
 			    d->cfg->logfile);
 	}
 restart:
-	if (workers_start(d) != 0) {
-		log_err("could not restart the workers; stopping");
-		d->exit_code = 1;
-		daemon_stop(d);
-		return;
-	}
 	if (d->remote == NULL) {
 		d->remote = remote_start(d, err, sizeof(err));
 		if (d->remote == NULL)
 			log_err("reload: control server: %s; running without "
 			    "it", err);
+	}
+	if (workers_start(d) != 0) {
+		log_err("could not restart the workers; stopping");
+		d->exit_code = 1;
+		daemon_stop(d);
+		return;
 	}
 	if (!failed)
 		log_info("reload done");
@@ -700,15 +700,17 @@ daemon_start(struct daemon *d)
 		log_err("out of memory");
 		return -1;
 	}
-	if (workers_start(d) != 0)
-		return -1;
-	/* the control server runs on this thread's loop (daemon/remote.c) */
+	/* the control server runs on this thread's loop (daemon/remote.c);
+	 * it listens before the workers answer, so that whoever sees DNS
+	 * answers can also reach the control socket */
 	err[0] = 0;
 	d->remote = remote_start(d, err, sizeof(err));
 	if (d->remote == NULL) {
 		log_err("control server: %s", err);
 		return -1;
 	}
+	if (workers_start(d) != 0)
+		return -1;
 	d->running = true;
 	return 0;
 }
