@@ -19,7 +19,26 @@
  * comm/ does not parse DNS or HTTP.  Callbacks run on the worker's
  * thread.  A close asked for inside a callback is carried out after the
  * callback returns; the proto's close callback is always called exactly
- * once, and the conn (and its state) is freed right after it.
+ * once for a conn whose open was called (even if open failed), and the
+ * conn (and its state) is freed right after it.  A TLS conn that fails
+ * its handshake never had a proto opened and gets no callback.
+ *
+ * Limits and timeouts (see comm_int.h for the numbers):
+ *   incoming-num-tcp  slots per worker shared by all its stream ports;
+ *                     over it a new conn is accepted and closed at once
+ *                     (num.tcp.refused.limit); 0 = no stream service.
+ *   tcp-connection-limit  per netblock, counted at accept, given back
+ *                     when the conn is freed; over it: closed at once
+ *                     (num.tcp.refused.limit).
+ *   access-control    deny closes the conn at accept.
+ *   tcp-idle-timeout  restarted by every read and write; cut to 1/100
+ *                     when more than 50% of the worker's slots are used,
+ *                     1/500 above 65%, 0 above 80%, never below
+ *                     COMM_TCP_TIMEOUT_MIN_MSEC; not applied while the
+ *                     module says busy; the TLS handshake must finish
+ *                     within one timeout; a graceful close gets one more.
+ *   A peer that half-closes while the module is busy gets its answers:
+ *   the conn closes (COMM_CLOSE_EOF) once the module is no longer busy.
  */
 #ifndef CAIRN_COMM_COMM_H
 #define CAIRN_COMM_COMM_H
@@ -76,7 +95,13 @@ struct comm_proto {
 	void (*close)(struct comm_conn *c, void *st, enum comm_close_why why);
 };
 
-/* Protocols offered by ALPN, in server preference order. */
+/*
+ * Protocols offered by ALPN, in server preference order: the first of
+ * these the client offers is chosen and its proto opened after the
+ * handshake.  A client that offers ALPN with none of these fails the
+ * handshake (no_application_protocol alert); a client that offers no
+ * ALPN gets comm_stream_spec.proto (none: the conn is closed).
+ */
 struct comm_alpn {
 	const char *name;		/* "h2", "http/1.1", "dot" */
 	const struct comm_proto *proto;
@@ -153,6 +178,15 @@ int comm_listen_udp(struct comm_base *cb, int fd, comm_udp_cb handler,
 /* Send a datagram reply from the same socket. Returns 0 or -errno. */
 int comm_udp_send(struct comm_udp *u, const uint8_t *pkt, size_t len,
     const struct sockaddr *to, socklen_t tolen);
+/*
+ * Module data kept with a UDP port (e.g. the list of queries waiting for
+ * the resolver).  'data_free' (may be NULL) runs when comm_base_free
+ * closes the port, so a module can cancel its pending work there: free
+ * the comm base before the resolver.
+ */
+void comm_udp_set_data(struct comm_udp *u, void *data,
+    void (*data_free)(struct comm_udp *u, void *data));
+void *comm_udp_get_data(const struct comm_udp *u);
 
 /* Serve a stream port (fd borrowed). 'spec' must outlive the base. */
 int comm_listen_stream(struct comm_base *cb, int fd,
@@ -187,6 +221,9 @@ const struct sockaddr *comm_conn_peer(const struct comm_conn *c,
 /* "192.0.2.1 port 5353" for log lines. */
 const char *comm_conn_peer_str(const struct comm_conn *c);
 bool comm_conn_is_tls(const struct comm_conn *c);
+/* TLS and the session was resumed (a ticket): num.query.tls.resume
+ * counts the queries of such connections, as Unbound does. */
+bool comm_conn_tls_resumed(const struct comm_conn *c);
 /* The worker's counters. */
 struct stats *comm_conn_stats(const struct comm_conn *c);
 

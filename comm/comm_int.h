@@ -1,4 +1,141 @@
-/* comm/comm_int.h - not written yet */
+/*
+ * comm/comm_int.h - the comm-point layer's private structures, shared by
+ * base.c (worker state, accept, limits), listen.c (opening sockets),
+ * udp.c, tcp.c (stream connections: I/O, timers, closing) and tls.c
+ * (TLS contexts, handshake, ALPN).
+ *
+ * Nothing outside comm/ includes this file; modules see comm.h only.
+ */
 #ifndef CAIRN_COMM_COMM_INT_H
 #define CAIRN_COMM_COMM_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "comm/comm.h"
+
+struct event;
+struct netblock_entry;
+typedef struct ssl_st SSL;
+
+/* One read into the per-worker buffer is at most this many bytes. */
+#define COMM_READ_BUF		(16 * 1024)
+/* Work bounds per read event: reads, and bytes handed to the module. */
+#define COMM_READS_PER_EVENT	4
+#define COMM_BYTES_PER_EVENT	(64 * 1024)
+/* Connections accepted per listener event at most. */
+#define COMM_ACCEPTS_PER_EVENT	16
+/* Out of descriptors (EMFILE...): stop accepting for this long. */
+#define COMM_SLOW_ACCEPT_MSEC	1000
+/* Datagrams received per UDP event at most (one recvmmsg batch). */
+#define COMM_UDP_BATCH		32
+/* Largest datagram accepted. */
+#define COMM_UDP_MAX		65535
+/* Rounds of flush/writable/close settling after one callback. */
+#define COMM_SETTLE_ROUNDS	8
+
+struct comm_listener {
+	struct comm_listener *next;
+	struct comm_base *base;
+	int fd;				/* borrowed from the caller */
+	struct event *ev;
+	struct event *slow;		/* re-enables accept after EMFILE */
+	const struct comm_stream_spec *spec;
+	void *env;
+};
+
+struct comm_udp {
+	struct comm_udp *next;
+	struct comm_base *base;
+	int fd;				/* borrowed from the caller */
+	struct event *ev;
+	comm_udp_cb handler;
+	void *env;
+	void *data;			/* module data (comm_udp_set_data) */
+	void (*data_free)(struct comm_udp *u, void *data);
+};
+
+struct comm_base {
+	struct event_base *eb;
+	struct comm_limits lim;
+	struct stats *st;
+	int nconn;			/* stream conns open (slots used) */
+	struct comm_conn *conns;	/* all open stream conns */
+	struct comm_listener *listeners;
+	struct comm_udp *udps;
+	bool accepting;
+	bool freeing;
+	uint8_t rbuf[COMM_READ_BUF];	/* shared read buffer */
+	uint8_t *udpbuf;		/* COMM_UDP_BATCH * (COMM_UDP_MAX+1) */
+};
+
+struct comm_conn {
+	struct comm_conn *prev, *next;	/* in base->conns */
+	struct comm_base *base;
+	struct comm_listener *lst;
+	int fd;
+	SSL *ssl;			/* NULL for clear text */
+	const struct comm_proto *proto;	/* NULL until chosen (ALPN) */
+	void *st;			/* proto state, proto->state_size */
+	struct event *rev;		/* EV_READ|EV_PERSIST */
+	struct event *wev;		/* EV_WRITE, added when output waits;
+					   also activated by hand to flush */
+	struct event *tev;		/* idle / handshake / close deadline */
+	struct netblock_entry *tcl;	/* tcp-connection-limit entry held */
+	struct sockaddr_storage peer;
+	socklen_t peerlen;
+	char peerstr[64];
+
+	uint8_t *out;			/* output buffer */
+	size_t out_off, out_len, out_cap; /* pending = out_len - out_off */
+
+	int depth;			/* comm callbacks on the stack */
+	enum comm_close_why why;	/* reason of a requested close */
+	bool handshaking;		/* TLS handshake not done */
+	bool opened;			/* proto->open was called */
+	bool close_req;			/* a close was asked for */
+	bool close_graceful;		/* ... and may flush first */
+	bool closing;			/* graceful close in progress */
+	bool pause_mod;			/* module paused reading */
+	bool pause_mark;		/* output above COMM_OUT_MARK */
+	bool want_writable;		/* module asked for writable */
+	bool busy;			/* module has work in progress */
+	bool eof;			/* peer finished sending */
+	bool in_idle;			/* inside proto->idle */
+	bool ssl_read_wants_write;	/* SSL_read returned WANT_WRITE */
+	bool ssl_write_wants_read;	/* SSL_write returned WANT_READ */
+	bool flush_scheduled;		/* wev activated by hand */
+	bool rev_on;			/* rev is added */
+};
+
+/* base.c */
+/* "192.0.2.1 port 53" */
+void comm_addr_str(const struct sockaddr *sa, char *buf, size_t len);
+void comm_conn_free(struct comm_conn *c, enum comm_close_why why);
+int comm_conn_timeout_msec(const struct comm_conn *c);
+void comm_conn_touch(struct comm_conn *c);
+
+/* tcp.c */
+void comm_conn_read_cb(int fd, short what, void *arg);
+void comm_conn_write_cb(int fd, short what, void *arg);
+void comm_conn_timer_cb(int fd, short what, void *arg);
+void comm_conn_update_events(struct comm_conn *c);
+bool comm_conn_settle(struct comm_conn *c);
+int comm_conn_start(struct comm_conn *c);
+
+/* tls.c */
+/* One handshake step: 1 done, 0 wants read, 2 wants write, -1 failed. */
+int comm_tls_handshake(struct comm_conn *c);
+/* Read into buf: >0 bytes, 0 = would block, -1 error, -2 EOF. */
+ssize_t comm_tls_read(struct comm_conn *c, uint8_t *buf, size_t len);
+/* Write: >0 bytes, 0 = would block, -1 error. */
+ssize_t comm_tls_write(struct comm_conn *c, const uint8_t *buf, size_t len);
+bool comm_tls_pending(const struct comm_conn *c);
+void comm_tls_shutdown(struct comm_conn *c);
+int comm_tls_conn_new(struct comm_conn *c, SSL_CTX *ctx);
+void comm_tls_free(struct comm_conn *c);
+
 #endif

@@ -1,1 +1,244 @@
-/* comm/listen.c - not written yet */
+/*
+ * comm/listen.c - open the listening sockets the config asks for
+ * (interface, port, do-ip4/6, do-udp/tcp, tls-port, https-port,
+ * so-reuseport, incoming-num-tcp) and close them.
+ *
+ * Each socket is nonblocking and close-on-exec; IPv6 sockets are
+ * IPV6_V6ONLY; stream sockets listen with a backlog of COMM_BACKLOG.
+ * It does not serve the sockets (base.c, udp.c do).
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "comm/comm_int.h"
+#include "util/config.h"
+#include "util/log.h"
+
+#define COMM_BACKLOG 256
+
+/* "addr" or "addr@port" into a sockaddr; -1 if not an address. */
+static int
+iface_parse(const char *s, int defport, struct sockaddr_storage *ss,
+    socklen_t *len)
+{
+	char buf[INET6_ADDRSTRLEN + 8];
+	const char *at = strrchr(s, '@');
+	size_t alen = at != NULL ? (size_t)(at - s) : strlen(s);
+	int port = defport;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+	if (alen == 0 || alen >= sizeof(buf))
+		return -1;
+	memcpy(buf, s, alen);
+	buf[alen] = 0;
+	if (at != NULL) {
+		char *end;
+		long p = strtol(at + 1, &end, 10);
+		if (at[1] == 0 || *end != 0 || p <= 0 || p > 65535)
+			return -1;
+		port = (int)p;
+	}
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, buf, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		*len = sizeof(*s4);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, buf, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		*len = sizeof(*s6);
+		return 0;
+	}
+	return -1;
+}
+
+static int
+sa_port(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+	return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+}
+
+/* Open one socket; NULL with err set (and errno kept). */
+static struct comm_port *
+port_open(const struct config *cfg, const struct sockaddr_storage *ss,
+    socklen_t len, enum comm_port_kind kind, char *err, size_t errlen)
+{
+	int stream = kind != COMM_PORT_UDP;
+	struct comm_port *p;
+	char name[80];
+	int fd, on = 1;
+	const char *what;
+
+	comm_addr_str((const struct sockaddr *)ss, name, sizeof(name));
+	fd = socket(ss->ss_family, (stream ? SOCK_STREAM : SOCK_DGRAM) |
+	    SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		what = "could not create a socket for";
+		goto fail;
+	}
+	if (stream && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on,
+	    sizeof(on)) < 0) {
+		what = "could not set SO_REUSEADDR on";
+		goto fail;
+	}
+#ifdef SO_REUSEPORT
+	if (cfg->so_reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT,
+	    &on, sizeof(on)) < 0) {
+		what = "could not set SO_REUSEPORT on";
+		goto fail;
+	}
+#endif
+	if (ss->ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
+	    IPV6_V6ONLY, &on, sizeof(on)) < 0) {
+		what = "could not set IPV6_V6ONLY on";
+		goto fail;
+	}
+	if (bind(fd, (const struct sockaddr *)ss, len) < 0) {
+		what = "could not bind";
+		goto fail;
+	}
+	if (stream && listen(fd, COMM_BACKLOG) < 0) {
+		what = "could not listen on";
+		goto fail;
+	}
+	p = calloc(1, sizeof(*p));
+	if (p == NULL) {
+		what = "out of memory for";
+		errno = ENOMEM;
+		goto fail;
+	}
+	p->fd = fd;
+	p->kind = kind;
+	memcpy(&p->addr, ss, len);
+	p->addrlen = len;
+	return p;
+fail:
+	{
+		int e = errno;
+
+		snprintf(err, errlen, "%s %s%s: %s", what, name,
+		    stream ? " (tcp)" : " (udp)", strerror(e));
+		if (fd >= 0)
+			close(fd);
+		errno = e;
+	}
+	return NULL;
+}
+
+/*
+ * Open the ports of one interface.  'optional' (the built-in default
+ * interfaces): an address family or address the host does not have
+ * (no IPv6) is skipped instead of failing.
+ */
+static int
+ports_add(struct comm_port **head, const struct config *cfg,
+    const char *iface, bool optional, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	enum comm_port_kind kinds[2];
+	int nk = 0, i, port;
+	bool tcp_ok = cfg->do_tcp && cfg->incoming_num_tcp > 0;
+
+	if (iface_parse(iface, cfg->port, &ss, &len) < 0) {
+		snprintf(err, errlen, "interface %s: not an IP address "
+		    "(addr or addr@port)", iface);
+		return -1;
+	}
+	if ((ss.ss_family == AF_INET && !cfg->do_ip4) ||
+	    (ss.ss_family == AF_INET6 && !cfg->do_ip6))
+		return 0;
+	port = sa_port(&ss);
+	if (port == cfg->https_port) {
+		if (tcp_ok)
+			kinds[nk++] = cfg->http_notls_downstream ?
+			    COMM_PORT_HTTP : COMM_PORT_HTTPS;
+	} else if (port == cfg->tls_port) {
+		if (tcp_ok)
+			kinds[nk++] = COMM_PORT_TLS;
+	} else {
+		if (cfg->do_udp)
+			kinds[nk++] = COMM_PORT_UDP;
+		if (tcp_ok)
+			kinds[nk++] = COMM_PORT_TCP;
+	}
+	for (i = 0; i < nk; i++) {
+		struct comm_port *p = port_open(cfg, &ss, len, kinds[i], err,
+		    errlen);
+		struct comm_port **tail = head;
+
+		if (p == NULL) {
+			if (optional && (errno == EAFNOSUPPORT ||
+			    errno == EADDRNOTAVAIL)) {
+				verbose(VERB_OPS, "comm: %s: skipped", err);
+				err[0] = 0;
+				return 0;
+			}
+			return -1;
+		}
+		while (*tail != NULL)
+			tail = &(*tail)->next;
+		*tail = p;	/* keep the config's order */
+	}
+	return 0;
+}
+
+/*
+ * Open every listening socket of the config (see comm.h).  Returns the
+ * list (caller closes with comm_ports_close), or NULL with a sentence in
+ * 'err' (also when the config leaves nothing to listen on).
+ */
+struct comm_port *
+comm_ports_open(const struct config *cfg, char *err, size_t errlen)
+{
+	static const char *const defaults[] = { "127.0.0.1", "::1" };
+	struct comm_port *head = NULL;
+	const struct cfg_strlist *s;
+	size_t i;
+
+	if (cfg->interfaces == NULL) {
+		for (i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
+			if (ports_add(&head, cfg, defaults[i], true, err,
+			    errlen) < 0)
+				goto fail;
+	} else {
+		for (s = cfg->interfaces; s != NULL; s = s->next)
+			if (ports_add(&head, cfg, s->str, false, err,
+			    errlen) < 0)
+				goto fail;
+	}
+	if (head == NULL) {
+		snprintf(err, errlen, "no listening sockets: check interface, "
+		    "do-ip4, do-ip6, do-udp, do-tcp and incoming-num-tcp");
+		return NULL;
+	}
+	return head;
+fail:
+	comm_ports_close(head);
+	return NULL;
+}
+
+void
+comm_ports_close(struct comm_port *ports)
+{
+	struct comm_port *p, *n;
+
+	for (p = ports; p != NULL; p = n) {
+		n = p->next;
+		close(p->fd);
+		free(p);
+	}
+}

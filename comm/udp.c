@@ -1,1 +1,172 @@
-/* comm/udp.c - not written yet */
+/*
+ * comm/udp.c - UDP ports: receive datagrams in batches (recvmmsg, up to
+ * COMM_UDP_BATCH per event) and hand each to the port's handler; send
+ * replies with sendto from the same socket.
+ *
+ * Datagrams that were truncated (larger than COMM_UDP_MAX) are ignored.
+ * A reply the socket cannot take now (EAGAIN) is dropped, as a busy
+ * UDP server must.  It does not parse DNS.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <event2/event.h>
+
+#include "comm/comm_int.h"
+#include "util/log.h"
+
+#define SLOT (COMM_UDP_MAX + 1)	/* one more byte shows truncation */
+
+static void
+udp_deliver(struct comm_udp *u, const uint8_t *pkt, size_t len, int flags,
+    const struct sockaddr_storage *from, socklen_t fromlen)
+{
+	if ((flags & MSG_TRUNC) || len > COMM_UDP_MAX || len == 0)
+		return;
+	u->handler(u, u->env, pkt, len, (const struct sockaddr *)from,
+	    fromlen);
+}
+
+static void
+udp_read_cb(int fd, short what, void *arg)
+{
+	struct comm_udp *u = arg;
+	uint8_t *buf = u->base->udpbuf;
+	struct sockaddr_storage from[COMM_UDP_BATCH];
+	struct iovec iov[COMM_UDP_BATCH];
+	int i;
+
+	(void)what;
+#ifdef HAVE_RECVMMSG
+	{
+		struct mmsghdr msgs[COMM_UDP_BATCH];
+		int n;
+
+		memset(msgs, 0, sizeof(msgs));
+		for (i = 0; i < COMM_UDP_BATCH; i++) {
+			iov[i].iov_base = buf + (size_t)i * SLOT;
+			iov[i].iov_len = SLOT;
+			msgs[i].msg_hdr.msg_iov = &iov[i];
+			msgs[i].msg_hdr.msg_iovlen = 1;
+			msgs[i].msg_hdr.msg_name = &from[i];
+			msgs[i].msg_hdr.msg_namelen = sizeof(from[i]);
+		}
+		n = recvmmsg(fd, msgs, COMM_UDP_BATCH, MSG_DONTWAIT, NULL);
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR)
+				verbose(VERB_OPS, "comm: udp recvmmsg: %s",
+				    strerror(errno));
+			return;
+		}
+		for (i = 0; i < n; i++)
+			udp_deliver(u, iov[i].iov_base, msgs[i].msg_len,
+			    msgs[i].msg_hdr.msg_flags, &from[i],
+			    msgs[i].msg_hdr.msg_namelen);
+	}
+#else
+	for (i = 0; i < COMM_UDP_BATCH; i++) {
+		struct msghdr mh;
+		ssize_t n;
+
+		memset(&mh, 0, sizeof(mh));
+		iov[0].iov_base = buf;
+		iov[0].iov_len = SLOT;
+		mh.msg_iov = &iov[0];
+		mh.msg_iovlen = 1;
+		mh.msg_name = &from[0];
+		mh.msg_namelen = sizeof(from[0]);
+		n = recvmsg(fd, &mh, MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR)
+				verbose(VERB_OPS, "comm: udp recvmsg: %s",
+				    strerror(errno));
+			return;
+		}
+		udp_deliver(u, buf, (size_t)n, mh.msg_flags, &from[0],
+		    mh.msg_namelen);
+	}
+#endif
+}
+
+/*
+ * Serve the UDP port 'fd' (borrowed): each datagram goes to 'handler'
+ * with 'env'.  Returns 0 or -errno.
+ */
+int
+comm_listen_udp(struct comm_base *cb, int fd, comm_udp_cb handler,
+    void *env)
+{
+	struct comm_udp *u;
+
+	if (handler == NULL)
+		return -EINVAL;
+	if (cb->udpbuf == NULL) {
+		/* pages are only touched as datagrams arrive */
+		cb->udpbuf = malloc((size_t)COMM_UDP_BATCH * SLOT);
+		if (cb->udpbuf == NULL)
+			return -ENOMEM;
+	}
+	u = calloc(1, sizeof(*u));
+	if (u == NULL)
+		return -ENOMEM;
+	u->base = cb;
+	u->fd = fd;
+	u->handler = handler;
+	u->env = env;
+	u->ev = event_new(cb->eb, fd, EV_READ | EV_PERSIST, udp_read_cb, u);
+	if (u->ev == NULL) {
+		free(u);
+		return -ENOMEM;
+	}
+	if (event_add(u->ev, NULL) != 0) {
+		event_free(u->ev);
+		free(u);
+		return -EIO;
+	}
+	u->next = cb->udps;
+	cb->udps = u;
+	return 0;
+}
+
+int
+comm_udp_send(struct comm_udp *u, const uint8_t *pkt, size_t len,
+    const struct sockaddr *to, socklen_t tolen)
+{
+	ssize_t n;
+
+	do
+		n = sendto(u->fd, pkt, len, MSG_DONTWAIT, to, tolen);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		int e = errno;
+		char peer[64];
+
+		if (VERBOSE_ON(VERB_QUERY)) {
+			comm_addr_str(to, peer, sizeof(peer));
+			verbose(VERB_QUERY, "comm: udp reply to %s dropped: %s",
+			    peer, strerror(e));
+		}
+		return -e;
+	}
+	return 0;
+}
+
+void
+comm_udp_set_data(struct comm_udp *u, void *data,
+    void (*data_free)(struct comm_udp *u, void *data))
+{
+	u->data = data;
+	u->data_free = data_free;
+}
+
+void *
+comm_udp_get_data(const struct comm_udp *u)
+{
+	return u->data;
+}

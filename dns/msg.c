@@ -1,1 +1,237 @@
-/* dns/msg.c - not written yet */
+/*
+ * dns/msg.c - replies as kept in the message cache (struct dns_msg) and
+ * the fast path that answers a client from one.
+ *
+ * dns_msg_new is the one allocating call of dns/: one block holds the
+ * struct, the TTL offsets and the wire copy.  Answering from the cache
+ * (dns_msg_reply) is a memcpy plus a patch of the header, the question
+ * and each TTL; it does not parse anything.  This file does not decide
+ * what goes into the cache or for how long it stays there beyond
+ * reporting m->ttl; resolver/cache.c does.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "dns/wire.h"
+#include "dns/wire_int.h"
+
+/* MINIMUM field of the SOA rr in p (already checked by dns_pkt_scan). */
+static uint32_t
+soa_minimum(const uint8_t *p, size_t len, const struct dns_rrinfo *rr)
+{
+	size_t o;
+
+	if (dns_pkt_name(p, len, rr->rdata_off, NULL, NULL, &o) != 0 ||
+	    dns_pkt_name(p, len, o, NULL, NULL, &o) != 0 ||
+	    o + 20 > rr->rdata_off + rr->rdlen)
+		return 0;
+	return dns_ttl_sane(dns_rd32(p + o + 16));
+}
+
+/*
+ * A hostile upstream can point a name into TTL bytes; the name would
+ * then change as dns_msg_reply ages the copy, and the reply would stop
+ * parsing.  Check that no owner name, and no SOA name (the ones the
+ * readers here walk), reads a TTL byte.  Returns 0 if none does.
+ */
+static int
+names_read_ttls(const struct dns_msg *m, const struct dns_scan *s)
+{
+	uint8_t forbid[65536 / 8];
+	struct dns_rrinfo rr;
+	size_t off, o, k;
+	uint16_t i;
+
+	memset(forbid, 0, (m->len >> 3) + 1);
+	for (i = 0; i < m->nttl; i++)
+		for (k = m->ttl_off[i]; k < (size_t)m->ttl_off[i] + 4; k++)
+			forbid[k >> 3] |= (uint8_t)(1u << (k & 7));
+	off = m->qend;
+	for (i = 0; i < m->nttl; i++) {
+		if (dns_pkt_name_ex(m->wire, m->len, off, NULL, NULL, NULL,
+		    forbid) != 0 || dns_pkt_rr(m->wire, m->len, off, &rr,
+		    &off) != 0)
+			return -1;
+		if (rr.type != DNS_T_SOA || i < s->an || i >= s->an + s->ns)
+			continue;
+		if (dns_pkt_name_ex(m->wire, m->len, rr.rdata_off, NULL, NULL,
+		    &o, forbid) != 0 || dns_pkt_name_ex(m->wire, m->len, o,
+		    NULL, NULL, NULL, forbid) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+struct dns_msg *
+dns_msg_new(const uint8_t *pkt, size_t len, uint32_t min_ttl, uint32_t max_ttl,
+    uint32_t max_neg_ttl, const char **why)
+{
+	struct dns_scan s;
+	struct dns_msg *m;
+	struct dns_rrinfo rr;
+	const char *dummy;
+	uint16_t flags, i, nttl;
+	uint32_t life = UINT32_MAX, negcap;
+	size_t off;
+
+	if (why == NULL)
+		why = &dummy;
+	if (pkt == NULL || len < DNS_HDR_LEN) {
+		*why = "shorter than a header";
+		return NULL;
+	}
+	flags = dns_rd16(pkt + 2);
+	if (!(flags & DNS_QR)) {
+		*why = "not a reply";
+		return NULL;
+	}
+	if (flags & DNS_TC) {
+		*why = "truncated (TC)";
+		return NULL;
+	}
+	if (DNS_RCODE(flags) != DNS_RCODE_NOERROR &&
+	    DNS_RCODE(flags) != DNS_RCODE_NXDOMAIN) {
+		*why = "rcode is not cacheable";
+		return NULL;
+	}
+	if (dns_pkt_scan(pkt, len, &s) != 0) {
+		*why = "malformed";
+		return NULL;
+	}
+	if (s.qend == DNS_HDR_LEN) {
+		*why = "no question";
+		return NULL;
+	}
+	if (s.opt_misplaced) {
+		*why = "OPT outside the additional section";
+		return NULL;
+	}
+	if (s.negative && !s.has_soa) {
+		*why = "negative answer without SOA";
+		return NULL;
+	}
+	nttl = (uint16_t)(s.an + s.ns + s.ar_kept);
+	/* the OPT (and TSIG/SIG(0)) and all after it are left out; pointers
+	 * only go backwards, so what is kept never refers to them */
+	m = malloc(sizeof(*m) + (size_t)nttl * sizeof(uint16_t) + s.cut_off);
+	if (m == NULL) {
+		*why = "out of memory";
+		return NULL;
+	}
+	m->ttl_off = (uint16_t *)(m + 1);
+	m->wire = (uint8_t *)(m->ttl_off + nttl);
+	m->len = s.cut_off;
+	m->nttl = nttl;
+	m->qend = s.qend;
+	m->rcode = s.rcode;
+	m->negative = s.negative;
+	memcpy(m->wire, pkt, m->len);
+	dns_wr16(m->wire + 10, s.ar_kept);
+	negcap = max_neg_ttl < max_ttl ? max_neg_ttl : max_ttl;
+	off = s.qend;
+	for (i = 0; i < nttl; i++) {
+		uint32_t t;
+
+		if (dns_pkt_rr(m->wire, m->len, off, &rr, &off) != 0) {
+			/* cannot happen: the same bytes passed the scan */
+			free(m);
+			*why = "malformed";
+			return NULL;
+		}
+		t = dns_ttl_sane(rr.ttl);
+		if (s.negative) {
+			if (rr.type == DNS_T_SOA && i >= s.an &&
+			    i < s.an + s.ns) {
+				uint32_t mn = soa_minimum(m->wire, m->len, &rr);
+
+				if (mn < t)	/* RFC 2308 5 */
+					t = mn;
+			}
+			if (t > negcap)
+				t = negcap;
+		} else {
+			if (t < min_ttl)
+				t = min_ttl;
+			if (t > max_ttl)
+				t = max_ttl;
+		}
+		dns_wr32(m->wire + rr.ttl_off, t);
+		m->ttl_off[i] = (uint16_t)rr.ttl_off;
+		if (i < s.an + s.ns && t < life)
+			life = t;
+	}
+	if (names_read_ttls(m, &s) != 0) {
+		free(m);
+		*why = "a name points into a TTL";
+		return NULL;
+	}
+	if (life == UINT32_MAX)
+		life = s.negative ? 0 : min_ttl;
+	m->ttl = life;
+	*why = NULL;
+	return m;
+}
+
+void
+dns_msg_free(struct dns_msg *m)
+{
+	free(m);
+}
+
+size_t
+dns_msg_size(const struct dns_msg *m)
+{
+	if (m == NULL)
+		return 0;
+	return sizeof(*m) + (size_t)m->nttl * sizeof(uint16_t) + m->len;
+}
+
+size_t
+dns_msg_reply(const struct dns_msg *m, uint32_t elapsed,
+    const struct dns_query *q, const struct dns_reply_opts *o, uint8_t *out,
+    size_t cap)
+{
+	size_t max = o->max_len, optlen = q->edns ? 11 : 0, len;
+	uint16_t sf, f;
+	bool tc = false;
+
+	if (m == NULL || q->pkt == NULL || q->question_end != m->qend ||
+	    q->question_end > q->len)
+		return 0;
+	if (max > cap)
+		max = cap;
+	sf = dns_rd16(m->wire + 2);
+	/* keep opcode and rcode; QR RA set; AA cleared (we are a cache);
+	 * TC never stored; RD CD from the client; AD only to a client that
+	 * can read it (RFC 6840 5.8: DO or AD in the query) */
+	f = (uint16_t)((sf & (0x7800 | 0x000f)) | DNS_QR | DNS_RA |
+	    (q->flags & (DNS_RD | DNS_CD)));
+	if ((sf & DNS_AD) && (q->edns_do || (q->flags & DNS_AD)))
+		f |= DNS_AD;
+	if (m->len + optlen <= max) {
+		uint16_t i;
+
+		memcpy(out, m->wire, m->len);
+		len = m->len;
+		for (i = 0; i < m->nttl; i++) {
+			uint8_t *t = out + m->ttl_off[i];
+			uint32_t v = dns_rd32(t);
+
+			dns_wr32(t, v > elapsed ? v - elapsed : 0);
+		}
+	} else {
+		if (m->qend > cap)
+			return 0;
+		memcpy(out, m->wire, m->qend);
+		len = m->qend;
+		tc = true;
+	}
+	dns_wr16(out, q->id);
+	dns_wr16(out + 2, f);
+	/* the question in the client's letter case (same length) */
+	memcpy(out + DNS_HDR_LEN, q->pkt + DNS_HDR_LEN,
+	    m->qend - DNS_HDR_LEN);
+	return dns_reply_finish_raw(out, len, m->qend, cap, tc, q, o);
+}

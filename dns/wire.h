@@ -44,7 +44,8 @@ enum dns_type {
 	DNS_T_SRV = 33, DNS_T_DS = 43, DNS_T_RRSIG = 46, DNS_T_NSEC = 47,
 	DNS_T_DNSKEY = 48, DNS_T_NSEC3 = 50, DNS_T_SVCB = 64,
 	DNS_T_HTTPS = 65, DNS_T_OPT = 41, DNS_T_AXFR = 252, DNS_T_IXFR = 251,
-	DNS_T_ANY = 255, DNS_T_CAA = 257
+	DNS_T_ANY = 255, DNS_T_CAA = 257,
+	DNS_T_SIG = 24, DNS_T_TSIG = 250	/* dropped when caching */
 };
 #define DNS_C_IN	1
 #define DNS_C_CH	3
@@ -167,6 +168,7 @@ struct dns_msg {
 	bool negative;		/* NXDOMAIN or NODATA */
 	uint16_t *ttl_off;	/* points into this allocation */
 	uint8_t *wire;		/* points into this allocation */
+	size_t qend;		/* offset past the question in wire */
 };
 
 /*

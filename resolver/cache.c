@@ -1,1 +1,409 @@
-/* resolver/cache.c - not written yet */
+/*
+ * resolver/cache.c - the sharded message cache (see cache.h).
+ *
+ * Each shard: a mutex, a chained hash table that doubles when it holds
+ * more entries than buckets, a doubly linked LRU list (head = most
+ * recent) and a byte count bounded by max_bytes / CACHE_SHARDS.  An entry
+ * is one allocation (struct + name) plus its dns_msg.  Reads take the
+ * shard lock too (a hit moves the entry to the LRU head), so a message is
+ * only ever freed by a thread holding its shard's lock.
+ * This file does not parse DNS messages: dns_msg_reply does.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "resolver/cache.h"
+
+struct cache_entry {
+	struct cache_entry *hnext;	/* hash chain */
+	struct cache_entry *lprev, *lnext;	/* LRU list */
+	uint64_t hash;
+	uint64_t stored;	/* monotonic seconds */
+	size_t size;		/* bytes charged */
+	struct dns_msg *msg;
+	struct cache_key key;
+};
+
+struct cache_shard {
+	pthread_mutex_t lock;
+	struct cache_entry **buckets;
+	size_t nbuckets;	/* power of two */
+	size_t count;
+	size_t bytes;
+	size_t max_bytes;
+	struct cache_entry *lru_head, *lru_tail;
+};
+
+struct msg_cache {
+	struct cache_shard shard[CACHE_SHARDS];
+	uint64_t (*now)(void *);
+	void *now_arg;
+};
+
+#define CACHE_INIT_BUCKETS 64
+
+void
+cache_key_from_query(struct cache_key *k, const struct dns_query *q)
+{
+	memcpy(k->name, q->qname, q->qname_len);
+	k->name_len = q->qname_len;
+	k->qtype = q->qtype;
+	k->qclass = q->qclass;
+	k->dnssec_ok = q->edns && q->edns_do;
+	k->cd = (q->flags & DNS_CD) != 0;
+}
+
+bool
+cache_key_equal(const struct cache_key *a, const struct cache_key *b)
+{
+	return a->name_len == b->name_len && a->qtype == b->qtype &&
+	    a->qclass == b->qclass && a->dnssec_ok == b->dnssec_ok &&
+	    a->cd == b->cd && memcmp(a->name, b->name, a->name_len) == 0;
+}
+
+uint64_t
+cache_key_hash(const struct cache_key *k)
+{
+	/* FNV-1a, 64 bit; then a final mix so low bits are usable */
+	uint64_t h = 0xcbf29ce484222325ULL;
+	size_t i;
+	uint8_t extra[5];
+
+	for (i = 0; i < k->name_len; i++) {
+		h ^= k->name[i];
+		h *= 0x100000001b3ULL;
+	}
+	extra[0] = (uint8_t)(k->qtype >> 8);
+	extra[1] = (uint8_t)k->qtype;
+	extra[2] = (uint8_t)(k->qclass >> 8);
+	extra[3] = (uint8_t)k->qclass;
+	extra[4] = (uint8_t)((k->dnssec_ok ? 1 : 0) | (k->cd ? 2 : 0));
+	for (i = 0; i < sizeof(extra); i++) {
+		h ^= extra[i];
+		h *= 0x100000001b3ULL;
+	}
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	return h;
+}
+
+static uint64_t
+cache_clock_real(void *arg)
+{
+	struct timespec ts;
+
+	(void)arg;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec;
+}
+
+struct msg_cache *
+msg_cache_new(size_t max_bytes)
+{
+	struct msg_cache *c;
+	size_t i;
+
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return NULL;
+	c->now = cache_clock_real;
+	for (i = 0; i < CACHE_SHARDS; i++) {
+		struct cache_shard *s = &c->shard[i];
+
+		pthread_mutex_init(&s->lock, NULL);
+		s->max_bytes = max_bytes / CACHE_SHARDS;
+		s->nbuckets = CACHE_INIT_BUCKETS;
+		s->buckets = calloc(s->nbuckets, sizeof(*s->buckets));
+		if (s->buckets == NULL) {
+			msg_cache_free(c);
+			return NULL;
+		}
+	}
+	return c;
+}
+
+static void
+entry_free(struct cache_entry *e)
+{
+	dns_msg_free(e->msg);
+	free(e);
+}
+
+void
+msg_cache_free(struct msg_cache *c)
+{
+	size_t i;
+	struct cache_entry *e, *next;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < CACHE_SHARDS; i++) {
+		struct cache_shard *s = &c->shard[i];
+
+		for (e = s->lru_head; e != NULL; e = next) {
+			next = e->lnext;
+			entry_free(e);
+		}
+		free(s->buckets);
+		pthread_mutex_destroy(&s->lock);
+	}
+	free(c);
+}
+
+void
+msg_cache_set_clock(struct msg_cache *c, uint64_t (*now)(void *), void *arg)
+{
+	c->now = now != NULL ? now : cache_clock_real;
+	c->now_arg = arg;
+}
+
+static struct cache_shard *
+shard_of(struct msg_cache *c, uint64_t hash)
+{
+	/* high bits pick the shard, low bits the bucket */
+	return &c->shard[(hash >> 60) % CACHE_SHARDS];
+}
+
+static void
+lru_unlink(struct cache_shard *s, struct cache_entry *e)
+{
+	if (e->lprev != NULL)
+		e->lprev->lnext = e->lnext;
+	else
+		s->lru_head = e->lnext;
+	if (e->lnext != NULL)
+		e->lnext->lprev = e->lprev;
+	else
+		s->lru_tail = e->lprev;
+	e->lprev = e->lnext = NULL;
+}
+
+static void
+lru_push_head(struct cache_shard *s, struct cache_entry *e)
+{
+	e->lprev = NULL;
+	e->lnext = s->lru_head;
+	if (s->lru_head != NULL)
+		s->lru_head->lprev = e;
+	s->lru_head = e;
+	if (s->lru_tail == NULL)
+		s->lru_tail = e;
+}
+
+/* Unlink from hash and LRU, uncharge, free.  Lock held. */
+static void
+shard_remove(struct cache_shard *s, struct cache_entry *e)
+{
+	struct cache_entry **pp;
+
+	pp = &s->buckets[e->hash & (s->nbuckets - 1)];
+	while (*pp != NULL && *pp != e)
+		pp = &(*pp)->hnext;
+	if (*pp == e)
+		*pp = e->hnext;
+	lru_unlink(s, e);
+	s->count--;
+	s->bytes -= e->size;
+	entry_free(e);
+}
+
+static struct cache_entry *
+shard_find(struct cache_shard *s, const struct cache_key *k, uint64_t hash)
+{
+	struct cache_entry *e;
+
+	for (e = s->buckets[hash & (s->nbuckets - 1)]; e != NULL;
+	    e = e->hnext)
+		if (e->hash == hash && cache_key_equal(&e->key, k))
+			return e;
+	return NULL;
+}
+
+/* Double the bucket array; on allocation failure keep the old one. */
+static void
+shard_grow(struct cache_shard *s)
+{
+	size_t n = s->nbuckets * 2, i;
+	struct cache_entry **b, *e, *next;
+
+	b = calloc(n, sizeof(*b));
+	if (b == NULL)
+		return;
+	for (i = 0; i < s->nbuckets; i++) {
+		for (e = s->buckets[i]; e != NULL; e = next) {
+			next = e->hnext;
+			e->hnext = b[e->hash & (n - 1)];
+			b[e->hash & (n - 1)] = e;
+		}
+	}
+	free(s->buckets);
+	s->buckets = b;
+	s->nbuckets = n;
+}
+
+/* Find a live entry; an expired one is removed.  Lock held. */
+static struct cache_entry *
+shard_lookup_live(struct msg_cache *c, struct cache_shard *s,
+    const struct cache_key *k, uint64_t hash, uint64_t now)
+{
+	struct cache_entry *e = shard_find(s, k, hash);
+
+	if (e == NULL)
+		return NULL;
+	if (now < e->stored || now - e->stored >= e->msg->ttl) {
+		shard_remove(s, e);
+		return NULL;
+	}
+	(void)c;
+	return e;
+}
+
+size_t
+msg_cache_reply(struct msg_cache *c, const struct cache_key *k,
+    const struct dns_query *q, const struct dns_reply_opts *o, uint8_t *out,
+    size_t cap)
+{
+	uint64_t hash = cache_key_hash(k), now = c->now(c->now_arg);
+	struct cache_shard *s = shard_of(c, hash);
+	struct cache_entry *e;
+	size_t n = 0;
+
+	pthread_mutex_lock(&s->lock);
+	e = shard_lookup_live(c, s, k, hash, now);
+	if (e != NULL) {
+		lru_unlink(s, e);
+		lru_push_head(s, e);
+		n = dns_msg_reply(e->msg, (uint32_t)(now - e->stored), q, o,
+		    out, cap);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
+bool
+msg_cache_has(struct msg_cache *c, const struct cache_key *k)
+{
+	uint64_t hash = cache_key_hash(k), now = c->now(c->now_arg);
+	struct cache_shard *s = shard_of(c, hash);
+	bool found;
+
+	pthread_mutex_lock(&s->lock);
+	found = shard_lookup_live(c, s, k, hash, now) != NULL;
+	pthread_mutex_unlock(&s->lock);
+	return found;
+}
+
+bool
+msg_cache_insert(struct msg_cache *c, const struct cache_key *k,
+    struct dns_msg *m)
+{
+	uint64_t hash = cache_key_hash(k);
+	struct cache_shard *s = shard_of(c, hash);
+	struct cache_entry *e, *old;
+	size_t size;
+
+	if (m == NULL)
+		return false;
+	size = sizeof(*e) + dns_msg_size(m);
+	if (m->ttl == 0 || size > s->max_bytes) {
+		dns_msg_free(m);
+		return false;
+	}
+	e = calloc(1, sizeof(*e));
+	if (e == NULL) {
+		dns_msg_free(m);
+		return false;
+	}
+	e->hash = hash;
+	e->msg = m;
+	e->size = size;
+	e->key = *k;
+	e->stored = c->now(c->now_arg);
+
+	pthread_mutex_lock(&s->lock);
+	old = shard_find(s, k, hash);
+	if (old != NULL)
+		shard_remove(s, old);
+	while (s->bytes + size > s->max_bytes && s->lru_tail != NULL)
+		shard_remove(s, s->lru_tail);
+	if (s->count + 1 > s->nbuckets)
+		shard_grow(s);
+	e->hnext = s->buckets[hash & (s->nbuckets - 1)];
+	s->buckets[hash & (s->nbuckets - 1)] = e;
+	lru_push_head(s, e);
+	s->count++;
+	s->bytes += size;
+	pthread_mutex_unlock(&s->lock);
+	return true;
+}
+
+static bool
+flush_match(const struct cache_entry *e, const uint8_t *name,
+    size_t name_len, uint16_t qtype, bool subtree)
+{
+	if (qtype != 0 && e->key.qtype != qtype)
+		return false;
+	if (name_len == 0)
+		return true;
+	if (subtree)
+		return dns_name_subdomain(e->key.name, e->key.name_len, name,
+		    name_len);
+	return e->key.name_len == name_len &&
+	    memcmp(e->key.name, name, name_len) == 0;
+}
+
+size_t
+msg_cache_flush(struct msg_cache *c, const uint8_t *name, size_t name_len,
+    uint16_t qtype, bool subtree)
+{
+	size_t i, removed = 0;
+	struct cache_entry *e, *next;
+
+	for (i = 0; i < CACHE_SHARDS; i++) {
+		struct cache_shard *s = &c->shard[i];
+
+		pthread_mutex_lock(&s->lock);
+		for (e = s->lru_head; e != NULL; e = next) {
+			next = e->lnext;
+			if (flush_match(e, name, name_len, qtype, subtree)) {
+				shard_remove(s, e);
+				removed++;
+			}
+		}
+		pthread_mutex_unlock(&s->lock);
+	}
+	return removed;
+}
+
+size_t
+msg_cache_mem(struct msg_cache *c)
+{
+	size_t i, total = 0;
+
+	for (i = 0; i < CACHE_SHARDS; i++) {
+		pthread_mutex_lock(&c->shard[i].lock);
+		total += c->shard[i].bytes +
+		    c->shard[i].nbuckets * sizeof(struct cache_entry *);
+		pthread_mutex_unlock(&c->shard[i].lock);
+	}
+	return total;
+}
+
+size_t
+msg_cache_count(struct msg_cache *c)
+{
+	size_t i, total = 0;
+
+	for (i = 0; i < CACHE_SHARDS; i++) {
+		pthread_mutex_lock(&c->shard[i].lock);
+		total += c->shard[i].count;
+		pthread_mutex_unlock(&c->shard[i].lock);
+	}
+	return total;
+}

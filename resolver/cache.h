@@ -1,4 +1,92 @@
-/* resolver/cache.h - not written yet */
+/*
+ * resolver/cache.h - the message cache shared by all worker threads.
+ *
+ * Keys are (lowercased qname, qtype, qclass, DO bit, CD bit); values are
+ * struct dns_msg (an upstream reply without its OPT) plus the monotonic
+ * second it was stored.  An entry whose lifetime (dns_msg.ttl) has passed
+ * is a miss and is removed when found.  The table is split in
+ * CACHE_SHARDS shards, each with its own mutex, hash table and LRU list,
+ * and each bounded by an equal share of msg-cache-size: inserting over
+ * the share evicts the least recently used entries of that shard.
+ *
+ * A hit is written out (dns_msg_reply) while the shard lock is held, so
+ * no thread ever sees a message another thread is freeing.
+ * This file does not know the config, sockets or statistics.
+ */
 #ifndef CAIRN_RESOLVER_CACHE_H
 #define CAIRN_RESOLVER_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "dns/wire.h"
+
+#define CACHE_SHARDS 16
+
+struct msg_cache;
+
+struct cache_key {
+	uint8_t name[DNS_MAX_NAME];	/* lowercased wire name */
+	size_t name_len;
+	uint16_t qtype;
+	uint16_t qclass;
+	bool dnssec_ok;		/* the query's EDNS DO bit */
+	bool cd;		/* the query's CD bit */
+};
+
+/* Fill a key from a parsed query. */
+void cache_key_from_query(struct cache_key *k, const struct dns_query *q);
+/* Same key? */
+bool cache_key_equal(const struct cache_key *a, const struct cache_key *b);
+/* Hash of a key (also used by the resolver's in-flight table). */
+uint64_t cache_key_hash(const struct cache_key *k);
+
+/*
+ * A cache holding at most 'max_bytes' (entry overhead and name included)
+ * in total.  Returns NULL on allocation failure.
+ */
+struct msg_cache *msg_cache_new(size_t max_bytes);
+/* Frees every entry and the cache. No other thread may use it. */
+void msg_cache_free(struct msg_cache *c);
+
+/*
+ * Test hook: 'now' replaces the monotonic clock (seconds).  NULL restores
+ * the real clock.  Not for use while other threads use the cache.
+ */
+void msg_cache_set_clock(struct msg_cache *c, uint64_t (*now)(void *),
+    void *arg);
+
+/*
+ * Look 'k' up and, on a hit, write the reply to 'q' into out[cap] with
+ * TTLs aged (dns_msg_reply).  Returns the reply length, or 0 on a miss
+ * (absent, expired, or the reply could not be written).
+ */
+size_t msg_cache_reply(struct msg_cache *c, const struct cache_key *k,
+    const struct dns_query *q, const struct dns_reply_opts *o, uint8_t *out,
+    size_t cap);
+
+/* True if 'k' is present and not expired (no reply written). */
+bool msg_cache_has(struct msg_cache *c, const struct cache_key *k);
+
+/*
+ * Store 'm' under 'k' (replacing an older entry).  The cache takes 'm'
+ * in every case: it is freed at once when it cannot be stored (ttl 0, or
+ * larger than a shard's share).  Returns true if stored.
+ */
+bool msg_cache_insert(struct msg_cache *c, const struct cache_key *k,
+    struct dns_msg *m);
+
+/*
+ * Remove entries: name_len 0 = all; else entries for 'name' (lowercase
+ * wire), or below it too when 'subtree'; qtype 0 = every type.
+ * Returns the number of entries removed.
+ */
+size_t msg_cache_flush(struct msg_cache *c, const uint8_t *name,
+    size_t name_len, uint16_t qtype, bool subtree);
+
+/* Bytes held right now (mem.cache.message). */
+size_t msg_cache_mem(struct msg_cache *c);
+/* Entries held right now. */
+size_t msg_cache_count(struct msg_cache *c);
+
 #endif

@@ -1,1 +1,748 @@
-/* resolver/forward.c - not written yet */
+/*
+ * resolver/forward.c - forward zones and upstream queries (see forward.h).
+ *
+ * One struct fwd_query per upstream question: a socket (UDP, then TCP
+ * when needed) connected to the current forward-addr, a read/write event
+ * and one timer.  Every attempt gets a new socket and a new random ID.
+ * This file does not cache or answer clients.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "dns/wire.h"
+#include "resolver/forward.h"
+#include "util/config.h"
+#include "util/log.h"
+#include "util/stats.h"
+
+struct outside {
+	struct event_base *base;
+	struct stats *st;
+	uint16_t edns_udp;
+	struct fwd_query *queries;	/* all in progress */
+	size_t nqueries;
+	uint8_t rnd[256];		/* buffered getrandom output */
+	size_t rnd_pos;
+	uint8_t rbuf[65536];		/* UDP receive buffer */
+};
+
+enum fwd_state { FWD_START, FWD_UDP, FWD_TCP_CONNECT, FWD_TCP_WRITE, FWD_TCP_READ };
+
+struct fwd_query {
+	struct outside *o;
+	struct fwd_query *prev, *next;
+	const struct fwd_zone *zone;
+	size_t addr_idx;
+	enum fwd_state state;
+	int fd;
+	struct event *ev;
+	struct event *timer;
+	uint64_t deadline;	/* monotonic msec */
+	uint16_t id;
+	uint8_t qname[DNS_MAX_NAME];
+	size_t qname_len;
+	uint16_t qtype, qclass;
+	bool cd, dnssec_ok;
+	uint8_t qbuf[2 + 512];	/* 2-byte TCP length, then the query */
+	size_t qlen;
+	size_t tcp_done;	/* bytes written, then read */
+	uint8_t lenbuf[2];
+	uint8_t *tcp_rbuf;
+	size_t tcp_rlen;
+	fwd_done_cb cb;
+	void *arg;
+};
+
+static uint64_t
+now_msec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ------------------------------------------------------------ zones */
+
+int
+fwd_addr_parse(const char *s, struct fwd_addr *a)
+{
+	char host[INET6_ADDRSTRLEN + 1];
+	const char *at, *hash, *end;
+	size_t hl;
+	long port = FWD_DEFAULT_PORT;
+
+	memset(a, 0, sizeof(*a));
+	hash = strchr(s, '#');
+	end = hash ? hash : s + strlen(s);
+	at = memchr(s, '@', (size_t)(end - s));
+	hl = (size_t)((at ? at : end) - s);
+	if (hl == 0 || hl >= sizeof(host))
+		return -1;
+	memcpy(host, s, hl);
+	host[hl] = '\0';
+	if (at != NULL) {
+		char pbuf[8], *ep;
+		size_t pl = (size_t)(end - at - 1);
+
+		if (pl == 0 || pl >= sizeof(pbuf))
+			return -1;
+		memcpy(pbuf, at + 1, pl);
+		pbuf[pl] = '\0';
+		port = strtol(pbuf, &ep, 10);
+		if (*ep != '\0' || port <= 0 || port > 65535)
+			return -1;
+	}
+	if (strchr(host, ':') != NULL) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&a->ss;
+
+		if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
+			return -1;
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)port);
+		a->len = sizeof(*sin6);
+		snprintf(a->text, sizeof(a->text), "%s@%ld", host, port);
+	} else {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&a->ss;
+
+		if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
+			return -1;
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)port);
+		a->len = sizeof(*sin);
+		snprintf(a->text, sizeof(a->text), "%s@%ld", host, port);
+	}
+	return 0;
+}
+
+static int
+zone_add_addr(struct fwd_zone *z, const struct fwd_addr *a)
+{
+	struct fwd_addr *v = realloc(z->addrs, (z->naddrs + 1) * sizeof(*v));
+
+	if (v == NULL)
+		return -1;
+	z->addrs = v;
+	z->addrs[z->naddrs++] = *a;
+	return 0;
+}
+
+static struct fwd_zone *
+zones_add(struct fwd_zones *zs, const uint8_t *name, size_t len)
+{
+	struct fwd_zone *v;
+	size_t i;
+
+	for (i = 0; i < zs->n; i++)
+		if (zs->v[i].name_len == len &&
+		    memcmp(zs->v[i].name, name, len) == 0)
+			return &zs->v[i];
+	v = realloc(zs->v, (zs->n + 1) * sizeof(*v));
+	if (v == NULL)
+		return NULL;
+	zs->v = v;
+	v = &zs->v[zs->n++];
+	memset(v, 0, sizeof(*v));
+	memcpy(v->name, name, len);
+	v->name_len = len;
+	return v;
+}
+
+/* "nameserver IP" lines of a resolv.conf into zone z. */
+static void
+zone_from_resolv_conf(struct fwd_zone *z, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char line[512];
+	int nlines = 0;
+
+	if (f == NULL) {
+		log_warn("forward: cannot open %s: no upstream for '.'", path);
+		return;
+	}
+	while (fgets(line, sizeof(line), f) != NULL && nlines++ < 10000) {
+		char kw[32], addr[256];
+		struct fwd_addr a;
+		char *pct;
+
+		if (sscanf(line, "%31s %255s", kw, addr) != 2 ||
+		    strcmp(kw, "nameserver") != 0)
+			continue;
+		pct = strchr(addr, '%');	/* scope id: not supported */
+		if (pct != NULL)
+			*pct = '\0';
+		if (fwd_addr_parse(addr, &a) < 0) {
+			log_warn("forward: %s: bad nameserver '%s'", path, addr);
+			continue;
+		}
+		if (zone_add_addr(z, &a) == 0)
+			verbose(VERB_OPS, "forward: '.' to %s (from %s)",
+			    a.text, path);
+	}
+	fclose(f);
+	if (z->naddrs == 0)
+		log_warn("forward: no nameserver in %s: no upstream for '.'",
+		    path);
+}
+
+void
+fwd_zones_free(struct fwd_zones *zs)
+{
+	size_t i;
+
+	if (zs == NULL)
+		return;
+	for (i = 0; i < zs->n; i++)
+		free(zs->v[i].addrs);
+	free(zs->v);
+	free(zs);
+}
+
+struct fwd_zones *
+fwd_zones_new(const struct config *cfg, const char *resolv_conf)
+{
+	struct fwd_zones *zs = calloc(1, sizeof(*zs));
+	const struct cfg_forward *f;
+	const struct cfg_strlist *s;
+	uint8_t root[1] = { 0 };
+	bool have_root = false;
+	size_t i;
+
+	if (zs == NULL)
+		return NULL;
+	for (f = cfg->forwards; f != NULL; f = f->next) {
+		uint8_t name[DNS_MAX_NAME];
+		size_t len = dns_name_from_text(f->name ? f->name : "", name);
+		struct fwd_zone *z;
+
+		if (len == 0) {
+			log_err("forward-zone: name: %s: bad domain name",
+			    f->name ? f->name : "");
+			goto fail;
+		}
+		z = zones_add(zs, name, len);
+		if (z == NULL)
+			goto fail;
+		for (s = f->addrs; s != NULL; s = s->next) {
+			struct fwd_addr a;
+
+			if (fwd_addr_parse(s->str, &a) < 0) {
+				log_err("%s:%d: forward-addr: %s: not an "
+				    "IP[@port][#name]", s->file ? s->file : "-",
+				    s->line, s->str);
+				goto fail;
+			}
+			if (zone_add_addr(z, &a) < 0)
+				goto fail;
+		}
+		z->no_cache = f->no_cache != 0;
+		if (f->tls_upstream || f->https_upstream)
+			log_warn("forward-zone %s: TLS/HTTPS upstreams are not "
+			    "supported yet, using plain DNS", f->name);
+		if (z->naddrs == 0)
+			log_warn("forward-zone %s: no forward-addr: its "
+			    "queries get SERVFAIL", f->name);
+	}
+	for (i = 0; i < zs->n; i++)
+		if (zs->v[i].name_len == 1)
+			have_root = true;
+	if (!have_root) {
+		struct fwd_zone *z = zones_add(zs, root, 1);
+
+		if (z == NULL)
+			goto fail;
+		zone_from_resolv_conf(z, resolv_conf ? resolv_conf :
+		    FWD_RESOLV_CONF);
+	}
+	return zs;
+fail:
+	fwd_zones_free(zs);
+	return NULL;
+}
+
+const struct fwd_zone *
+fwd_zones_lookup(const struct fwd_zones *zs, const uint8_t *qname,
+    size_t qname_len)
+{
+	const struct fwd_zone *best = NULL;
+	size_t i;
+
+	for (i = 0; i < zs->n; i++) {
+		const struct fwd_zone *z = &zs->v[i];
+
+		if ((best == NULL || z->name_len > best->name_len) &&
+		    dns_name_subdomain(qname, qname_len, z->name, z->name_len))
+			best = z;
+	}
+	return best;
+}
+
+/* ------------------------------------------------------------ queries */
+
+struct outside *
+outside_new(struct event_base *base, struct stats *st, uint16_t edns_udp)
+{
+	struct outside *o = calloc(1, sizeof(*o));
+
+	if (o == NULL)
+		return NULL;
+	o->base = base;
+	o->st = st;
+	o->edns_udp = edns_udp;
+	o->rnd_pos = sizeof(o->rnd);
+	return o;
+}
+
+size_t
+outside_pending(const struct outside *o)
+{
+	return o->nqueries;
+}
+
+static uint16_t
+random_id(struct outside *o)
+{
+	uint16_t id;
+
+	if (o->rnd_pos + 2 > sizeof(o->rnd)) {
+		ssize_t n = getrandom(o->rnd, sizeof(o->rnd), 0);
+
+		if (n != (ssize_t)sizeof(o->rnd)) {
+			/* not expected on Linux >= 3.17; still unpredictable
+			 * enough for a fallback, never a constant */
+			size_t i;
+			uint64_t x = now_msec() ^ (uint64_t)(uintptr_t)o;
+
+			for (i = 0; i < sizeof(o->rnd); i++) {
+				x ^= x << 13;
+				x ^= x >> 7;
+				x ^= x << 17;
+				o->rnd[i] = (uint8_t)x;
+			}
+		}
+		o->rnd_pos = 0;
+	}
+	memcpy(&id, o->rnd + o->rnd_pos, 2);
+	o->rnd_pos += 2;
+	return id;
+}
+
+static void
+attempt_close(struct fwd_query *fq)
+{
+	if (fq->ev != NULL) {
+		event_free(fq->ev);
+		fq->ev = NULL;
+	}
+	if (fq->timer != NULL)
+		evtimer_del(fq->timer);
+	if (fq->fd >= 0) {
+		close(fq->fd);
+		fq->fd = -1;
+	}
+	free(fq->tcp_rbuf);
+	fq->tcp_rbuf = NULL;
+	fq->tcp_done = 0;
+	fq->tcp_rlen = 0;
+}
+
+static void
+query_unlink_free(struct fwd_query *fq)
+{
+	struct outside *o = fq->o;
+
+	attempt_close(fq);
+	if (fq->timer != NULL)
+		event_free(fq->timer);
+	if (fq->prev != NULL)
+		fq->prev->next = fq->next;
+	else
+		o->queries = fq->next;
+	if (fq->next != NULL)
+		fq->next->prev = fq->prev;
+	o->nqueries--;
+	free(fq);
+}
+
+void
+fwd_query_cancel(struct fwd_query *fq)
+{
+	if (fq != NULL)
+		query_unlink_free(fq);
+}
+
+void
+outside_free(struct outside *o)
+{
+	if (o == NULL)
+		return;
+	while (o->queries != NULL)
+		query_unlink_free(o->queries);
+	free(o);
+}
+
+/* Finish: free the query, then call back (it may start new queries). */
+static void
+query_done(struct fwd_query *fq, const uint8_t *pkt, size_t len)
+{
+	fwd_done_cb cb = fq->cb;
+	void *arg = fq->arg;
+
+	query_unlink_free(fq);
+	cb(arg, pkt, len);
+}
+
+static void try_udp(struct fwd_query *fq);
+
+static void
+next_addr(struct fwd_query *fq)
+{
+	attempt_close(fq);
+	fq->addr_idx++;
+	if (fq->addr_idx >= fq->zone->naddrs || now_msec() >= fq->deadline) {
+		verbose(VERB_ALGO, "forward: all upstreams failed");
+		query_done(fq, NULL, 0);
+		return;
+	}
+	try_udp(fq);
+}
+
+static void
+timer_arm(struct fwd_query *fq, uint64_t msec)
+{
+	uint64_t now = now_msec(), left;
+	struct timeval tv;
+
+	left = fq->deadline > now ? fq->deadline - now : 0;
+	if (msec > left)
+		msec = left;
+	tv.tv_sec = (time_t)(msec / 1000);
+	tv.tv_usec = (suseconds_t)((msec % 1000) * 1000);
+	evtimer_add(fq->timer, &tv);
+}
+
+/* New ID, rebuild the query into qbuf + 2. Returns 0 or -1. */
+static int
+query_build(struct fwd_query *fq)
+{
+	fq->id = random_id(fq->o);
+	fq->qlen = dns_query_build(fq->qbuf + 2, sizeof(fq->qbuf) - 2, fq->id,
+	    fq->qname, fq->qname_len, fq->qtype, fq->qclass, fq->cd,
+	    fq->dnssec_ok, fq->o->edns_udp);
+	if (fq->qlen == 0)
+		return -1;
+	fq->qbuf[0] = (uint8_t)(fq->qlen >> 8);
+	fq->qbuf[1] = (uint8_t)fq->qlen;
+	return 0;
+}
+
+static bool
+reply_ok(struct fwd_query *fq, const uint8_t *p, size_t n)
+{
+	if (dns_reply_matches(p, n, fq->id, fq->qname, fq->qname_len,
+	    fq->qtype, fq->qclass))
+		return true;
+	if (fq->o->st != NULL)
+		STAT_INC(fq->o->st, UNWANTED_REPLIES);
+	verbose(VERB_ALGO, "forward: unwanted reply from %s ignored",
+	    fq->zone->addrs[fq->addr_idx].text);
+	return false;
+}
+
+static void try_tcp(struct fwd_query *fq);
+
+static void
+udp_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct fwd_query *fq = arg;
+	struct outside *o = fq->o;
+	int i;
+
+	(void)what;
+	for (i = 0; i < 16; i++) {
+		ssize_t n = recv(fd, o->rbuf, sizeof(o->rbuf), 0);
+
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK ||
+			    errno == EINTR)
+				return;
+			/* ECONNREFUSED: ICMP port unreachable; fail now */
+			verbose(VERB_ALGO, "forward: %s: %s",
+			    fq->zone->addrs[fq->addr_idx].text,
+			    strerror(errno));
+			next_addr(fq);
+			return;
+		}
+		if (!reply_ok(fq, o->rbuf, (size_t)n))
+			continue;
+		if (o->rbuf[2] & (DNS_TC >> 8)) {
+			try_tcp(fq);
+			return;
+		}
+		query_done(fq, o->rbuf, (size_t)n);
+		return;
+	}
+}
+
+static void
+timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct fwd_query *fq = arg;
+
+	(void)fd;
+	(void)what;
+	if (fq->state == FWD_START) {
+		try_udp(fq);
+		return;
+	}
+	if (fq->state == FWD_UDP && now_msec() < fq->deadline) {
+		verbose(VERB_ALGO, "forward: %s: UDP timeout, trying TCP",
+		    fq->zone->addrs[fq->addr_idx].text);
+		try_tcp(fq);
+		return;
+	}
+	verbose(VERB_ALGO, "forward: %s: timeout",
+	    fq->zone->addrs[fq->addr_idx].text);
+	next_addr(fq);
+}
+
+static int
+socket_open(int family, int type)
+{
+	return socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+}
+
+static void
+try_udp(struct fwd_query *fq)
+{
+	const struct fwd_addr *a = &fq->zone->addrs[fq->addr_idx];
+
+	fq->state = FWD_UDP;
+	if (query_build(fq) < 0) {
+		next_addr(fq);
+		return;
+	}
+	fq->fd = socket_open(a->ss.ss_family, SOCK_DGRAM);
+	if (fq->fd < 0) {
+		/* EMFILE under load: not worth a line per query */
+		verbose(VERB_DETAIL, "forward: socket: %s", strerror(errno));
+		next_addr(fq);
+		return;
+	}
+	if (connect(fq->fd, (const struct sockaddr *)&a->ss, a->len) < 0 ||
+	    send(fq->fd, fq->qbuf + 2, fq->qlen, 0) < 0) {
+		verbose(VERB_ALGO, "forward: %s: %s", a->text, strerror(errno));
+		next_addr(fq);
+		return;
+	}
+	if (fq->o->st != NULL)
+		STAT_INC(fq->o->st, QUERY_UDPOUT);
+	fq->ev = event_new(fq->o->base, fq->fd, EV_READ | EV_PERSIST,
+	    udp_read_cb, fq);
+	if (fq->ev == NULL || event_add(fq->ev, NULL) < 0) {
+		next_addr(fq);
+		return;
+	}
+	timer_arm(fq, FWD_UDP_TIMEOUT_MSEC);
+}
+
+/* The TCP state machine: connect, write, read length, read message. */
+static void
+tcp_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct fwd_query *fq = arg;
+	ssize_t n;
+	int i;
+
+	(void)what;
+	if (fq->state == FWD_TCP_CONNECT) {
+		int err = 0;
+		socklen_t el = sizeof(err);
+
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0 ||
+		    err != 0) {
+			verbose(VERB_ALGO, "forward: %s: TCP connect: %s",
+			    fq->zone->addrs[fq->addr_idx].text,
+			    strerror(err ? err : errno));
+			next_addr(fq);
+			return;
+		}
+		fq->state = FWD_TCP_WRITE;
+		fq->tcp_done = 0;
+	}
+	if (fq->state == FWD_TCP_WRITE) {
+		n = send(fd, fq->qbuf + fq->tcp_done, fq->qlen + 2 -
+		    fq->tcp_done, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK ||
+			    errno == EINTR)
+				return;
+			next_addr(fq);
+			return;
+		}
+		fq->tcp_done += (size_t)n;
+		if (fq->tcp_done < fq->qlen + 2)
+			return;
+		/* switch the event to reading */
+		event_free(fq->ev);
+		fq->ev = event_new(fq->o->base, fd, EV_READ | EV_PERSIST,
+		    tcp_cb, fq);
+		if (fq->ev == NULL || event_add(fq->ev, NULL) < 0) {
+			next_addr(fq);
+			return;
+		}
+		fq->state = FWD_TCP_READ;
+		fq->tcp_done = 0;
+		return;
+	}
+	/* FWD_TCP_READ; bounded loop, the rest on the next event */
+	for (i = 0; i < 64; i++) {
+		uint8_t *dst;
+		size_t want;
+
+		if (fq->tcp_done < 2) {
+			dst = fq->lenbuf + fq->tcp_done;
+			want = 2 - fq->tcp_done;
+		} else {
+			dst = fq->tcp_rbuf + (fq->tcp_done - 2);
+			want = fq->tcp_rlen - (fq->tcp_done - 2);
+		}
+		n = recv(fd, dst, want, 0);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+		    errno == EINTR))
+			return;
+		if (n <= 0) {
+			verbose(VERB_ALGO, "forward: %s: TCP read: %s",
+			    fq->zone->addrs[fq->addr_idx].text,
+			    n == 0 ? "closed" : strerror(errno));
+			next_addr(fq);
+			return;
+		}
+		fq->tcp_done += (size_t)n;
+		if (fq->tcp_done == 2) {
+			fq->tcp_rlen = ((size_t)fq->lenbuf[0] << 8) |
+			    fq->lenbuf[1];
+			if (fq->tcp_rlen < DNS_HDR_LEN) {
+				next_addr(fq);
+				return;
+			}
+			fq->tcp_rbuf = malloc(fq->tcp_rlen);
+			if (fq->tcp_rbuf == NULL) {
+				next_addr(fq);
+				return;
+			}
+		}
+		if (fq->tcp_done >= 2 && fq->tcp_done - 2 == fq->tcp_rlen) {
+			if (!reply_ok(fq, fq->tcp_rbuf, fq->tcp_rlen)) {
+				next_addr(fq);
+				return;
+			}
+			/* query_done frees tcp_rbuf: hand over a copy */
+			{
+				uint8_t *p = fq->tcp_rbuf;
+				size_t l = fq->tcp_rlen;
+
+				fq->tcp_rbuf = NULL;
+				query_done(fq, p, l);
+				free(p);
+			}
+			return;
+		}
+	}
+}
+
+static void
+try_tcp(struct fwd_query *fq)
+{
+	const struct fwd_addr *a = &fq->zone->addrs[fq->addr_idx];
+
+	attempt_close(fq);
+	if (query_build(fq) < 0) {
+		next_addr(fq);
+		return;
+	}
+	fq->fd = socket_open(a->ss.ss_family, SOCK_STREAM);
+	if (fq->fd < 0) {
+		verbose(VERB_DETAIL, "forward: socket: %s", strerror(errno));
+		next_addr(fq);
+		return;
+	}
+	if (connect(fq->fd, (const struct sockaddr *)&a->ss, a->len) < 0 &&
+	    errno != EINPROGRESS) {
+		verbose(VERB_ALGO, "forward: %s: TCP connect: %s", a->text,
+		    strerror(errno));
+		next_addr(fq);
+		return;
+	}
+	if (fq->o->st != NULL)
+		STAT_INC(fq->o->st, QUERY_TCPOUT);
+	fq->state = FWD_TCP_CONNECT;
+	fq->ev = event_new(fq->o->base, fq->fd, EV_WRITE | EV_PERSIST, tcp_cb,
+	    fq);
+	if (fq->ev == NULL || event_add(fq->ev, NULL) < 0) {
+		next_addr(fq);
+		return;
+	}
+	timer_arm(fq, FWD_TCP_TIMEOUT_MSEC);
+}
+
+struct fwd_query *
+fwd_query_start(struct outside *o, const struct fwd_zone *zone,
+    const uint8_t *qname, size_t qname_len, uint16_t qtype, uint16_t qclass,
+    bool cd, bool dnssec_ok, fwd_done_cb cb, void *arg)
+{
+	struct fwd_query *fq;
+
+	if (zone == NULL || zone->naddrs == 0 || o->nqueries >= FWD_MAX_PENDING
+	    || qname_len > DNS_MAX_NAME)
+		return NULL;
+	fq = calloc(1, sizeof(*fq));
+	if (fq == NULL)
+		return NULL;
+	fq->o = o;
+	fq->zone = zone;
+	fq->fd = -1;
+	fq->deadline = now_msec() + FWD_QUERY_DEADLINE_MSEC;
+	memcpy(fq->qname, qname, qname_len);
+	fq->qname_len = qname_len;
+	fq->qtype = qtype;
+	fq->qclass = qclass;
+	fq->cd = cd;
+	fq->dnssec_ok = dnssec_ok;
+	fq->cb = cb;
+	fq->arg = arg;
+	fq->timer = evtimer_new(o->base, timeout_cb, fq);
+	if (fq->timer == NULL) {
+		free(fq);
+		return NULL;
+	}
+	fq->next = o->queries;
+	if (o->queries != NULL)
+		o->queries->prev = fq;
+	o->queries = fq;
+	o->nqueries++;
+	/*
+	 * The first attempt may fail at once (e.g. no route to the address);
+	 * the callback must not run before we return, so the first attempt
+	 * starts from the timer at 0 ms.
+	 */
+	fq->state = FWD_START;
+	{
+		struct timeval tv = { 0, 0 };
+
+		evtimer_add(fq->timer, &tv);
+	}
+	return fq;
+}

@@ -1,4 +1,116 @@
-/* resolver/forward.h - not written yet */
+/*
+ * resolver/forward.h - the "outside network": forward zones and upstream
+ * queries over UDP with TCP fallback.
+ *
+ * struct fwd_zones is built once from the config (forward-zone clauses;
+ * "." from /etc/resolv.conf when no forward zone covers the root) and is
+ * read-only afterwards.  struct outside is one per worker, on its
+ * event_base; it sends one upstream query per fwd_query_start and calls
+ * back once with the reply (or NULL when every upstream failed).
+ *
+ * Per upstream query, for each forward-addr in turn:
+ *   - UDP: a fresh socket connected to the upstream (the kernel picks a
+ *     random source port), a random query ID (getrandom).  A reply that
+ *     fails dns_reply_matches counts unwanted.replies and is ignored (we
+ *     keep waiting).  ECONNREFUSED (ICMP port unreachable) fails this
+ *     upstream at once: next forward-addr, no TCP.
+ *   - TC=1 or FWD_UDP_TIMEOUT_MSEC without a reply: the same upstream
+ *     over TCP (2-byte length framing), FWD_TCP_TIMEOUT_MSEC for connect,
+ *     write and read together.  Refused, reset, timed out or a reply that
+ *     does not match: next forward-addr.
+ *   - No query is outstanding longer than FWD_QUERY_DEADLINE_MSEC: each
+ *     attempt's timeout is cut to what is left; past it the query fails.
+ * This file does not cache, join identical queries or build client
+ * replies: the resolver does.
+ */
 #ifndef CAIRN_RESOLVER_FORWARD_H
 #define CAIRN_RESOLVER_FORWARD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include "dns/wire.h"
+
+#define FWD_UDP_TIMEOUT_MSEC	1000	/* wait for a UDP reply */
+#define FWD_TCP_TIMEOUT_MSEC	2000	/* one TCP attempt, connect to reply */
+#define FWD_QUERY_DEADLINE_MSEC	10000	/* whole query, all upstreams */
+#define FWD_MAX_PENDING		4096	/* upstream queries per worker */
+#define FWD_DEFAULT_PORT	53
+#define FWD_RESOLV_CONF		"/etc/resolv.conf"
+
+struct event_base;
+struct config;
+struct stats;
+
+struct fwd_addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char text[80];		/* "IP@port" for logs */
+};
+
+struct fwd_zone {
+	uint8_t name[DNS_MAX_NAME];	/* lc wire */
+	size_t name_len;
+	struct fwd_addr *addrs;
+	size_t naddrs;
+	bool no_cache;			/* forward-no-cache: answers not cached */
+};
+
+struct fwd_zones {
+	struct fwd_zone *v;
+	size_t n;
+};
+
+/*
+ * Parse "IP[@port][#name]" into 'a'.  Returns 0 or -1.
+ */
+int fwd_addr_parse(const char *s, struct fwd_addr *a);
+
+/*
+ * Forward zones from cfg->forwards; if none is for ".", "." gets the
+ * nameservers of 'resolv_conf' (FWD_RESOLV_CONF when NULL; logged at
+ * VERB_OPS).  Errors are logged; returns NULL on a bad forward-addr or
+ * allocation failure.
+ */
+struct fwd_zones *fwd_zones_new(const struct config *cfg,
+    const char *resolv_conf);
+void fwd_zones_free(struct fwd_zones *z);
+/* The zone with the longest name at or above 'qname', or NULL. */
+const struct fwd_zone *fwd_zones_lookup(const struct fwd_zones *z,
+    const uint8_t *qname, size_t qname_len);
+
+struct outside;
+struct fwd_query;
+
+/*
+ * Called once per fwd_query_start: 'pkt' is the upstream reply (it
+ * passed dns_reply_matches; borrowed for the call), or NULL when every
+ * upstream failed or the deadline passed.  The fwd_query is gone when
+ * this runs.
+ */
+typedef void (*fwd_done_cb)(void *arg, const uint8_t *pkt, size_t len);
+
+/* A worker's outside network on 'base'; counts num.query.udpout/tcpout
+ * and unwanted.replies in 'st' (may be NULL). */
+struct outside *outside_new(struct event_base *base, struct stats *st,
+    uint16_t edns_udp);
+/* Closes every socket; callbacks are not called. */
+void outside_free(struct outside *o);
+/* Upstream queries in progress. */
+size_t outside_pending(const struct outside *o);
+
+/*
+ * Ask 'zone' for (qname, qtype, qclass) with the CD and DO bits given.
+ * Returns the query, or NULL (nothing will be called back) when the
+ * zone has no address, FWD_MAX_PENDING is reached or on allocation
+ * failure.
+ */
+struct fwd_query *fwd_query_start(struct outside *o,
+    const struct fwd_zone *zone, const uint8_t *qname, size_t qname_len,
+    uint16_t qtype, uint16_t qclass, bool cd, bool dnssec_ok,
+    fwd_done_cb cb, void *arg);
+/* Stop a query: sockets closed, no callback. */
+void fwd_query_cancel(struct fwd_query *fq);
+
 #endif

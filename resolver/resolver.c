@@ -1,1 +1,744 @@
-/* resolver/resolver.c - not written yet */
+/*
+ * resolver/resolver.c - one query from bytes to answer: parse, access
+ * control, local zones, message cache, forwarding with identical
+ * questions joined, statistics.
+ *
+ * Order for a query (as Unbound's worker does it):
+ *   1. dns_query_parse: not even a header -> drop.
+ *   2. access-control: deny -> drop, refuse -> REFUSED (both count
+ *      unwanted.queries and not num.queries, as Unbound).
+ *   3. num.queries and the query counters; FORMERR/NOTIMPL/BADVERS;
+ *      AXFR/IXFR REFUSED, meta types (OPT, 128-254 but ANY) FORMERR.
+ *   4. local zones (counted as cache hits, as Unbound).
+ *   5. deny_non_local -> drop, refuse_non_local -> REFUSED; RD=0 is
+ *      REFUSED unless allow_snoop (which may read the cache, and gets
+ *      REFUSED on a miss: we do not resolve non-recursive queries).
+ *   6. cache -> hit; else miss: join the in-flight upstream query for the
+ *      same key, or start one (FWD_MAX_PENDING per worker, lowered to
+ *      RLIMIT_NOFILE / 2 / num-threads if that is smaller, at least 64;
+ *      over it SERVFAIL and requestlist.exceeded).
+ * Answers are written into a per-resolver scratch buffer: a hit does not
+ * allocate.  This file does not know the client's transport beyond
+ * struct res_client.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "dns/wire.h"
+#include "resolver/cache.h"
+#include "resolver/forward.h"
+#include "resolver/localzone.h"
+#include "resolver/resolver.h"
+#include "util/config.h"
+#include "util/log.h"
+#include "util/netblock.h"
+#include "util/stats.h"
+
+#define RES_INFLIGHT_BUCKETS 1024	/* power of two */
+#define RES_SCRATCH 65536
+
+struct res_shared {
+	struct msg_cache *cache;
+	struct local_zones *lz;
+	struct netblock_set acl;
+	struct fwd_zones *fwd;
+};
+
+struct inflight;
+
+struct res_req {
+	struct resolver *r;
+	struct inflight *inf;
+	struct res_req *prev, *next;	/* waiters of inf */
+	res_done_cb done;
+	void *arg;
+	uint64_t start_usec;
+	struct dns_query q;		/* q.pkt points to pkt below */
+	struct dns_reply_opts o;
+	uint8_t pkt[];
+};
+
+struct inflight {
+	struct resolver *r;
+	struct inflight *hnext;		/* hash chain */
+	struct inflight *prev, *next;	/* all in-flight */
+	uint64_t hash;
+	struct cache_key key;
+	struct fwd_query *fq;
+	bool no_cache;			/* forward-no-cache of the zone */
+	struct res_req *waiters;
+};
+
+struct resolver {
+	struct res_shared *sh;
+	struct event_base *base;
+	struct stats *st;
+	struct outside *out;
+	uint16_t edns_udp;
+	uint32_t min_ttl, max_ttl, max_neg_ttl;
+	struct inflight *tab[RES_INFLIGHT_BUCKETS];
+	struct inflight *all;
+	size_t ninflight;
+	size_t max_pending;	/* FWD_MAX_PENDING, less if fds are few */
+	uint8_t scratch[RES_SCRATCH];
+};
+
+static struct stats res_stats_sink;	/* when the caller gives none */
+
+static uint64_t
+now_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* ------------------------------------------------------------ histogram */
+
+/*
+ * Unbound's 40 buckets: [0,1us), then doubling from 1us to 524288us
+ * (buckets 1..20, the last one ending at 1s), then doubling seconds from
+ * [1s,2s) (bucket 21) to [262144s,524288s) (bucket 39); larger times go
+ * to the last bucket.
+ */
+int
+res_hist_bucket(uint64_t usec)
+{
+	int b = 0;
+	uint64_t sec;
+
+	if (usec < 1000000) {
+		while (usec > 0 && b < 20) {
+			usec >>= 1;
+			b++;
+		}
+		return b;
+	}
+	sec = usec / 1000000;
+	b = 21;
+	while (sec > 1 && b < STATS_HIST_BUCKETS - 1) {
+		sec >>= 1;
+		b++;
+	}
+	return b;
+}
+
+void
+res_hist_bounds(int i, uint64_t *lo_usec, uint64_t *hi_usec)
+{
+	if (i <= 0) {
+		*lo_usec = 0;
+		*hi_usec = 1;
+	} else if (i <= 20) {
+		*lo_usec = (uint64_t)1 << (i - 1);
+		*hi_usec = i == 20 ? 1000000 : (uint64_t)1 << i;
+	} else {
+		*lo_usec = ((uint64_t)1 << (i - 21)) * 1000000;
+		*hi_usec = ((uint64_t)1 << (i - 20)) * 1000000;
+	}
+}
+
+/* ------------------------------------------------------------ shared */
+
+struct res_shared *
+res_shared_new(const struct config *cfg)
+{
+	struct res_shared *sh = calloc(1, sizeof(*sh));
+
+	if (sh == NULL) {
+		log_err("resolver: out of memory");
+		return NULL;
+	}
+	sh->cache = msg_cache_new(cfg->msg_cache_size);
+	if (sh->cache == NULL) {
+		log_err("resolver: cannot allocate the message cache");
+		goto fail;
+	}
+	sh->lz = localzone_new(cfg, NULL);
+	if (sh->lz == NULL)
+		goto fail;
+	if (acl_build(&sh->acl, cfg) < 0) {
+		log_err("resolver: bad access-control");
+		goto fail;
+	}
+	sh->fwd = fwd_zones_new(cfg, NULL);
+	if (sh->fwd == NULL)
+		goto fail;
+	return sh;
+fail:
+	res_shared_free(sh);
+	return NULL;
+}
+
+void
+res_shared_free(struct res_shared *sh)
+{
+	if (sh == NULL)
+		return;
+	msg_cache_free(sh->cache);
+	localzone_free(sh->lz);
+	netblock_clear(&sh->acl);
+	fwd_zones_free(sh->fwd);
+	free(sh);
+}
+
+size_t
+res_shared_flush(struct res_shared *sh, const uint8_t *name, size_t name_len,
+    uint16_t type, bool subtree)
+{
+	uint8_t lc[DNS_MAX_NAME];
+
+	if (name == NULL || name_len == 0 || name_len > DNS_MAX_NAME)
+		return msg_cache_flush(sh->cache, NULL, 0, type, false);
+	dns_name_lower(lc, name, name_len);
+	return msg_cache_flush(sh->cache, lc, name_len, type, subtree);
+}
+
+size_t
+res_shared_cache_mem(struct res_shared *sh)
+{
+	return msg_cache_mem(sh->cache);
+}
+
+/* ------------------------------------------------------------ worker */
+
+/*
+ * Each pending upstream question holds one socket: cap them per worker at
+ * FWD_MAX_PENDING, or at half of RLIMIT_NOFILE shared by the workers when
+ * that is lower (the other half is for clients), but at least 64.
+ */
+static size_t
+res_max_pending(int num_threads)
+{
+	struct rlimit rl;
+	size_t cap = FWD_MAX_PENDING, n = num_threads > 0 ?
+	    (size_t)num_threads : 1;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur / 2 / n < cap)
+		cap = (size_t)(rl.rlim_cur / 2 / n);
+	if (cap < 64)
+		cap = 64;
+	return cap;
+}
+
+struct resolver *
+res_new(struct res_shared *sh, struct event_base *base,
+    const struct config *cfg, struct stats *st)
+{
+	struct resolver *r = calloc(1, sizeof(*r));
+
+	if (r == NULL)
+		return NULL;
+	r->sh = sh;
+	r->base = base;
+	r->st = st != NULL ? st : &res_stats_sink;
+	r->edns_udp = (uint16_t)cfg->edns_buffer_size;
+	r->min_ttl = cfg->cache_min_ttl > 0 ? (uint32_t)cfg->cache_min_ttl : 0;
+	r->max_ttl = cfg->cache_max_ttl > 0 ? (uint32_t)cfg->cache_max_ttl : 0;
+	r->max_neg_ttl = cfg->cache_max_negative_ttl > 0 ?
+	    (uint32_t)cfg->cache_max_negative_ttl : 0;
+	r->max_pending = res_max_pending(cfg->num_threads);
+	r->out = outside_new(base, r->st, r->edns_udp);
+	if (r->out == NULL) {
+		free(r);
+		return NULL;
+	}
+	return r;
+}
+
+static void
+inflight_unlink(struct resolver *r, struct inflight *inf)
+{
+	struct inflight **pp = &r->tab[inf->hash & (RES_INFLIGHT_BUCKETS - 1)];
+
+	while (*pp != NULL && *pp != inf)
+		pp = &(*pp)->hnext;
+	if (*pp == inf)
+		*pp = inf->hnext;
+	if (inf->prev != NULL)
+		inf->prev->next = inf->next;
+	else
+		r->all = inf->next;
+	if (inf->next != NULL)
+		inf->next->prev = inf->prev;
+	r->ninflight--;
+}
+
+void
+res_free(struct resolver *r)
+{
+	if (r == NULL)
+		return;
+	while (r->all != NULL) {
+		struct inflight *inf = r->all;
+
+		while (inf->waiters != NULL) {
+			struct res_req *w = inf->waiters;
+
+			inf->waiters = w->next;
+			free(w);
+		}
+		inflight_unlink(r, inf);
+		free(inf);
+	}
+	outside_free(r->out);	/* frees the fwd_queries, no callbacks */
+	free(r);
+}
+
+size_t
+res_pending(const struct resolver *r)
+{
+	return r->ninflight;
+}
+
+/* Count an answer and hand it over (n == 0: drop). */
+static void
+res_reply(struct resolver *r, res_done_cb done, void *arg,
+    const uint8_t *ans, size_t n)
+{
+	if (n >= DNS_HDR_LEN) {
+		int rcode = ans[3] & 0xf;
+
+		STAT_ADD_FIELD(r->st->rcode[rcode], 1);
+		if (rcode == DNS_RCODE_NOERROR && ans[6] == 0 && ans[7] == 0 &&
+		    !(ans[2] & (DNS_TC >> 8)))
+			STAT_INC(r->st, ANSWER_NODATA);
+		done(arg, ans, n);
+	} else {
+		done(arg, NULL, 0);
+	}
+}
+
+static void
+res_reply_error(struct resolver *r, const struct dns_query *q,
+    const struct dns_reply_opts *o, int rcode, res_done_cb done, void *arg)
+{
+	size_t n = dns_reply_error(r->scratch, sizeof(r->scratch), q, rcode, o);
+
+	res_reply(r, done, arg, r->scratch, n);
+}
+
+static void
+count_query(struct resolver *r, const struct dns_query *q, int rc,
+    const struct res_client *client)
+{
+	struct stats *st = r->st;
+	uint16_t f = q->flags;
+
+	STAT_INC(st, NUM_QUERIES);
+	if (client->addr != NULL && client->addr->sa_family == AF_INET6)
+		STAT_INC(st, QUERY_IPV6);
+	STAT_ADD_FIELD(st->opcode[DNS_OPCODE(f)], 1);
+	if (f & DNS_QR) STAT_INC(st, FLAG_QR);
+	if (f & DNS_AA) STAT_INC(st, FLAG_AA);
+	if (f & DNS_TC) STAT_INC(st, FLAG_TC);
+	if (f & DNS_RD) STAT_INC(st, FLAG_RD);
+	if (f & DNS_RA) STAT_INC(st, FLAG_RA);
+	if (f & DNS_Z) STAT_INC(st, FLAG_Z);
+	if (f & DNS_AD) STAT_INC(st, FLAG_AD);
+	if (f & DNS_CD) STAT_INC(st, FLAG_CD);
+	if (rc != 0 && rc != DNS_RCODE_BADVERS)
+		return;		/* the question may not have parsed */
+	if (q->qtype < 256)
+		STAT_ADD_FIELD(st->qtype[q->qtype], 1);
+	else
+		STAT_ADD_FIELD(st->qtype_other, 1);
+	if (q->qclass < 256)
+		STAT_ADD_FIELD(st->qclass[q->qclass], 1);
+	else
+		STAT_ADD_FIELD(st->qclass_other, 1);
+	if (q->edns) {
+		STAT_INC(st, EDNS_PRESENT);
+		if (q->edns_do)
+			STAT_INC(st, EDNS_DO);
+	}
+}
+
+static void
+count_recursive(struct resolver *r, uint64_t start)
+{
+	uint64_t now = now_usec(), d = now > start ? now - start : 0;
+
+	STAT_INC(r->st, NUM_RECURSIVEREPLIES);
+	STAT_ADD_FIELD(r->st->rec_time_usec, d);
+	STAT_ADD_FIELD(r->st->hist[res_hist_bucket(d)], 1);
+}
+
+/* ------------------------------------------------------------ relaying */
+
+/* Offset after the (possibly compressed) name at off, or 0. */
+static size_t
+skip_name(const uint8_t *p, size_t len, size_t off)
+{
+	int i;
+
+	for (i = 0; i < 128 && off < len; i++) {
+		uint8_t l = p[off];
+
+		if ((l & 0xc0) == 0xc0)
+			return off + 2 <= len ? off + 2 : 0;
+		if (l & 0xc0)
+			return 0;
+		off += 1 + (size_t)l;
+		if (l == 0)
+			return off <= len ? off : 0;
+	}
+	return 0;
+}
+
+/*
+ * An upstream reply that is not cached (SERVFAIL, REFUSED, ...) made into
+ * the reply to one waiter: its ID, RD and CD bits, its question (letter
+ * case), the upstream OPT dropped and the waiter's OPT written by
+ * dns_reply_finish.  Returns the length or 0.
+ */
+static size_t
+relay_reply(const uint8_t *pkt, size_t len, const struct res_req *w,
+    uint8_t *out, size_t cap)
+{
+	const struct dns_query *q = &w->q;
+	size_t off, qend, o_len, i, nrr;
+	uint16_t arcount, flags;
+	struct dns_buf b;
+
+	if (len < DNS_HDR_LEN || len > cap)
+		return 0;
+	qend = skip_name(pkt, len, DNS_HDR_LEN);
+	if (qend == 0 || qend + 4 > len)
+		return 0;
+	qend += 4;
+	if (qend != q->question_end)
+		return 0;	/* same question, so same length */
+	memcpy(out, pkt, DNS_HDR_LEN);
+	out[0] = (uint8_t)(q->id >> 8);
+	out[1] = (uint8_t)q->id;
+	flags = (uint16_t)((pkt[2] << 8) | pkt[3]);
+	flags = (uint16_t)((flags & ~(DNS_RD | DNS_CD)) |
+	    (q->flags & (DNS_RD | DNS_CD)));
+	out[2] = (uint8_t)(flags >> 8);
+	out[3] = (uint8_t)flags;
+	memcpy(out + DNS_HDR_LEN, q->pkt + DNS_HDR_LEN, qend - DNS_HDR_LEN);
+	o_len = qend;
+	nrr = (size_t)((pkt[6] << 8) | pkt[7]) + (size_t)((pkt[8] << 8) | pkt[9]);
+	arcount = (uint16_t)((pkt[10] << 8) | pkt[11]);
+	nrr += arcount;
+	off = qend;
+	for (i = 0; i < nrr; i++) {
+		size_t start = off, rdlen;
+		uint16_t type;
+
+		off = skip_name(pkt, len, off);
+		if (off == 0 || off + 10 > len)
+			return 0;
+		type = (uint16_t)((pkt[off] << 8) | pkt[off + 1]);
+		rdlen = (size_t)((pkt[off + 8] << 8) | pkt[off + 9]);
+		off += 10 + rdlen;
+		if (off > len)
+			return 0;
+		if (type == DNS_T_OPT) {
+			arcount--;
+			continue;
+		}
+		memcpy(out + o_len, pkt + start, off - start);
+		o_len += off - start;
+	}
+	out[10] = (uint8_t)(arcount >> 8);
+	out[11] = (uint8_t)arcount;
+	b.p = out;
+	b.len = o_len;
+	b.cap = cap;
+	b.overflow = false;
+	return dns_reply_finish(&b, q, &w->o);
+}
+
+/* ------------------------------------------------------------ in flight */
+
+static struct inflight *
+inflight_find(struct resolver *r, const struct cache_key *k, uint64_t hash)
+{
+	struct inflight *inf;
+
+	for (inf = r->tab[hash & (RES_INFLIGHT_BUCKETS - 1)]; inf != NULL;
+	    inf = inf->hnext)
+		if (inf->hash == hash && cache_key_equal(&inf->key, k))
+			return inf;
+	return NULL;
+}
+
+static void
+inflight_done_cb(void *arg, const uint8_t *pkt, size_t len)
+{
+	struct inflight *inf = arg;
+	struct resolver *r = inf->r;
+	struct dns_msg *msg = NULL;
+	const char *why = NULL;
+
+	inf->fq = NULL;
+	inflight_unlink(r, inf);	/* new queries start a new one */
+	if (pkt != NULL)
+		msg = dns_msg_new(pkt, len, r->min_ttl, r->max_ttl,
+		    r->max_neg_ttl, &why);
+	if (pkt != NULL && msg == NULL)
+		verbose(VERB_ALGO, "resolver: reply not cached: %s",
+		    why ? why : "?");
+	while (inf->waiters != NULL) {
+		struct res_req *w = inf->waiters;
+		res_done_cb done = w->done;
+		void *darg = w->arg;
+		size_t n = 0;
+
+		inf->waiters = w->next;
+		if (inf->waiters != NULL)
+			inf->waiters->prev = NULL;
+		if (msg != NULL)
+			n = dns_msg_reply(msg, 0, &w->q, &w->o, r->scratch,
+			    sizeof(r->scratch));
+		else if (pkt != NULL)
+			n = relay_reply(pkt, len, w, r->scratch,
+			    sizeof(r->scratch));
+		if (n == 0)
+			n = dns_reply_error(r->scratch, sizeof(r->scratch),
+			    &w->q, DNS_RCODE_SERVFAIL, &w->o);
+		count_recursive(r, w->start_usec);
+		free(w);
+		/* the callback may cancel other waiters of inf: still valid */
+		res_reply(r, done, darg, r->scratch, n);
+	}
+	if (msg != NULL && !inf->no_cache)
+		msg_cache_insert(r->sh->cache, &inf->key, msg);
+	else
+		dns_msg_free(msg);
+	free(inf);
+}
+
+static struct res_req *
+res_forward(struct resolver *r, const struct dns_query *q,
+    const struct dns_reply_opts *o, const struct cache_key *k,
+    res_done_cb done, void *arg)
+{
+	uint64_t hash = cache_key_hash(k);
+	struct inflight *inf = inflight_find(r, k, hash);
+	struct res_req *w;
+
+	if (inf == NULL) {
+		const struct fwd_zone *z;
+
+		if (r->ninflight >= r->max_pending) {
+			STAT_INC(r->st, REQUESTLIST_EXCEEDED);
+			res_reply_error(r, q, o, DNS_RCODE_SERVFAIL, done, arg);
+			return NULL;
+		}
+		inf = calloc(1, sizeof(*inf));
+		if (inf == NULL)
+			goto servfail;
+		inf->r = r;
+		inf->key = *k;
+		inf->hash = hash;
+		z = fwd_zones_lookup(r->sh->fwd, q->qname, q->qname_len);
+		inf->no_cache = z != NULL && z->no_cache;
+		inf->fq = fwd_query_start(r->out, z, q->qname, q->qname_len,
+		    q->qtype, q->qclass, k->cd, k->dnssec_ok, inflight_done_cb,
+		    inf);
+		if (inf->fq == NULL) {
+			free(inf);
+			goto servfail;
+		}
+		inf->hnext = r->tab[hash & (RES_INFLIGHT_BUCKETS - 1)];
+		r->tab[hash & (RES_INFLIGHT_BUCKETS - 1)] = inf;
+		inf->next = r->all;
+		if (r->all != NULL)
+			r->all->prev = inf;
+		r->all = inf;
+		r->ninflight++;
+	}
+	w = malloc(sizeof(*w) + q->len);
+	if (w == NULL) {
+		/* the upstream query, if new, still runs and gets cached */
+		goto servfail;
+	}
+	memset(w, 0, sizeof(*w));
+	w->r = r;
+	w->inf = inf;
+	w->done = done;
+	w->arg = arg;
+	w->start_usec = now_usec();
+	w->q = *q;
+	memcpy(w->pkt, q->pkt, q->len);
+	w->q.pkt = w->pkt;
+	w->o = *o;
+	w->next = inf->waiters;
+	if (inf->waiters != NULL)
+		inf->waiters->prev = w;
+	inf->waiters = w;
+	return w;
+servfail:
+	res_reply_error(r, q, o, DNS_RCODE_SERVFAIL, done, arg);
+	return NULL;
+}
+
+void
+res_cancel(struct res_req *req)
+{
+	struct inflight *inf;
+
+	if (req == NULL)
+		return;
+	inf = req->inf;
+	if (req->prev != NULL)
+		req->prev->next = req->next;
+	else if (inf != NULL && inf->waiters == req)
+		inf->waiters = req->next;
+	if (req->next != NULL)
+		req->next->prev = req->prev;
+	/* the upstream query goes on: its answer will be cached */
+	free(req);
+}
+
+/* ------------------------------------------------------------ submit */
+
+/*
+ * Question types a resolver does not answer (as Unbound): zone transfers
+ * are REFUSED; OPT, TKEY, TSIG, MAILA, MAILB and the other meta types
+ * (128-254 except ANY) are FORMERR.  Returns 0 or the rcode.
+ */
+static int
+res_qtype_check(uint16_t qtype)
+{
+	if (qtype == DNS_T_AXFR || qtype == DNS_T_IXFR)
+		return DNS_RCODE_REFUSED;
+	if (qtype == DNS_T_OPT || (qtype >= 128 && qtype <= 254))
+		return DNS_RCODE_FORMERR;
+	return 0;
+}
+
+/* local-zone inform: the operator asked for these lines (as Unbound). */
+static void
+log_inform(const struct dns_query *q, const struct res_client *client)
+{
+	char name[DNS_MAX_NAME * 4 + 2], addr[INET6_ADDRSTRLEN], tbuf[16];
+	uint16_t port = 0;
+
+	if (dns_name_to_text(q->qname, q->qname_len, name, sizeof(name)) < 0)
+		snprintf(name, sizeof(name), "?");
+	addr[0] = '\0';
+	if (client->addr != NULL && client->addr->sa_family == AF_INET) {
+		const struct sockaddr_in *s =
+		    (const struct sockaddr_in *)client->addr;
+
+		inet_ntop(AF_INET, &s->sin_addr, addr, sizeof(addr));
+		port = ntohs(s->sin_port);
+	} else if (client->addr != NULL &&
+	    client->addr->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s =
+		    (const struct sockaddr_in6 *)client->addr;
+
+		inet_ntop(AF_INET6, &s->sin6_addr, addr, sizeof(addr));
+		port = ntohs(s->sin6_port);
+	}
+	log_info("%s@%u %s %s IN", addr[0] ? addr : "-", port, name,
+	    dns_type_to_text(q->qtype, tbuf));
+}
+
+struct res_req *
+res_submit(struct resolver *r, const uint8_t *query, size_t len,
+    const struct res_client *client, res_done_cb done, void *arg)
+{
+	struct dns_query q;
+	struct dns_reply_opts o;
+	struct cache_key k;
+	int rc, acl, lzr, ztype;
+	size_t n;
+
+	rc = dns_query_parse(&q, query, len);
+	if (rc == -1 || len < DNS_HDR_LEN) {
+		verbose(VERB_CLIENT, "resolver: dropped a query without header");
+		done(arg, NULL, 0);
+		return NULL;
+	}
+	acl = client->addr != NULL ? (int)acl_lookup(&r->sh->acl, client->addr) :
+	    ACL_ALLOW;
+
+	o.max_len = 65535;
+	if (!client->stream)
+		o.max_len = (rc == 0 && q.edns && q.edns_udp > DNS_MAX_UDP_NOEDNS)
+		    ? q.edns_udp : DNS_MAX_UDP_NOEDNS;
+	o.edns_udp = r->edns_udp;
+	o.pad = client->encrypted;
+
+	if (acl == ACL_DENY) {
+		STAT_INC(r->st, UNWANTED_QUERIES);
+		done(arg, NULL, 0);
+		return NULL;
+	}
+	if (acl == ACL_REFUSE) {
+		STAT_INC(r->st, UNWANTED_QUERIES);
+		res_reply_error(r, &q, &o, DNS_RCODE_REFUSED, done, arg);
+		return NULL;
+	}
+	count_query(r, &q, rc, client);
+	if (rc == 0)
+		rc = res_qtype_check(q.qtype);
+	if (rc != 0) {
+		res_reply_error(r, &q, &o, rc, done, arg);
+		return NULL;
+	}
+
+	lzr = localzone_answer(r->sh->lz, &q, &o, r->scratch,
+	    sizeof(r->scratch), &n, &ztype);
+	if (ztype == LZ_INFORM || ztype == LZ_INFORM_DENY)
+		log_inform(&q, client);
+	if (lzr == LZ_RES_DROP) {
+		done(arg, NULL, 0);
+		return NULL;
+	}
+	if (lzr == LZ_RES_ANSWER) {
+		STAT_INC(r->st, NUM_CACHEHITS);
+		if (n == 0) {
+			res_reply_error(r, &q, &o, DNS_RCODE_SERVFAIL, done,
+			    arg);
+			return NULL;
+		}
+		res_reply(r, done, arg, r->scratch, n);
+		return NULL;
+	}
+
+	if (acl == ACL_DENY_NON_LOCAL) {
+		done(arg, NULL, 0);
+		return NULL;
+	}
+	if (acl == ACL_REFUSE_NON_LOCAL ||
+	    (!(q.flags & DNS_RD) && acl != ACL_ALLOW_SNOOP)) {
+		res_reply_error(r, &q, &o, DNS_RCODE_REFUSED, done, arg);
+		return NULL;
+	}
+
+	cache_key_from_query(&k, &q);
+	n = msg_cache_reply(r->sh->cache, &k, &q, &o, r->scratch,
+	    sizeof(r->scratch));
+	if (n > 0) {
+		STAT_INC(r->st, NUM_CACHEHITS);
+		res_reply(r, done, arg, r->scratch, n);
+		return NULL;
+	}
+	if (!(q.flags & DNS_RD)) {
+		/* allow_snoop, not in the cache: we do not recurse for it */
+		res_reply_error(r, &q, &o, DNS_RCODE_REFUSED, done, arg);
+		return NULL;
+	}
+
+	STAT_INC(r->st, NUM_CACHEMISS);
+	STAT_ADD_FIELD(r->st->requestlist_sum, r->ninflight);
+	if (r->ninflight > STAT_LOAD(r->st->requestlist_max))
+		__atomic_store_n(&r->st->requestlist_max,
+		    (uint64_t)r->ninflight, __ATOMIC_RELAXED);
+	return res_forward(r, &q, &o, &k, done, arg);
+}

@@ -38,6 +38,9 @@ struct res_client {
  * The answer.  'ans' is borrowed for the duration of the call (copy it);
  * ans_len 0 means "no answer: drop" (access-control deny, or a query too
  * broken to answer).  The request handle is dead once this runs.
+ * 'ans' points into the resolver's scratch buffer: copy it before calling
+ * res_submit again from inside the callback.  res_cancel of other
+ * requests is allowed inside the callback; res_free is not.
  */
 typedef void (*res_done_cb)(void *arg, const uint8_t *ans, size_t ans_len);
 
@@ -59,7 +62,12 @@ struct resolver *res_new(struct res_shared *sh, struct event_base *base,
     const struct config *cfg, struct stats *st);
 /* Cancels every pending request (callbacks are not called) and frees. */
 void res_free(struct resolver *r);
-/* Requests waiting for an upstream answer (requestlist.current.all). */
+/*
+ * Distinct questions waiting for an upstream answer on this worker
+ * (requestlist.current.all, Unbound's mesh states): joined identical
+ * questions count once; a question whose clients all cancelled counts
+ * until its upstream answer (which is still cached) or failure.
+ */
 size_t res_pending(const struct resolver *r);
 
 /*
@@ -76,5 +84,15 @@ struct res_req *res_submit(struct resolver *r, const uint8_t *query,
 
 /* Forget a request: its callback will not be called. */
 void res_cancel(struct res_req *req);
+
+/*
+ * The recursion time histogram (Unbound's 40 buckets, num.histogram.*):
+ * bucket 0 is [0, 1us); buckets 1..20 double from 1us, bucket 20 being
+ * [524288us, 1s); buckets 21..39 double from [1s, 2s) to
+ * [262144s, 524288s); longer times count in bucket 39.
+ */
+int res_hist_bucket(uint64_t usec);
+/* Bounds of bucket i in microseconds: [*lo_usec, *hi_usec). */
+void res_hist_bounds(int i, uint64_t *lo_usec, uint64_t *hi_usec);
 
 #endif

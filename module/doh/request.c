@@ -1,1 +1,247 @@
-/* module/doh/request.c - not written yet */
+/*
+ * module/doh/request.c - the DoH request rules as pure functions: which
+ * HTTP status a request gets from its method, :path, dns= parameter,
+ * content-type, content-length and body size.  No allocation, no I/O,
+ * no nghttp2: see request.h for the contract and the order of checks.
+ */
+#include "config.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#include "dns/base64url.h"
+#include "module/doh/request.h"
+
+enum doh_method
+doh_req_method(const char *s, size_t len)
+{
+	if (len == 3 && memcmp(s, "GET", 3) == 0)
+		return DOH_METHOD_GET;
+	if (len == 4 && memcmp(s, "POST", 4) == 0)
+		return DOH_METHOD_POST;
+	return DOH_METHOD_OTHER;
+}
+
+void
+doh_req_split_path(const char *p, size_t len, size_t *path_len,
+    const char **query, size_t *query_len)
+{
+	const char *q = memchr(p, '?', len);
+
+	if (q == NULL) {
+		*path_len = len;
+		*query = p + len;
+		*query_len = 0;
+		return;
+	}
+	*path_len = (size_t)(q - p);
+	*query = q + 1;
+	*query_len = len - *path_len - 1;
+}
+
+bool
+doh_req_find_dns(const char *q, size_t qlen, const char **val,
+    size_t *val_len)
+{
+	size_t i = 0;
+
+	while (i <= qlen) {
+		const char *amp = memchr(q + i, '&', qlen - i);
+		size_t end = amp ? (size_t)(amp - q) : qlen;
+
+		if (end - i >= 4 && memcmp(q + i, "dns=", 4) == 0) {
+			*val = q + i + 4;
+			*val_len = end - i - 4;
+			return true;
+		}
+		if (amp == NULL)
+			break;
+		i = end + 1;
+	}
+	return false;
+}
+
+static int
+lower(int ch)
+{
+	return (ch >= 'A' && ch <= 'Z') ? ch - 'A' + 'a' : ch;
+}
+
+bool
+doh_req_content_type_ok(const char *ct, size_t len)
+{
+	static const char want[] = "application/dns-message";
+	const size_t wlen = sizeof(want) - 1;
+	const char *semi = memchr(ct, ';', len);
+	size_t b = 0, e = semi ? (size_t)(semi - ct) : len;
+	size_t i;
+
+	while (b < e && (ct[b] == ' ' || ct[b] == '\t'))
+		b++;
+	while (e > b && (ct[e - 1] == ' ' || ct[e - 1] == '\t'))
+		e--;
+	if (e - b != wlen)
+		return false;
+	for (i = 0; i < wlen; i++)
+		if (lower((unsigned char)ct[b + i]) != want[i])
+			return false;
+	return true;
+}
+
+int
+doh_req_parse_length(const char *s, size_t len, size_t *out)
+{
+	size_t v = 0, i;
+
+	if (len == 0)
+		return -1;
+	for (i = 0; i < len; i++) {
+		unsigned d;
+
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		d = (unsigned)(s[i] - '0');
+		if (v > (SIZE_MAX - d) / 10)
+			v = SIZE_MAX;	/* saturate: surely too large */
+		else
+			v = v * 10 + d;
+	}
+	*out = v;
+	return 0;
+}
+
+size_t
+doh_req_b64_max_len(size_t max)
+{
+	/* 3 bytes -> 4 characters; a tail of 1 or 2 bytes -> 2 or 3. */
+	return (max / 3) * 4 + (max % 3 ? max % 3 + 1 : 0);
+}
+
+size_t
+doh_req_b64_decoded_len(size_t len)
+{
+	switch (len % 4) {
+	case 0:
+		return len / 4 * 3;
+	case 2:
+		return len / 4 * 3 + 1;
+	case 3:
+		return len / 4 * 3 + 2;
+	default:
+		return (size_t)-1;
+	}
+}
+
+int
+doh_req_check_headers(const struct doh_req *r, const char *endpoint,
+    size_t max_query, struct doh_req_plan *plan)
+{
+	const char *query;
+	size_t path_len, query_len;
+
+	memset(plan, 0, sizeof(*plan));
+	if (r->method == DOH_METHOD_OTHER)
+		return 501;
+	if (r->uri_too_long)
+		return 414;
+	if (r->method == DOH_METHOD_NONE || !r->has_path || r->malformed)
+		return 400;	/* nghttp2 refuses these first; HTTP/1.1 */
+	doh_req_split_path(r->path, r->path_len, &path_len, &query,
+	    &query_len);
+	if (path_len != strlen(endpoint) ||
+	    memcmp(r->path, endpoint, path_len) != 0)
+		return 404;
+	if (r->content_type != NULL &&
+	    !doh_req_content_type_ok(r->content_type, r->content_type_len))
+		return 415;
+
+	if (r->method == DOH_METHOD_GET) {
+		const char *v;
+		size_t vlen, n;
+
+		if (!doh_req_find_dns(query, query_len, &v, &vlen))
+			return 400;
+		/* padding is optional: at most two '=' at the end */
+		if (vlen > 0 && v[vlen - 1] == '=')
+			vlen--;
+		if (vlen > 0 && v[vlen - 1] == '=')
+			vlen--;
+		if (vlen > doh_req_b64_max_len(max_query))
+			return 414;
+		n = doh_req_b64_decoded_len(vlen);
+		if (n == (size_t)-1 || n < DOH_MIN_QUERY)
+			return 400;
+		plan->dns = v;
+		plan->dns_len = vlen;
+		plan->query_size = n;
+		return 0;
+	}
+
+	/* POST */
+	if (r->content_length != NULL) {
+		size_t cl;
+
+		if (doh_req_parse_length(r->content_length,
+		    r->content_length_len, &cl) != 0)
+			return 400;
+		if (cl > max_query)
+			return 413;
+		plan->query_size = cl;
+		plan->has_content_length = true;
+	}
+	return 0;
+}
+
+int
+doh_req_decode_get(const struct doh_req_plan *plan, uint8_t *out, size_t cap)
+{
+	long n;
+
+	if (cap < plan->query_size)
+		return 400;
+	n = base64url_decode(plan->dns, plan->dns_len, out, cap);
+	if (n < 0 || (size_t)n != plan->query_size)
+		return 400;
+	return 0;
+}
+
+int
+doh_req_first_frame(size_t frame_len, size_t max_query)
+{
+	return frame_len > max_query ? 413 : 0;
+}
+
+int
+doh_req_body_data(size_t have, size_t cap, size_t add)
+{
+	return (have > cap || add > cap - have) ? 413 : 0;
+}
+
+int
+doh_req_check_query(size_t len)
+{
+	return len < DOH_MIN_QUERY ? 400 : 0;
+}
+
+int
+doh_req_body_final(size_t len, bool has_content_length, size_t content_length)
+{
+	if (has_content_length && len != content_length)
+		return len > content_length ? 413 : 400;
+	return doh_req_check_query(len);
+}
+
+const char *
+doh_req_status_text(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 400: return "Bad Request";
+	case 404: return "Not Found";
+	case 413: return "Payload Too Large";
+	case 414: return "URI Too Long";
+	case 415: return "Unsupported Media Type";
+	case 501: return "Not Implemented";
+	default: return "Error";
+	}
+}

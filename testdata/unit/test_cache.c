@@ -1,7 +1,357 @@
+/*
+ * testdata/unit/test_cache.c - the sharded message cache: hits, misses,
+ * TTL ageing and expiry on a test clock, negative answers, LRU eviction
+ * under the byte bound, flush by name/type/subtree, DO/CD keys, and two
+ * threads using one cache.
+ */
+#include "config.h"
+
+#include <pthread.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
+#include <stdio.h>
+#include <string.h>
 #include <cmocka.h>
-static void placeholder(void **s) { (void)s; }
-int main(void) { const struct CMUnitTest t[] = { cmocka_unit_test(placeholder) }; return cmocka_run_group_tests(t, NULL, NULL); }
+
+#include "dns/wire.h"
+#include "resolver/cache.h"
+
+static uint64_t test_now = 1000;
+
+static uint64_t
+test_clock(void *arg)
+{
+	(void)arg;
+	return test_now;
+}
+
+struct tq {
+	uint8_t pkt[512];
+	size_t len;
+	struct dns_query q;
+	struct cache_key k;
+};
+
+static void
+make_query(struct tq *t, const char *name, uint16_t type, bool dnssec_ok,
+    bool cd)
+{
+	uint8_t wire[DNS_MAX_NAME];
+	size_t wl = dns_name_from_text(name, wire);
+
+	assert_true(wl > 0);
+	t->len = dns_query_build(t->pkt, sizeof(t->pkt), 0x1234, wire, wl,
+	    type, DNS_C_IN, cd, dnssec_ok, 1232);
+	assert_true(t->len > 0);
+	assert_int_equal(dns_query_parse(&t->q, t->pkt, t->len), 0);
+	cache_key_from_query(&t->k, &t->q);
+}
+
+static const struct dns_reply_opts opts = { 65535, 1232, false };
+
+/* An upstream reply to t: A records with 'ttl', or NXDOMAIN with SOA. */
+static struct dns_msg *
+make_msg(const struct tq *t, uint32_t ttl, int rcode)
+{
+	uint8_t buf[1024];
+	struct dns_buf b = { buf, 0, sizeof(buf), false };
+	static const uint8_t a[4] = { 192, 0, 2, 1 };
+	uint8_t soa[64], *p = soa;
+	size_t n;
+
+	dns_reply_start(&b, &t->q, rcode, 0);
+	if (rcode == DNS_RCODE_NOERROR && ttl > 0) {
+		dns_reply_add_rr(&b, 1, t->q.qname, t->q.qname_len, DNS_T_A,
+		    DNS_C_IN, ttl, a, 4);
+	} else {
+		static const uint8_t ns[] = { 2, 'n', 's', 0 };
+		uint32_t v[5] = { 1, 3600, 600, 86400, 60 };
+		int i;
+
+		memcpy(p, ns, sizeof(ns));
+		p += sizeof(ns);
+		memcpy(p, ns, sizeof(ns));
+		p += sizeof(ns);
+		for (i = 0; i < 5; i++) {
+			*p++ = (uint8_t)(v[i] >> 24);
+			*p++ = (uint8_t)(v[i] >> 16);
+			*p++ = (uint8_t)(v[i] >> 8);
+			*p++ = (uint8_t)v[i];
+		}
+		dns_reply_add_rr(&b, 2, t->q.qname, t->q.qname_len, DNS_T_SOA,
+		    DNS_C_IN, ttl, soa, (size_t)(p - soa));
+	}
+	n = dns_reply_finish(&b, &t->q, &opts);
+	assert_true(n > 0);
+	return dns_msg_new(buf, n, 0, 86400, 3600, NULL);
+}
+
+/* TTL of the first answer RR of a reply to an A query with one RR. */
+static uint32_t
+first_ttl(const uint8_t *p, size_t len, const struct tq *t)
+{
+	size_t off = t->q.question_end;
+
+	assert_true(len > off + 12);
+	/* owner is a 2-byte pointer to the question */
+	assert_int_equal(p[off] & 0xc0, 0xc0);
+	off += 2 + 4;
+	return ((uint32_t)p[off] << 24) | ((uint32_t)p[off + 1] << 16) |
+	    ((uint32_t)p[off + 2] << 8) | p[off + 3];
+}
+
+static void
+test_hit_miss_and_ageing(void **state)
+{
+	struct msg_cache *c = msg_cache_new(1 << 20);
+	struct tq t, other;
+	uint8_t out[1024];
+	size_t n;
+
+	(void)state;
+	test_now = 1000;
+	msg_cache_set_clock(c, test_clock, NULL);
+	make_query(&t, "www.Example.com.", DNS_T_A, false, false);
+	make_query(&other, "www.example.org.", DNS_T_A, false, false);
+	assert_int_equal(msg_cache_reply(c, &t.k, &t.q, &opts, out,
+	    sizeof(out)), 0);
+	assert_true(msg_cache_insert(c, &t.k, make_msg(&t, 300,
+	    DNS_RCODE_NOERROR)));
+	assert_int_equal(msg_cache_count(c), 1);
+	assert_true(msg_cache_mem(c) > 0);
+
+	n = msg_cache_reply(c, &t.k, &t.q, &opts, out, sizeof(out));
+	assert_true(n > 0);
+	assert_int_equal(out[0], 0x12);
+	assert_int_equal(out[1], 0x34);
+	assert_int_equal(first_ttl(out, n, &t), 300);
+	assert_int_equal(msg_cache_reply(c, &other.k, &other.q, &opts, out,
+	    sizeof(out)), 0);
+
+	test_now += 100;
+	n = msg_cache_reply(c, &t.k, &t.q, &opts, out, sizeof(out));
+	assert_int_equal(first_ttl(out, n, &t), 200);
+
+	/* expired: a miss, and the entry is gone */
+	test_now += 200;
+	assert_int_equal(msg_cache_reply(c, &t.k, &t.q, &opts, out,
+	    sizeof(out)), 0);
+	assert_int_equal(msg_cache_count(c), 0);
+	msg_cache_free(c);
+}
+
+static void
+test_negative(void **state)
+{
+	struct msg_cache *c = msg_cache_new(1 << 20);
+	struct tq t;
+	uint8_t out[1024];
+	size_t n;
+	struct dns_msg *m;
+
+	(void)state;
+	test_now = 5000;
+	msg_cache_set_clock(c, test_clock, NULL);
+	make_query(&t, "nx.example.com.", DNS_T_A, false, false);
+	m = make_msg(&t, 3600, DNS_RCODE_NXDOMAIN);
+	assert_non_null(m);
+	assert_true(m->negative);
+	/* RFC 2308: min(SOA TTL, SOA MINIMUM) = 60 */
+	assert_int_equal(m->ttl, 60);
+	assert_true(msg_cache_insert(c, &t.k, m));
+	n = msg_cache_reply(c, &t.k, &t.q, &opts, out, sizeof(out));
+	assert_true(n > 0);
+	assert_int_equal(out[3] & 0xf, DNS_RCODE_NXDOMAIN);
+	test_now += 59;
+	assert_true(msg_cache_has(c, &t.k));
+	test_now += 1;
+	assert_false(msg_cache_has(c, &t.k));
+	msg_cache_free(c);
+}
+
+static void
+test_ttl_zero_not_stored(void **state)
+{
+	struct msg_cache *c = msg_cache_new(1 << 20);
+	struct tq t;
+
+	(void)state;
+	make_query(&t, "zero.example.", DNS_T_A, false, false);
+	assert_false(msg_cache_insert(c, &t.k, make_msg(&t, 0,
+	    DNS_RCODE_NOERROR)));
+	assert_int_equal(msg_cache_count(c), 0);
+	msg_cache_free(c);
+}
+
+static void
+test_lru_eviction(void **state)
+{
+	/* room for a few entries per shard */
+	size_t limit = CACHE_SHARDS * 1500;
+	struct msg_cache *c = msg_cache_new(limit);
+	struct tq keep, t;
+	uint8_t out[1024];
+	char name[64];
+	int i;
+
+	(void)state;
+	test_now = 100;
+	msg_cache_set_clock(c, test_clock, NULL);
+	make_query(&keep, "keep.example.", DNS_T_A, false, false);
+	assert_true(msg_cache_insert(c, &keep.k, make_msg(&keep, 3600,
+	    DNS_RCODE_NOERROR)));
+	for (i = 0; i < 400; i++) {
+		snprintf(name, sizeof(name), "n%d.example.", i);
+		make_query(&t, name, DNS_T_A, false, false);
+		msg_cache_insert(c, &t.k, make_msg(&t, 3600,
+		    DNS_RCODE_NOERROR));
+		/* used between every insert: the LRU must keep it */
+		assert_true(msg_cache_reply(c, &keep.k, &keep.q, &opts, out,
+		    sizeof(out)) > 0);
+		assert_true(msg_cache_mem(c) <= limit + CACHE_SHARDS * 64 *
+		    sizeof(void *));
+	}
+	assert_true(msg_cache_count(c) < 400);
+	assert_true(msg_cache_has(c, &keep.k));
+	/* the first ones went first */
+	make_query(&t, "n0.example.", DNS_T_A, false, false);
+	assert_false(msg_cache_has(c, &t.k));
+	make_query(&t, "n399.example.", DNS_T_A, false, false);
+	assert_true(msg_cache_has(c, &t.k));
+	msg_cache_free(c);
+}
+
+static void
+test_flush(void **state)
+{
+	struct msg_cache *c = msg_cache_new(1 << 20);
+	const char *names[] = { "example.com.", "www.example.com.",
+	    "a.b.example.com.", "example.org.", "notexample.com." };
+	uint16_t types[] = { DNS_T_A, DNS_T_AAAA };
+	struct tq t;
+	uint8_t zone[DNS_MAX_NAME];
+	size_t zl, i, j;
+
+	(void)state;
+	for (i = 0; i < 5; i++)
+		for (j = 0; j < 2; j++) {
+			make_query(&t, names[i], types[j], false, false);
+			assert_true(msg_cache_insert(c, &t.k, make_msg(&t, 600,
+			    DNS_RCODE_NOERROR)));
+		}
+	assert_int_equal(msg_cache_count(c), 10);
+	/* one name, one type */
+	zl = dns_name_from_text("www.example.com.", zone);
+	assert_int_equal(msg_cache_flush(c, zone, zl, DNS_T_AAAA, false), 1);
+	make_query(&t, "www.example.com.", DNS_T_A, false, false);
+	assert_true(msg_cache_has(c, &t.k));
+	/* one name, all types */
+	assert_int_equal(msg_cache_flush(c, zone, zl, 0, false), 1);
+	assert_false(msg_cache_has(c, &t.k));
+	/* subtree: example.com and a.b.example.com, not notexample.com */
+	zl = dns_name_from_text("example.com.", zone);
+	assert_int_equal(msg_cache_flush(c, zone, zl, 0, true), 4);
+	make_query(&t, "notexample.com.", DNS_T_A, false, false);
+	assert_true(msg_cache_has(c, &t.k));
+	/* everything */
+	assert_int_equal(msg_cache_flush(c, NULL, 0, 0, false), 4);
+	assert_int_equal(msg_cache_count(c), 0);
+	msg_cache_free(c);
+}
+
+static void
+test_do_cd_keys(void **state)
+{
+	struct msg_cache *c = msg_cache_new(1 << 20);
+	struct tq plain, dnssec, cd, upper;
+
+	(void)state;
+	make_query(&plain, "k.example.", DNS_T_A, false, false);
+	make_query(&dnssec, "k.example.", DNS_T_A, true, false);
+	make_query(&cd, "k.example.", DNS_T_A, false, true);
+	make_query(&upper, "K.EXAMPLE.", DNS_T_A, false, false);
+	assert_true(msg_cache_insert(c, &plain.k, make_msg(&plain, 600,
+	    DNS_RCODE_NOERROR)));
+	assert_true(msg_cache_has(c, &plain.k));
+	assert_true(msg_cache_has(c, &upper.k));	/* case-insensitive */
+	assert_false(msg_cache_has(c, &dnssec.k));
+	assert_false(msg_cache_has(c, &cd.k));
+	assert_true(msg_cache_insert(c, &dnssec.k, make_msg(&dnssec, 600,
+	    DNS_RCODE_NOERROR)));
+	assert_true(msg_cache_has(c, &dnssec.k));
+	assert_false(msg_cache_has(c, &cd.k));
+	assert_int_equal(msg_cache_count(c), 2);
+	msg_cache_free(c);
+}
+
+struct thr_arg {
+	struct msg_cache *c;
+	int seed;
+	int hits;
+};
+
+static void *
+thread_main(void *p)
+{
+	struct thr_arg *a = p;
+	struct tq t;
+	uint8_t out[1024];
+	char name[64];
+	int i;
+
+	for (i = 0; i < 20000; i++) {
+		snprintf(name, sizeof(name), "t%d.example.", (i * 7 + a->seed) %
+		    300);
+		make_query(&t, name, DNS_T_A, false, false);
+		if (msg_cache_reply(a->c, &t.k, &t.q, &opts, out,
+		    sizeof(out)) > 0) {
+			if (out[0] != 0x12 || out[1] != 0x34)
+				return NULL;
+			a->hits++;
+		} else {
+			msg_cache_insert(a->c, &t.k, make_msg(&t, 600,
+			    DNS_RCODE_NOERROR));
+		}
+		if (i % 5000 == 0)
+			msg_cache_flush(a->c, NULL, 0, DNS_T_AAAA, false);
+	}
+	return NULL;
+}
+
+static void
+test_two_threads(void **state)
+{
+	/* small: lookups race with evictions in the other thread */
+	struct msg_cache *c = msg_cache_new(CACHE_SHARDS * 4000);
+	struct thr_arg a1 = { c, 0, 0 }, a2 = { c, 1, 0 };
+	pthread_t t1, t2;
+
+	(void)state;
+	assert_int_equal(pthread_create(&t1, NULL, thread_main, &a1), 0);
+	assert_int_equal(pthread_create(&t2, NULL, thread_main, &a2), 0);
+	pthread_join(t1, NULL);
+	pthread_join(t2, NULL);
+	assert_true(a1.hits > 0);
+	assert_true(a2.hits > 0);
+	assert_true(msg_cache_mem(c) <= CACHE_SHARDS * 4000 +
+	    CACHE_SHARDS * 1024 * sizeof(void *));
+	msg_cache_free(c);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_hit_miss_and_ageing),
+		cmocka_unit_test(test_negative),
+		cmocka_unit_test(test_ttl_zero_not_stored),
+		cmocka_unit_test(test_lru_eviction),
+		cmocka_unit_test(test_flush),
+		cmocka_unit_test(test_do_cd_keys),
+		cmocka_unit_test(test_two_threads),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,139 @@
+/*
+ * dns/wire_int.h - helpers shared by the dns/ sources only (wire.c,
+ * msg.c, rrtext.c): reading names and RRs of a received message with
+ * every bound checked.  Not a contract: other areas use dns/wire.h.
+ *
+ * Compression rules enforced by all readers: a pointer must point
+ * strictly before the start of the name segment that contains it (so
+ * pointers only go backwards and a walk always ends), at or after the
+ * header, with at most DNS_PTR_HOPS jumps; the expanded name is at most
+ * 255 octets and each label at most 63.
+ */
+#ifndef CAIRN_DNS_WIRE_INT_H
+#define CAIRN_DNS_WIRE_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define DNS_PTR_HOPS	127
+
+static inline uint16_t
+dns_rd16(const uint8_t *p)
+{
+	return (uint16_t)((p[0] << 8) | p[1]);
+}
+
+static inline uint32_t
+dns_rd32(const uint8_t *p)
+{
+	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
+	    ((uint32_t)p[2] << 8) | (uint32_t)p[3];
+}
+
+static inline void
+dns_wr16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static inline void
+dns_wr32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+/* One resource record as found in a message. */
+struct dns_rrinfo {
+	size_t owner_off;	/* where the owner name starts */
+	size_t ttl_off;		/* offset of the 32-bit TTL */
+	size_t rdata_off;
+	uint16_t type;
+	uint16_t rclass;
+	uint32_t ttl;
+	uint16_t rdlen;
+};
+
+/*
+ * Read the (possibly compressed) name at 'off' of pkt[0..len).  If 'out'
+ * is not NULL the expanded wire name is written there (at most
+ * DNS_MAX_NAME bytes, letter case kept) and its length in *outlen.
+ * *next gets the offset just past the name as it sits at 'off'.
+ * Returns 0, or -1 if the name is malformed or runs past the end.
+ */
+int dns_pkt_name(const uint8_t *pkt, size_t len, size_t off, uint8_t *out,
+    size_t *outlen, size_t *next);
+
+/* The same, refusing to read any byte whose bit is set in 'forbid' (a
+ * bitmap over offsets, NULL for none): dns_msg_new uses it so that no
+ * name is made of TTL bytes, which change as the message ages. */
+int dns_pkt_name_ex(const uint8_t *pkt, size_t len, size_t off, uint8_t *out,
+    size_t *outlen, size_t *next, const uint8_t *forbid);
+
+/* Read the RR at 'off' into *rr (rdata bounds checked); *next past it.
+ * Returns 0 or -1. */
+int dns_pkt_rr(const uint8_t *pkt, size_t len, size_t off,
+    struct dns_rrinfo *rr, size_t *next);
+
+/*
+ * Check the header and question of a message: at least a header, QDCOUNT
+ * 0 or 1, an uncompressed question name.  *qend gets the offset past
+ * the question (12 when QDCOUNT is 0).  Returns 0 or -1.
+ */
+int dns_pkt_question(const uint8_t *pkt, size_t len, size_t *qend);
+
+/* Case-insensitive equality of two uncompressed wire names. */
+bool dns_name_equal(const uint8_t *a, size_t alen, const uint8_t *b,
+    size_t blen);
+
+/* TTL as a cache must read it: RFC 2181 8, a value with the top bit set
+ * counts as 0. */
+static inline uint32_t
+dns_ttl_sane(uint32_t t)
+{
+	return (t & 0x80000000u) ? 0 : t;
+}
+
+/*
+ * Finish a reply held in p[0..len) (question ends at qend, header
+ * counts right), with room up to 'cap': truncate when it exceeds
+ * o->max_len, add the OPT and padding.  The workhorse of
+ * dns_reply_finish and dns_msg_reply.  Returns the length or 0.
+ */
+struct dns_query;
+struct dns_reply_opts;
+size_t dns_reply_finish_raw(uint8_t *p, size_t len, size_t qend, size_t cap,
+    bool force_tc, const struct dns_query *q,
+    const struct dns_reply_opts *o);
+
+/* What a full walk over an upstream reply found (dns_pkt_scan). */
+struct dns_scan {
+	size_t qend;		/* offset past the question */
+	size_t ar_off;		/* where the additional section starts */
+	size_t cut_off;		/* first OPT/TSIG/SIG in additional, or end */
+	size_t end;		/* offset past the last RR */
+	uint16_t qtype;
+	uint16_t rcode;		/* low 4 bits */
+	uint16_t an, ns, ar;
+	uint16_t ar_kept;	/* additional RRs before cut_off */
+	bool negative;		/* NXDOMAIN or NODATA (RFC 2308) */
+	bool has_soa;		/* an SOA in the authority section */
+	bool opt_misplaced;	/* OPT in answer or authority */
+	uint32_t soa_neg;	/* min(SOA TTL, SOA MINIMUM) */
+	uint32_t min_ttl;	/* smallest TTL of answer+authority, OPT
+				   excluded; UINT32_MAX if none */
+	uint32_t min_an_ttl;	/* the same over the answer section only */
+};
+
+/*
+ * Walk a whole message (header, question, all sections) with every
+ * bound checked, and classify it.  Returns 0, or -1 if it does not
+ * parse (counts claiming more RRs than present included).
+ */
+int dns_pkt_scan(const uint8_t *pkt, size_t len, struct dns_scan *s);
+
+#endif

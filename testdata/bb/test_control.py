@@ -1,0 +1,562 @@
+"""
+testdata/bb/test_control.py - black-box tests of the control channel:
+cairn-control against a running cairnd, over TLS (certificates made by
+cairn-control-setup) and over a Unix socket.
+
+Each test starts its own cairnd on random ports (ControlDaemon below),
+with local data for "a.test." so that answers do not need an upstream.
+Every wait is bounded in time and every loop in count.  Programs are
+found in CAIRN_BUILDDIR (default: the repository root).
+"""
+
+import os
+import re
+import signal
+import socket
+import ssl
+import stat
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+
+import dns.exception
+import dns.message
+import dns.query
+import dns.rcode
+import pytest
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BUILDDIR = os.path.abspath(os.environ.get("CAIRN_BUILDDIR", REPO))
+SLOW = 3.0 if os.environ.get("CAIRN_ASAN", "") not in ("", "0", "no") \
+    else 1.0
+NAME = "a.test."
+# gauges that need not be 0 on an idle daemon
+GAUGES_NOT_ZERO = ("mem.cache.message",)
+ADDR = "192.0.2.1"
+
+
+def program(name):
+    for d in (BUILDDIR, os.path.join(BUILDDIR, "tools"),
+              os.path.join(BUILDDIR, "daemon")):
+        p = os.path.join(d, name)
+        if os.path.isfile(p) and os.access(p, os.X_OK):
+            return p
+    raise AssertionError("program %s not built in %s (set CAIRN_BUILDDIR)"
+                         % (name, BUILDDIR))
+
+
+def free_port():
+    """A port free for UDP and TCP on 127.0.0.1 (bounded tries)."""
+    for _ in range(100):
+        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            t.bind(("127.0.0.1", 0))
+            port = t.getsockname()[1]
+            try:
+                u.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+        finally:
+            t.close()
+            u.close()
+    raise AssertionError("no free port")
+
+
+def make_keys(d):
+    """cairn_server.key/.pem and cairn_control.key/.pem in d."""
+    r = subprocess.run(["sh", program("cairn-control-setup"), "-d", d],
+                       capture_output=True, text=True, timeout=60,
+                       stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return {k: os.path.join(d, "cairn_%s" % k) for k in (
+        "server.key", "server.pem", "control.key", "control.pem")}
+
+
+def query(port, name=NAME, rdtype="A", timeout=2.0):
+    q = dns.message.make_query(name, rdtype, use_edns=False)
+    return dns.query.udp(q, "127.0.0.1", port=port, timeout=timeout)
+
+
+def parse_stats(text):
+    out = {}
+    for line in text.splitlines():
+        k, sep, v = line.partition("=")
+        assert sep == "=", "not name=value: %r" % line
+        assert k not in out, "%s printed twice" % k
+        out[k] = float(v)
+    return out
+
+
+class ControlDaemon:
+    """cairnd with control on TCP 127.0.0.1 (TLS) and on a Unix socket."""
+
+    def __init__(self, threads=2, use_cert=True, extra_server=""):
+        # short path: a Unix socket path has to fit in 108 bytes
+        self.dir = tempfile.mkdtemp(prefix="cairn-ctl-")
+        self.keys = make_keys(self.dir)
+        self.port = free_port()
+        self.cport = free_port()
+        self.sock = os.path.join(self.dir, "ctl.sock")
+        self.conf = os.path.join(self.dir, "cairn.conf")
+        self.err_path = os.path.join(self.dir, "cairnd.stderr")
+        self.threads = threads
+        lines = [
+            "server:",
+            "    interface: 127.0.0.1",
+            "    port: %d" % self.port,
+            "    use-syslog: no",
+            '    logfile: ""',
+            '    pidfile: ""',
+            "    num-threads: %d" % threads,
+            "    verbosity: 1",
+            "    do-ip6: no",
+            '    local-zone: "test." static',
+            '    local-data: "%s 3600 IN A %s"' % (NAME, ADDR),
+        ]
+        lines += ["    " + x.strip() for x in extra_server.splitlines()
+                  if x.strip()]
+        lines += [
+            "remote-control:",
+            "    control-enable: yes",
+            "    control-interface: 127.0.0.1",
+            '    control-interface: "%s"' % self.sock,
+            "    control-port: %d" % self.cport,
+            "    control-use-cert: %s" % ("yes" if use_cert else "no"),
+            '    server-key-file: "%s"' % self.keys["server.key"],
+            '    server-cert-file: "%s"' % self.keys["server.pem"],
+            '    control-key-file: "%s"' % self.keys["control.key"],
+            '    control-cert-file: "%s"' % self.keys["control.pem"],
+        ]
+        with open(self.conf, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        self.err_f = open(self.err_path, "wb")
+        self.proc = subprocess.Popen(
+            [program("cairnd"), "-d", "-c", self.conf],
+            stdin=subprocess.DEVNULL, stdout=self.err_f, stderr=self.err_f,
+            cwd=self.dir)
+        self.wait_ready()
+
+    def stderr(self):
+        with open(self.err_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def wait_ready(self):
+        end = time.monotonic() + 10 * SLOW
+        for _ in range(400):
+            if self.proc.poll() is not None:
+                raise AssertionError("cairnd exited with %s:\n%s"
+                                     % (self.proc.returncode, self.stderr()))
+            # ready when the control server answers (it starts after the
+            # listeners); no DNS query, so that every counter stays 0
+            if os.path.exists(self.sock):
+                try:
+                    if b"is running" in _raw_unix(self.sock,
+                                                  b"CAIRNCTL1 status\n", 1.0):
+                        return
+                except OSError:
+                    pass
+            if time.monotonic() > end:
+                break
+            time.sleep(0.05)
+        raise AssertionError("cairnd not ready:\n" + self.stderr())
+
+    def ctl(self, *args, server=None, timeout=30):
+        cmd = [program("cairn-control"), "-c", self.conf]
+        if server:
+            cmd += ["-s", server]
+        cmd += list(args)
+        return subprocess.run(cmd, capture_output=True, text=True,
+                              timeout=timeout * SLOW,
+                              stdin=subprocess.DEVNULL)
+
+    def ok(self, *args, **kw):
+        r = self.ctl(*args, **kw)
+        assert r.returncode == 0, "%s: rc %d\nstdout: %s\nstderr: %s" % (
+            args, r.returncode, r.stdout, r.stderr)
+        return r.stdout
+
+    def stats(self, reset=False, **kw):
+        return parse_stats(self.ok("stats" if reset else "stats_noreset",
+                                   **kw))
+
+    def wait_exit(self, timeout=10):
+        try:
+            return self.proc.wait(timeout * SLOW)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def close(self):
+        rc = None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            rc = self.wait_exit()
+            if rc is None:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.err_f.close()
+        text = self.stderr()
+        if not os.environ.get("CAIRN_KEEP"):
+            shutil.rmtree(self.dir, ignore_errors=True)
+        for mark in ("Sanitizer", "runtime error:"):
+            assert mark not in text, "cairnd stderr:\n" + text[-6000:]
+        return rc
+
+
+@pytest.fixture
+def cairnd():
+    d = ControlDaemon()
+    yield d
+    text = d.stderr()
+    rc = d.close()
+    assert rc in (None, 0), "cairnd exit %s:\n%s" % (rc, text)
+
+
+def sum_threads(st, name, n):
+    return sum(st["thread%d.%s" % (i, name)] for i in range(n))
+
+
+# ---------------------------------------------------------------- tests
+
+def test_status_over_tls_and_unix(cairnd):
+    for server in (None, cairnd.sock):
+        out = cairnd.ok("status", server=server)
+        assert re.search(r"^version: \d+\.\d+", out, re.M), out
+        assert re.search(r"^threads: 2$", out, re.M), out
+        assert re.search(r"^uptime: \d+ seconds$", out, re.M), out
+        assert re.search(r"^cairnd \(pid %d\) is running\.\.\.$"
+                         % cairnd.proc.pid, out, re.M), out
+        assert out.endswith("\n")
+
+
+def test_stats_noreset_exact_counts(cairnd):
+    st = cairnd.stats()
+    # a fresh daemon: every counter is 0 (time.* is the clock;
+    # mem.cache.message is a gauge that includes the empty cache's table)
+    nonzero = {k: v for k, v in st.items() if v != 0 and
+               not k.startswith("time.") and k not in GAUGES_NOT_ZERO}
+    assert nonzero == {}, nonzero
+    assert 0 <= st["mem.cache.message"] <= 4 * 1024 * 1024
+
+    n = 5
+    for _ in range(n):
+        r = query(cairnd.port)
+        assert r.rcode() == dns.rcode.NOERROR
+        assert r.answer and r.answer[0][0].address == ADDR
+    st = cairnd.stats()
+    expected = {
+        "total.num.queries": n,
+        "total.num.cachehits": n,	# local data counts as a hit
+        "num.query.udp": n,
+        "num.query.type.A": n,
+        "num.query.class.IN": n,
+        "num.query.opcode.QUERY": n,
+        "num.query.flags.RD": n,
+        "num.answer.rcode.NOERROR": n,
+    }
+    for k, v in expected.items():
+        assert st.get(k) == v, "%s=%s, expected %s" % (k, st.get(k), v)
+    assert sum_threads(st, "num.queries", 2) == n
+    assert sum_threads(st, "num.cachehits", 2) == n
+    # every other counter is 0 (per-thread lines are covered by total.)
+    for k, v in st.items():
+        if k.startswith("time.") or k in expected or k in GAUGES_NOT_ZERO:
+            continue
+        if k.startswith("thread"):
+            continue
+        assert v == 0, "%s=%s, expected 0" % (k, v)
+
+
+def test_stats_resets(cairnd):
+    for _ in range(3):
+        query(cairnd.port)
+    st = cairnd.stats(reset=True)
+    assert st["total.num.queries"] == 3
+    st = cairnd.stats(reset=True)
+    assert st["total.num.queries"] == 0
+    assert st["num.query.udp"] == 0
+    assert st["time.elapsed"] < 10 * SLOW
+    query(cairnd.port)
+    assert cairnd.stats()["total.num.queries"] == 1
+
+
+def test_flush_stats(cairnd):
+    for _ in range(2):
+        query(cairnd.port)
+    assert cairnd.stats()["total.num.queries"] == 2
+    assert cairnd.ok("flush_stats") == "ok\n"
+    st = cairnd.stats()
+    assert st["total.num.queries"] == 0
+    assert sum_threads(st, "num.queries", 2) == 0
+
+
+def test_verbosity(cairnd):
+    assert cairnd.ok("verbosity", "3") == "ok\n"
+    assert re.search(r"^verbosity: 3$", cairnd.ok("status"), re.M)
+    for bad in ("x", "9", "-1"):
+        r = cairnd.ctl("verbosity", bad)
+        assert r.returncode == 1
+        assert r.stderr.startswith("error"), r.stderr
+        assert r.stdout == ""
+    r = cairnd.ctl("verbosity")
+    assert r.returncode == 1 and r.stderr.startswith("error")
+    assert re.search(r"^verbosity: 3$", cairnd.ok("status"), re.M)
+
+
+def test_flush_commands(cairnd):
+    query(cairnd.port)
+    assert cairnd.ok("flush", NAME) == "ok\n"
+    assert cairnd.ok("flush_type", NAME, "A") == "ok\n"
+    assert cairnd.ok("flush_zone", "test.").startswith("ok removed ")
+    r = cairnd.ctl("flush_type", NAME, "NOSUCHTYPE")
+    assert r.returncode == 1 and r.stderr.startswith("error")
+    r = cairnd.ctl("flush", "a..b")
+    assert r.returncode == 1 and r.stderr.startswith("error")
+    # local data is not cache: still answered
+    assert query(cairnd.port).answer[0][0].address == ADDR
+
+
+def test_reload_keeps_serving(cairnd):
+    errors = []
+    answered = [0]
+    stop = threading.Event()
+
+    def loop():
+        end = time.monotonic() + 30 * SLOW
+        for _ in range(20000):
+            if stop.is_set() or time.monotonic() > end:
+                return
+            try:
+                r = query(cairnd.port, timeout=2.0 * SLOW)
+                if r.rcode() != dns.rcode.NOERROR or not r.answer:
+                    errors.append("rcode %s" % dns.rcode.to_text(r.rcode()))
+                else:
+                    answered[0] += 1
+            except Exception as e:  # noqa: B902 - any failure counts
+                errors.append(repr(e))
+            time.sleep(0.005)
+
+    t = threading.Thread(target=loop)
+    t.start()
+    try:
+        time.sleep(0.2)
+        for cmd in ("reload", "reload_keep_cache", "reload"):
+            assert cairnd.ok(cmd) == "ok\n"
+            time.sleep(0.3)
+    finally:
+        stop.set()
+        t.join(40 * SLOW)
+    assert not t.is_alive()
+    assert errors == [], errors[:5]
+    assert answered[0] > 10
+    assert cairnd.proc.poll() is None
+    assert "is running" in cairnd.ok("status")
+
+
+def test_reload_with_a_broken_config_keeps_the_old(cairnd):
+    with open(cairnd.conf) as f:
+        good = f.read()
+    # cairn-control reads its own copy: the broken file is cairnd's
+    client_conf = os.path.join(cairnd.dir, "client.conf")
+    with open(client_conf, "w") as f:
+        f.write(good)
+    with open(cairnd.conf, "a") as f:
+        f.write("server:\n    no-such-option: 1\n")
+    r = subprocess.run([program("cairn-control"), "-c", client_conf,
+                        "reload"], capture_output=True, text=True,
+                       timeout=30 * SLOW)
+    assert r.returncode == 1
+    assert r.stderr.startswith("error"), r.stderr
+    assert "no-such-option" in r.stderr
+    with open(cairnd.conf, "w") as f:
+        f.write(good)
+    assert query(cairnd.port).rcode() == dns.rcode.NOERROR
+    assert cairnd.ok("status")
+
+
+def test_unix_socket_mode(cairnd):
+    st = os.lstat(cairnd.sock)
+    assert stat.S_ISSOCK(st.st_mode)
+    assert stat.S_IMODE(st.st_mode) == 0o660
+
+
+def _tls_try(port, cert=None, key=None, timeout=5.0):
+    """Connect with TLS (maybe without a client certificate), send a
+    status request and return the bytes received (b"" when refused)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    if cert:
+        ctx.load_cert_chain(cert, key)
+    raw = socket.create_connection(("127.0.0.1", port), timeout)
+    got = b""
+    try:
+        s = ctx.wrap_socket(raw)
+        s.sendall(b"CAIRNCTL1 status\n")
+        for _ in range(100):
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            got += chunk
+    except (ssl.SSLError, OSError):
+        pass
+    finally:
+        raw.close()
+    return got
+
+
+def test_tls_client_without_the_right_certificate_gets_nothing(cairnd):
+    # sanity: with the right certificate the same code gets a reply
+    right = _tls_try(cairnd.cport, cairnd.keys["control.pem"],
+                     cairnd.keys["control.key"])
+    assert b"is running" in right
+    assert _tls_try(cairnd.cport) == b""
+    other = tempfile.mkdtemp(prefix="cairn-other-")
+    try:
+        ok = make_keys(other)
+        assert _tls_try(cairnd.cport, ok["control.pem"],
+                        ok["control.key"]) == b""
+        # the server's own key pair is not a client certificate either
+        # of another CA: a self-signed cert of another setup
+        assert _tls_try(cairnd.cport, ok["server.pem"],
+                        ok["server.key"]) == b""
+    finally:
+        shutil.rmtree(other, ignore_errors=True)
+    # plain text on the TLS port gets no reply text
+    s = socket.create_connection(("127.0.0.1", cairnd.cport), 5)
+    try:
+        s.sendall(b"CAIRNCTL1 status\n")
+        s.settimeout(5)
+        try:
+            data = s.recv(4096)
+        except OSError:
+            data = b""
+        assert b"running" not in data
+    finally:
+        s.close()
+    # cairn-control with the wrong client key: exit 1, OpenSSL's reason
+    conf2 = os.path.join(cairnd.dir, "wrong.conf")
+    with open(cairnd.conf) as f:
+        text = f.read()
+    text = text.replace(cairnd.keys["control.key"], "/nonexistent.key")
+    with open(conf2, "w") as f:
+        f.write(text)
+    r = subprocess.run([program("cairn-control"), "-c", conf2, "status"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1
+    assert "/nonexistent.key" in r.stderr
+    assert r.stdout == ""
+
+
+def test_unknown_command(cairnd):
+    r = cairnd.ctl("bogus")
+    assert r.returncode == 1
+    assert r.stderr.strip() == "error unknown command 'bogus'"
+    assert r.stdout == ""
+    r = cairnd.ctl("status", "extra")
+    assert r.returncode == 1 and r.stderr.startswith("error")
+
+
+def _raw_unix(path, data, timeout=5.0):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect(path)
+    got = b""
+    try:
+        s.sendall(data)
+        for _ in range(100):
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            got += chunk
+    finally:
+        s.close()
+    return got
+
+
+def test_bad_requests(cairnd):
+    assert _raw_unix(cairnd.sock, b"UBCT1 status\n").startswith(b"error")
+    assert _raw_unix(cairnd.sock, b"CAIRNCTL1\n").startswith(b"error")
+    assert _raw_unix(cairnd.sock, b"CAIRNCTL1 st\x01atus\n") \
+        .startswith(b"error")
+    assert _raw_unix(cairnd.sock, b"CAIRNCTL1 status\0stop\n") == \
+        b"error control characters are not allowed in a request\n"
+    assert _raw_unix(cairnd.sock, b"x" * 5000) == \
+        b"error request longer than 4096 bytes\n"
+    assert b"is running" in _raw_unix(cairnd.sock, b"CAIRNCTL1 status\n")
+
+
+def test_connection_limit_and_timeout(cairnd):
+    """16 idle connections: the 17th waits, is served when one closes;
+    an idle connection is closed after 10 seconds."""
+    idle = []
+    try:
+        for _ in range(16):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(cairnd.sock)
+            idle.append(s)
+        time.sleep(0.3)
+        t0 = time.monotonic()
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(15 * SLOW)
+        s.connect(cairnd.sock)
+        s.sendall(b"CAIRNCTL1 status\n")
+        s.settimeout(0.5)
+        with pytest.raises(socket.timeout):
+            s.recv(100)
+        idle.pop(0).close()
+        s.settimeout(5 * SLOW)
+        assert b"version" in s.recv(4096)
+        s.close()
+        idle[0].settimeout(15 * SLOW)
+        assert idle[0].recv(10) == b""
+        waited = time.monotonic() - t0
+        assert 8 <= waited <= 12 * SLOW, waited
+    finally:
+        for s in idle:
+            s.close()
+
+
+def test_not_connected_message():
+    port = free_port()
+    d = tempfile.mkdtemp(prefix="cairn-ctl-")
+    try:
+        conf = os.path.join(d, "cairn.conf")
+        with open(conf, "w") as f:
+            f.write("remote-control:\n    control-enable: yes\n"
+                    "    control-use-cert: no\n"
+                    "    control-port: %d\n" % port)
+        r = subprocess.run([program("cairn-control"), "-c", conf, "status"],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 1
+        assert r.stderr.strip() == ("could not connect to 127.0.0.1 port "
+                                    "%d: Connection refused" % port)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_plain_tcp_without_certificates():
+    d = ControlDaemon(threads=1, use_cert=False)
+    try:
+        out = d.ok("status")
+        assert "control(plain)" in out
+        assert d.ok("stop") == "ok\n"
+        assert d.wait_exit() == 0
+    finally:
+        d.close()
+
+
+def test_stop_exits_cleanly():
+    d = ControlDaemon(threads=2)
+    try:
+        assert d.ok("stop") == "ok\n"
+        rc = d.wait_exit()
+        assert rc == 0, "cairnd exit %s:\n%s" % (rc, d.stderr())
+        assert not os.path.exists(d.sock), "stale control socket left"
+        text = d.stderr()
+        assert "Sanitizer" not in text and "runtime error" not in text
+    finally:
+        d.close()
