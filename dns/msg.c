@@ -82,6 +82,10 @@ dns_msg_new(const uint8_t *pkt, size_t len, uint32_t min_ttl, uint32_t max_ttl,
 		*why = "shorter than a header";
 		return NULL;
 	}
+	if (len > 65535) {	/* TTL offsets are 16 bits */
+		*why = "longer than a DNS message can be";
+		return NULL;
+	}
 	flags = dns_rd16(pkt + 2);
 	if (!(flags & DNS_QR)) {
 		*why = "not a reply";

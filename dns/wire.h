@@ -112,7 +112,13 @@ struct dns_reply_opts {
  */
 void dns_reply_start(struct dns_buf *b, const struct dns_query *q, int rcode,
     uint16_t flags);
-/* section: 1 answer, 2 authority, 3 additional. owner is a wire name. */
+/*
+ * section: 1 answer, 2 authority, 3 additional. owner is a wire name.
+ * Add the RRs section by section (answers first).  An owner equal to the
+ * question name is written as a pointer to it.  When the RR does not
+ * fit in b->cap, b->overflow is set and nothing is written; the finish
+ * then truncates with TC.
+ */
 void dns_reply_add_rr(struct dns_buf *b, int section, const uint8_t *owner,
     size_t owner_len, uint16_t type, uint16_t rclass, uint32_t ttl,
     const uint8_t *rdata, size_t rdlen);
@@ -121,6 +127,10 @@ void dns_reply_add_rr(struct dns_buf *b, int section, const uint8_t *owner,
  * BADVERS, DO echoed, padding if o->pad and the query had padding), and
  * if the reply exceeds o->max_len, cut it to header + question (+ OPT)
  * with TC set.  Returns the final length, or 0 if even that does not fit.
+ * The OPT carries o->edns_udp (at least 512), DO as the query had it,
+ * version 0, and extended rcode 1 (BADVERS) when the query's EDNS
+ * version was > 0 and the header rcode is 0.  Padding (RFC 8467) makes
+ * the whole message a multiple of DNS_PAD_BLOCK, or stops at max_len.
  */
 size_t dns_reply_finish(struct dns_buf *b, const struct dns_query *q,
     const struct dns_reply_opts *o);
@@ -177,6 +187,13 @@ struct dns_msg {
  * negative answers to max_neg_ttl) in the stored copy.  Returns NULL on
  * allocation failure or when the reply must not be cached (e.g. SERVFAIL,
  * TC set, negative without SOA); *why gets a short reason (may be NULL).
+ * Also refused: rcodes other than NOERROR/NXDOMAIN, QR clear, OPT in the
+ * answer or authority section, a name made of TTL bytes.  The OPT,
+ * TSIG and SIG(0) RRs and whatever follows them are not stored.
+ * Positive: every TTL clamped to [min_ttl, max_ttl], m->ttl the
+ * smallest answer/authority TTL.  Negative: TTLs capped at
+ * min(max_neg_ttl, max_ttl), the authority SOA's TTL lowered to its
+ * MINIMUM (RFC 2308 5), m->ttl the smallest answer/authority TTL.
  */
 struct dns_msg *dns_msg_new(const uint8_t *pkt, size_t len, uint32_t min_ttl,
     uint32_t max_ttl, uint32_t max_neg_ttl, const char **why);
@@ -187,7 +204,11 @@ size_t dns_msg_size(const struct dns_msg *m);
 /*
  * Write the cached message as the reply to 'q': id, RD, CD from q, the
  * question as q wrote it, every TTL reduced by 'elapsed' seconds, then
- * finished as dns_reply_finish does.  Returns the length, 0 on failure.
+ * finished as dns_reply_finish does.  Returns the length, 0 on failure
+ * (q's question is not as long as the stored one, cap too small).
+ * Flags: opcode and rcode as stored, QR RA set, AA and TC cleared, RD CD
+ * from q, AD as stored but only when q had DO or AD (RFC 6840 5.8).
+ * The caller checks that q asks the cached question; this does not.
  */
 size_t dns_msg_reply(const struct dns_msg *m, uint32_t elapsed,
     const struct dns_query *q, const struct dns_reply_opts *o,
