@@ -2,8 +2,12 @@
  * resolver/cache.c - the sharded message cache (see cache.h).
  *
  * Each shard: a mutex, a chained hash table that doubles when it holds
- * more entries than buckets, a doubly linked LRU list (head = most
- * recent) and a byte count bounded by max_bytes / CACHE_SHARDS.  An entry
+ * more entries than buckets (while the bucket array stays within a
+ * quarter of the shard's share), a doubly linked LRU list (head = most
+ * recent) and a byte count bounded by max_bytes / CACHE_SHARDS; the
+ * count includes entries, their messages and the bucket array, so
+ * mem.cache.message never exceeds msg-cache-size (for sizes of at least
+ * CACHE_SHARDS * 128 bytes).  An entry
  * is one allocation (struct + name) plus its dns_msg.  Reads take the
  * shard lock too (a hit moves the entry to the LRU head), so a message is
  * only ever freed by a thread holding its shard's lock.
@@ -119,11 +123,16 @@ msg_cache_new(size_t max_bytes)
 		pthread_mutex_init(&s->lock, NULL);
 		s->max_bytes = max_bytes / CACHE_SHARDS;
 		s->nbuckets = CACHE_INIT_BUCKETS;
+		while (s->nbuckets > 4 &&
+		    s->nbuckets * sizeof(*s->buckets) > s->max_bytes / 4)
+			s->nbuckets /= 2;
 		s->buckets = calloc(s->nbuckets, sizeof(*s->buckets));
 		if (s->buckets == NULL) {
 			msg_cache_free(c);
 			return NULL;
 		}
+		/* the bucket array counts against the bound too */
+		s->bytes = s->nbuckets * sizeof(*s->buckets);
 	}
 	return c;
 }
@@ -244,6 +253,7 @@ shard_grow(struct cache_shard *s)
 	}
 	free(s->buckets);
 	s->buckets = b;
+	s->bytes += (n - s->nbuckets) * sizeof(*b);
 	s->nbuckets = n;
 }
 
@@ -311,7 +321,8 @@ msg_cache_insert(struct msg_cache *c, const struct cache_key *k,
 	if (m == NULL)
 		return false;
 	size = sizeof(*e) + dns_msg_size(m);
-	if (m->ttl == 0 || size > s->max_bytes) {
+	if (m->ttl == 0 ||
+	    size + s->nbuckets * sizeof(*s->buckets) > s->max_bytes) {
 		dns_msg_free(m);
 		return false;
 	}
@@ -330,10 +341,12 @@ msg_cache_insert(struct msg_cache *c, const struct cache_key *k,
 	old = shard_find(s, k, hash);
 	if (old != NULL)
 		shard_remove(s, old);
+	/* more buckets while they stay within a quarter of the share */
+	if (s->count + 1 > s->nbuckets && s->nbuckets * 2 *
+	    sizeof(*s->buckets) <= s->max_bytes / 4)
+		shard_grow(s);
 	while (s->bytes + size > s->max_bytes && s->lru_tail != NULL)
 		shard_remove(s, s->lru_tail);
-	if (s->count + 1 > s->nbuckets)
-		shard_grow(s);
 	e->hnext = s->buckets[hash & (s->nbuckets - 1)];
 	s->buckets[hash & (s->nbuckets - 1)] = e;
 	lru_push_head(s, e);
@@ -388,8 +401,7 @@ msg_cache_mem(struct msg_cache *c)
 
 	for (i = 0; i < CACHE_SHARDS; i++) {
 		pthread_mutex_lock(&c->shard[i].lock);
-		total += c->shard[i].bytes +
-		    c->shard[i].nbuckets * sizeof(struct cache_entry *);
+		total += c->shard[i].bytes;
 		pthread_mutex_unlock(&c->shard[i].lock);
 	}
 	return total;
