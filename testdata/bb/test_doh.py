@@ -211,7 +211,7 @@ def test_many_streams_one_connection(d, certs, fake):
 
 
 def test_streams_answered_out_of_order(d, certs, fake):
-    fake.set("slow.doh.lab.", "answer", delay=1.0)
+    fake.set("slow.doh.lab.", "answer", delay=0.5)
     with client(d, certs) as c:
         s1 = c.post(make_query("slow.doh.lab.").to_wire())
         s2 = c.post(make_query("fast.doh.lab.").to_wire())
