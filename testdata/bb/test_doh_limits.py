@@ -506,7 +506,9 @@ def test_settings_ping_flood(make_cairnd, fake, certs, kind):
             make_query("localhost.").to_wire())))
         assert m.rcode() == dns.rcode.NOERROR
         grown = _rss_kb(d.proc.pid) - rss0
-        assert grown < 64 * 1024, "RSS grew %d kB during the flood" % grown
+        # ASan's quarantine and shadow memory make RSS grow by themselves
+        limit = (512 if harness.ASAN else 64) * 1024
+        assert grown < limit, "RSS grew %d kB during the flood" % grown
         c.sock.settimeout(0.2)
         # read and discard until the end (EOF or reset) of the connection
         t_end = time.monotonic() + 8 * SLOW
