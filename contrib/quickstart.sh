@@ -11,7 +11,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
-build=${1:-$top}
+build=$(cd "${1:-$top}" && pwd)
 dir=/tmp/cairn-quickstart
 cairnd=$build/cairnd
 [ -x "$cairnd" ] || { echo "no $cairnd: build first (see README.md)" >&2; exit 1; }
