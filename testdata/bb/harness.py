@@ -1198,7 +1198,7 @@ def padded_query(name, total, rdtype="A", qid=0):
         raise HarnessError("query for %s is longer than %d" % (name, total))
     q = make_query(name, rdtype, qid=qid,
                    options=[dns.edns.GenericOption(12, b"\x00" * pad)])
-    wire = q.to_wire()
+    wire = q.to_wire(max_size=65535)
     assert len(wire) == total, (len(wire), total)
     return wire
 

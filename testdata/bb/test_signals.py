@@ -6,7 +6,6 @@ the old one."""
 import signal
 import time
 
-import dns.rcode
 import pytest
 
 import harness

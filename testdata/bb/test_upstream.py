@@ -125,7 +125,7 @@ def test_all_upstreams_silent_servfail(make_cairnd, fake):
 
 
 def test_identical_queries_in_flight_joined(make_cairnd, fake):
-    fake.set("join.lab.", "answer", delay=1.0, addrs=["192.0.2.64"])
+    fake.set("join.lab.", "answer", delay=0.4, addrs=["192.0.2.64"])
     d = make_cairnd(upstream=fake.port)
     results = [None] * 5
 
