@@ -282,8 +282,10 @@ check_tcl(const char *a, const char *b)
 
 /* The local-zone types cairn implements (resolver/localzone.c). */
 static const char *const local_zone_types[] = {
-	"static", "transparent", "refuse", "deny", "always_nxdomain",
-	"redirect", NULL
+	"static", "transparent", "typetransparent", "refuse", "deny",
+	"always_nxdomain", "always_refuse", "always_nodata",
+	"always_transparent", "redirect", "inform", "inform_deny",
+	"nodefault", NULL
 };
 
 static const char *
