@@ -559,3 +559,46 @@ def test_no_preface_http1_garbage(d, certs):
     c.close()
     still_serves(d, certs)
     d.check_doh_counters()
+
+
+def test_max_header_list_size_advertised(d, certs):
+    with client(d, certs) as c:
+        c.handshake()
+        # SETTINGS_MAX_HEADER_LIST_SIZE (6): small, as the issue asks
+        assert 0 < c.server_settings.get(6, 1 << 30) <= 65536, \
+            c.server_settings
+    d.check_doh_counters(0)
+
+
+@pytest.mark.timeout(60)
+def test_hpack_bomb(d, certs):
+    """One 4000-byte header put in the dynamic table, then referenced by
+    index 2000 times (8 MB decoded from 2 KB): refused by reset, an error
+    status or GOAWAY, never answered; others still served."""
+    with client(d, certs) as c:
+        c.handshake()
+        big = ("x-bomb", "b" * 4000)
+        sid = c.request("POST", body=make_query("localhost.").to_wire(),
+                        extra=[big])
+        st = c.wait(sid)
+        first_ok = st.status in (200, 431) or st.rst is not None
+        assert first_ok, st
+        if st.status == 200:
+            d.expected_https += 1
+        h = [(":method", "POST"), (":scheme", "https"),
+             (":authority", "localhost"), (":path", "/dns-query"),
+             ("content-type", "application/dns-message")] + [big] * 2000
+        block = c.header_block(h)
+        assert len(block) < 10000, len(block)
+        sid = c.new_sid()
+        f = hf.HeadersFrame(sid)
+        f.data = block
+        f.flags.add("END_HEADERS")
+        if len(block) <= 16384:
+            c.send_frame(f)
+        st = c.wait(sid, timeout=5 * SLOW)
+        assert st.status != 200, st
+        assert st.status == 431 or st.rst is not None or c.goaway \
+            or c.closed, st
+    still_serves(d, certs)
+    d.check_doh_counters()
