@@ -16,7 +16,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,6 +121,50 @@ pidfile_write(const char *path)
 	return true;
 }
 
+/*
+ * The account of 'username' (looked up before the fork, so that a
+ * missing user is reported on stderr).  Returns 0, or -1 after writing
+ * why to stderr.
+ */
+static int
+user_lookup(const char *username, uid_t *uid, gid_t *gid)
+{
+	struct passwd *pw;
+
+	errno = 0;
+	pw = getpwnam(username);
+	if (pw == NULL) {
+		fprintf(stderr, "cairnd: username: %s: no such user%s%s\n",
+		    username, errno ? ": " : "", errno ? strerror(errno) : "");
+		return -1;
+	}
+	*uid = pw->pw_uid;
+	*gid = pw->pw_gid;
+	return 0;
+}
+
+/*
+ * Become 'username' for good (groups, gid, then uid), after the sockets,
+ * keys, log and pidfile were opened as root, before any thread starts.
+ * Nothing to do when we already run as that user.  Returns 0 or -1
+ * (logged).
+ */
+static int
+user_drop(const char *username, uid_t uid, gid_t gid)
+{
+	if (geteuid() == uid && getegid() == gid)
+		return 0;
+	if (initgroups(username, gid) != 0 || setgid(gid) != 0 ||
+	    setuid(uid) != 0) {
+		log_err_errno("username: %s: could not drop privileges",
+		    username);
+		return -1;
+	}
+	verbose(VERB_OPS, "running as user %s (uid %ld)", username,
+	    (long)uid);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -127,6 +173,9 @@ main(int argc, char **argv)
 	char abspath[PATH_MAX];
 	int c, debug = 0, verbose_count = 0, port = 0, rc;
 	bool own_pidfile = false;
+	const char *username = NULL;
+	uid_t uid = 0;
+	gid_t gid = 0;
 	struct daemon *d;
 	char *end;
 	long v;
@@ -201,6 +250,14 @@ main(int argc, char **argv)
 	if (cfgfile == NULL)
 		fprintf(stderr, "cairnd: no config file %s, running on the "
 		    "built-in default\n", CONFIG_DEFAULT_FILE);
+	if (daemon_config(d)->username && daemon_config(d)->username[0]) {
+		username = daemon_config(d)->username;
+		if (user_lookup(username, &uid, &gid) != 0) {
+			daemon_free(d);
+			libevent_global_shutdown();
+			return 1;
+		}
+	}
 
 	if (debug == 0 && (rc = daemonize()) < 0) {
 		fprintf(stderr, "cairnd: could not fork into the background: "
@@ -215,17 +272,15 @@ main(int argc, char **argv)
 			log_err_errno("could not open the log %s",
 			    cfg->logfile);
 	}
-	if (daemon_config(d)->username && daemon_config(d)->username[0])
-		log_warn("username: %s: dropping privileges is not "
-		    "implemented yet, running as uid %ld",
-		    daemon_config(d)->username, (long)getuid());
 	/* the pidfile of the start stays ours until exit, reload or not */
 	if (daemon_config(d)->pidfile && daemon_config(d)->pidfile[0]) {
 		pidfile = strdup(daemon_config(d)->pidfile);
 		own_pidfile = pidfile_write(pidfile);
 	}
 
-	if (daemon_start(d) != 0) {
+	if (username && user_drop(username, uid, gid) != 0) {
+		rc = 1;
+	} else if (daemon_start(d) != 0) {
 		log_err("could not start");
 		rc = 1;
 	} else {

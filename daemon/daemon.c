@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -40,6 +41,9 @@
 #ifdef HAVE_NGHTTP2
 #include "module/doh/doh.h"
 #endif
+
+/* Longest a reload waits for requests in progress (workers_drain). */
+#define RELOAD_DRAIN_MSEC 1000
 
 static const struct comm_alpn alpn_dot[] = {
 	{ "dot", &dns_stream_proto },
@@ -337,6 +341,36 @@ workers_stop(struct daemon *d)
 	d->nworkers = 0;
 }
 
+/*
+ * Before a reload stops the workers: give the requests waiting for an
+ * upstream up to 'msec' to be answered, so that a client querying
+ * through a reload is not left without its answer.  The workers keep
+ * serving meanwhile; this only waits (bounded), it does not refuse.
+ */
+static void
+workers_drain(struct daemon *d, int msec)
+{
+	uint64_t pending;
+	int waited, i;
+
+	for (waited = 0; waited < msec; waited += 20) {
+		worker_poll(d->workers, d->nworkers, false);
+		pending = 0;
+		for (i = 0; i < d->nworkers; i++) {
+			pthread_mutex_lock(&d->workers[i]->mu);
+			pending += d->workers[i]->gauge_pending;
+			pthread_mutex_unlock(&d->workers[i]->mu);
+		}
+		if (pending == 0)
+			return;
+		if (waited == 0)
+			verbose(VERB_DETAIL, "reload: waiting for %llu "
+			    "requests in progress", (unsigned long long)pending);
+		usleep(20 * 1000);
+	}
+	verbose(VERB_DETAIL, "reload: requests still in progress are dropped");
+}
+
 static int
 workers_start(struct daemon *d)
 {
@@ -454,6 +488,7 @@ reload_now(struct daemon *d, struct config *cfg, bool keep_cache)
 	new_ports = !ports_same(d->cfg, p.cfg);
 	new_remote = !remote_same(d->cfg, p.cfg);
 
+	workers_drain(d, RELOAD_DRAIN_MSEC);
 	workers_stop(d);
 	if (new_remote) {
 		/* its options changed: it listens again below, on the new
@@ -531,17 +566,17 @@ reload_now(struct daemon *d, struct config *cfg, bool keep_cache)
 			    d->cfg->logfile);
 	}
 restart:
-	if (workers_start(d) != 0) {
-		log_err("could not restart the workers; stopping");
-		d->exit_code = 1;
-		daemon_stop(d);
-		return;
-	}
 	if (d->remote == NULL) {
 		d->remote = remote_start(d, err, sizeof(err));
 		if (d->remote == NULL)
 			log_err("reload: control server: %s; running without "
 			    "it", err);
+	}
+	if (workers_start(d) != 0) {
+		log_err("could not restart the workers; stopping");
+		d->exit_code = 1;
+		daemon_stop(d);
+		return;
 	}
 	if (!failed)
 		log_info("reload done");
@@ -700,15 +735,17 @@ daemon_start(struct daemon *d)
 		log_err("out of memory");
 		return -1;
 	}
-	if (workers_start(d) != 0)
-		return -1;
-	/* the control server runs on this thread's loop (daemon/remote.c) */
+	/* the control server runs on this thread's loop (daemon/remote.c);
+	 * it listens before the workers answer, so that whoever sees DNS
+	 * answers can also reach the control socket */
 	err[0] = 0;
 	d->remote = remote_start(d, err, sizeof(err));
 	if (d->remote == NULL) {
 		log_err("control server: %s", err);
 		return -1;
 	}
+	if (workers_start(d) != 0)
+		return -1;
 	d->running = true;
 	return 0;
 }

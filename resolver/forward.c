@@ -48,6 +48,9 @@ struct fwd_query {
 	enum fwd_state state;
 	int fd;
 	struct event *ev;
+	int udp_fd;		/* UDP socket kept open during the TCP retry */
+	struct event *udp_ev;
+	uint16_t udp_id;	/* the ID sent over udp_fd */
 	struct event *timer;
 	uint64_t deadline;	/* monotonic msec */
 	uint16_t id;
@@ -340,8 +343,22 @@ random_id(struct outside *o)
 }
 
 static void
+udp_keep_close(struct fwd_query *fq)
+{
+	if (fq->udp_ev != NULL) {
+		event_free(fq->udp_ev);
+		fq->udp_ev = NULL;
+	}
+	if (fq->udp_fd >= 0) {
+		close(fq->udp_fd);
+		fq->udp_fd = -1;
+	}
+}
+
+static void
 attempt_close(struct fwd_query *fq)
 {
+	udp_keep_close(fq);
 	if (fq->ev != NULL) {
 		event_free(fq->ev);
 		fq->ev = NULL;
@@ -449,9 +466,9 @@ query_build(struct fwd_query *fq)
 }
 
 static bool
-reply_ok(struct fwd_query *fq, const uint8_t *p, size_t n)
+reply_ok(struct fwd_query *fq, uint16_t id, const uint8_t *p, size_t n)
 {
-	if (dns_reply_matches(p, n, fq->id, fq->qname, fq->qname_len,
+	if (dns_reply_matches(p, n, id, fq->qname, fq->qname_len,
 	    fq->qtype, fq->qclass))
 		return true;
 	if (fq->o->st != NULL)
@@ -461,13 +478,20 @@ reply_ok(struct fwd_query *fq, const uint8_t *p, size_t n)
 	return false;
 }
 
-static void try_tcp(struct fwd_query *fq);
+static void try_tcp(struct fwd_query *fq, bool keep_udp);
 
+/*
+ * Replies on the UDP socket: the current attempt's (state FWD_UDP), or a
+ * late one on the socket kept open while TCP is tried after a timeout
+ * (then a truncated reply or an error only closes that socket).
+ */
 static void
 udp_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct fwd_query *fq = arg;
 	struct outside *o = fq->o;
+	bool late = fq->state != FWD_UDP;
+	uint16_t id = late ? fq->udp_id : fq->id;
 	int i;
 
 	(void)what;
@@ -478,6 +502,10 @@ udp_read_cb(evutil_socket_t fd, short what, void *arg)
 			if (errno == EAGAIN || errno == EWOULDBLOCK ||
 			    errno == EINTR)
 				return;
+			if (late) {
+				udp_keep_close(fq);
+				return;
+			}
 			/* ECONNREFUSED: ICMP port unreachable; fail now */
 			verbose(VERB_ALGO, "forward: %s: %s",
 			    fq->zone->addrs[fq->addr_idx].text,
@@ -485,10 +513,13 @@ udp_read_cb(evutil_socket_t fd, short what, void *arg)
 			next_addr(fq);
 			return;
 		}
-		if (!reply_ok(fq, o->rbuf, (size_t)n))
+		if (!reply_ok(fq, id, o->rbuf, (size_t)n))
 			continue;
 		if (o->rbuf[2] & (DNS_TC >> 8)) {
-			try_tcp(fq);
+			if (late)
+				udp_keep_close(fq);
+			else
+				try_tcp(fq, false);
 			return;
 		}
 		query_done(fq, o->rbuf, (size_t)n);
@@ -510,7 +541,7 @@ timeout_cb(evutil_socket_t fd, short what, void *arg)
 	if (fq->state == FWD_UDP && now_msec() < fq->deadline) {
 		verbose(VERB_ALGO, "forward: %s: UDP timeout, trying TCP",
 		    fq->zone->addrs[fq->addr_idx].text);
-		try_tcp(fq);
+		try_tcp(fq, true);
 		return;
 	}
 	verbose(VERB_ALGO, "forward: %s: timeout",
@@ -645,7 +676,7 @@ tcp_cb(evutil_socket_t fd, short what, void *arg)
 			}
 		}
 		if (fq->tcp_done >= 2 && fq->tcp_done - 2 == fq->tcp_rlen) {
-			if (!reply_ok(fq, fq->tcp_rbuf, fq->tcp_rlen)) {
+			if (!reply_ok(fq, fq->id, fq->tcp_rbuf, fq->tcp_rlen)) {
 				next_addr(fq);
 				return;
 			}
@@ -664,11 +695,26 @@ tcp_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
-try_tcp(struct fwd_query *fq)
+try_tcp(struct fwd_query *fq, bool keep_udp)
 {
 	const struct fwd_addr *a = &fq->zone->addrs[fq->addr_idx];
 
-	attempt_close(fq);
+	if (keep_udp && fq->ev != NULL && fq->fd >= 0) {
+		/* a slow UDP reply may still come: listen while TCP runs */
+		udp_keep_close(fq);
+		fq->udp_fd = fq->fd;
+		fq->udp_ev = fq->ev;
+		fq->udp_id = fq->id;
+		fq->fd = -1;
+		fq->ev = NULL;
+		evtimer_del(fq->timer);
+		free(fq->tcp_rbuf);
+		fq->tcp_rbuf = NULL;
+		fq->tcp_done = 0;
+		fq->tcp_rlen = 0;
+	} else {
+		attempt_close(fq);
+	}
 	if (query_build(fq) < 0) {
 		next_addr(fq);
 		return;
@@ -714,6 +760,7 @@ fwd_query_start(struct outside *o, const struct fwd_zone *zone,
 	fq->o = o;
 	fq->zone = zone;
 	fq->fd = -1;
+	fq->udp_fd = -1;
 	fq->deadline = now_msec() + FWD_QUERY_DEADLINE_MSEC;
 	memcpy(fq->qname, qname, qname_len);
 	fq->qname_len = qname_len;

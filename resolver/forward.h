@@ -16,8 +16,10 @@
  *     upstream at once: next forward-addr, no TCP.
  *   - TC=1 or FWD_UDP_TIMEOUT_MSEC without a reply: the same upstream
  *     over TCP (2-byte length framing), FWD_TCP_TIMEOUT_MSEC for connect,
- *     write and read together.  Refused, reset, timed out or a reply that
- *     does not match: next forward-addr.
+ *     write and read together.  After a UDP timeout the UDP socket stays
+ *     open during the TCP attempt and a late matching UDP reply is taken
+ *     too (whichever comes first).  Refused, reset, timed out or a reply
+ *     that does not match: next forward-addr.
  *   - No query is outstanding longer than FWD_QUERY_DEADLINE_MSEC: each
  *     attempt's timeout is cut to what is left; past it the query fails.
  * This file does not cache, join identical queries or build client

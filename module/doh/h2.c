@@ -7,7 +7,11 @@
  * struct doh_stream per request, the owner of its query and response
  * buffers (reserved from the budgets before allocation, released by the
  * stored size).  This file does not open sockets, parse DNS (beyond
- * asking dns_reply_min_ttl for max-age) or decide HTTP statuses itself.
+ * asking dns_reply_min_ttl for max-age) or decide HTTP statuses itself:
+ * nghttp2's own HTTP messaging checks are off, request.c's rules apply
+ * (so a body past its content-length gets 413, not PROTOCOL_ERROR).
+ * An error status is sent when the client has ended its request; the
+ * rest of such a request's body is read and dropped.
  *
  * Limits chosen here (see also request.h):
  *   SETTINGS_MAX_CONCURRENT_STREAMS = http-max-streams; a HEADERS frame
@@ -257,8 +261,8 @@ doh_count_status(struct stats *st, int code)
  * one stream refused (RST_STREAM REFUSED_STREAM, which RFC 9113 5.1.2
  * also allows) and the others served.  So nghttp2 is given no limit,
  * http-max-streams is written into the frame as it leaves, and
- * doh_begin_headers_cb enforces it.  Returns true if 'hdr' (the first
- * DOH_SETTINGS_LEN bytes) was that frame and was patched.
+ * doh_begin_headers_cb enforces it.  Returns true if 'f' (the first
+ * DOH_SETTINGS_LEN bytes sent) was that frame and was patched.
  */
 #define DOH_SETTINGS_LEN	(9 + 2 * 6)
 #define DOH_NGHTTP2_STREAMS	0xffffffffu
@@ -897,6 +901,13 @@ doh_h2_open(struct comm_conn *c, void *state)
 	 * content-length included, are ours (request.c).
 	 */
 	nghttp2_option_set_no_http_messaging(opt, 1);
+	/*
+	 * nghttp2 keeps closed streams for the RFC 7540 priority tree, up
+	 * to the local MAX_CONCURRENT_STREAMS, which it believes unlimited
+	 * (doh_settings_patch): without this a long connection would keep
+	 * ~200 bytes for every stream it ever had.
+	 */
+	nghttp2_option_set_no_closed_streams(opt, 1);
 	nghttp2_option_set_max_outbound_ack(opt, DOH_MAX_OUTBOUND_ACK);
 	nghttp2_option_set_max_settings(opt, DOH_MAX_SETTINGS);
 	nghttp2_option_set_max_deflate_dynamic_table_size(opt,

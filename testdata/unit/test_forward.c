@@ -33,7 +33,7 @@
 
 enum fake_mode {
 	FAKE_OK, FAKE_UDP_SILENT, FAKE_TC, FAKE_GARBAGE_FIRST, FAKE_SERVFAIL,
-	FAKE_ALL_SILENT
+	FAKE_ALL_SILENT, FAKE_UDP_LATE
 };
 
 struct fake {
@@ -43,6 +43,12 @@ struct fake {
 	struct event *ev_udp, *ev_tcp;
 	enum fake_mode mode;
 	int udp_queries, tcp_queries;
+	/* FAKE_UDP_LATE: the reply, sent from a timer 1300 ms later */
+	struct event *late;
+	uint8_t late_buf[1024];
+	size_t late_len;
+	struct sockaddr_storage late_to;
+	socklen_t late_tolen;
 };
 
 static struct fake fk;
@@ -75,6 +81,16 @@ fake_answer(const uint8_t *qp, size_t ql, uint8_t *out, size_t cap,
 }
 
 static void
+fake_late_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	sendto(fk.udp, fk.late_buf, fk.late_len, 0,
+	    (struct sockaddr *)&fk.late_to, fk.late_tolen);
+}
+
+static void
 fake_udp_cb(evutil_socket_t fd, short what, void *arg)
 {
 	uint8_t q[512], out[1024];
@@ -94,6 +110,17 @@ fake_udp_cb(evutil_socket_t fd, short what, void *arg)
 	an = fake_answer(q, (size_t)n, out, sizeof(out), fk.mode == FAKE_TC);
 	if (an == 0)
 		return;
+	if (fk.mode == FAKE_UDP_LATE) {
+		struct timeval tv = { 1, 300000 };
+
+		memcpy(fk.late_buf, out, an);
+		fk.late_len = an;
+		memcpy(&fk.late_to, &ss, sl);
+		fk.late_tolen = sl;
+		fk.late = evtimer_new(fk.base, fake_late_cb, NULL);
+		evtimer_add(fk.late, &tv);
+		return;
+	}
 	if (fk.mode == FAKE_GARBAGE_FIRST) {
 		uint8_t bad[1024];
 
@@ -156,7 +183,7 @@ fake_conn_cb(evutil_socket_t fd, short what, void *arg)
 	if (fc->got < fc->want)
 		return;
 	fk.tcp_queries++;
-	if (fk.mode == FAKE_ALL_SILENT)
+	if (fk.mode == FAKE_ALL_SILENT || fk.mode == FAKE_UDP_LATE)
 		return;	/* keep the connection, never answer */
 	an = fake_answer(fc->buf + 2, fc->want - 2, out + 2, sizeof(out) - 2,
 	    false);
@@ -253,6 +280,8 @@ fake_stop(void)
 	for (i = 0; i < 64; i++)
 		if (fake_conns[i] != NULL)
 			fake_conn_close(fake_conns[i]);
+	if (fk.late != NULL)
+		event_free(fk.late);
 	event_free(fk.ev_udp);
 	event_free(fk.ev_tcp);
 	close(fk.udp);
@@ -508,6 +537,28 @@ test_udp_and_tcp_timeout(void **state)
 	assert_int_equal(fk.tcp_queries, 1);
 	/* 1000 ms UDP then 2000 ms TCP, one upstream */
 	assert_true(ms >= 2900 && ms < 4500);
+	env_teardown();
+}
+
+/* UDP reply after the UDP timeout, TCP silent: the late reply is used. */
+static void
+test_late_udp_reply_taken(void **state)
+{
+	struct answer a;
+	uint64_t ms;
+
+	(void)state;
+	env_with_fake(NULL, false, false);
+	fk.mode = FAKE_UDP_LATE;
+	assert_non_null(submit(&a, 0x5151, "late.example.", DNS_T_A,
+	    "127.0.0.1", true));
+	ms = run_until(&a, 5000);
+	assert_true(a.called);
+	assert_int_equal(rcode_of(&a), DNS_RCODE_NOERROR);
+	assert_int_equal(ancount_of(&a), 1);
+	assert_int_equal(id_of(&a), 0x5151);
+	assert_int_equal(fk.tcp_queries, 1);
+	assert_true(ms >= 1200 && ms < 2500);
 	env_teardown();
 }
 
@@ -816,6 +867,7 @@ main(void)
 		cmocka_unit_test(test_join_and_cache),
 		cmocka_unit_test(test_udp_timeout_then_tcp),
 		cmocka_unit_test(test_udp_and_tcp_timeout),
+		cmocka_unit_test(test_late_udp_reply_taken),
 		cmocka_unit_test(test_tc_then_tcp),
 		cmocka_unit_test(test_refused_port_next_upstream),
 		cmocka_unit_test(test_garbage_ignored),
