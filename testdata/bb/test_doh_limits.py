@@ -602,3 +602,47 @@ def test_hpack_bomb(d, certs):
             or c.closed, st
     still_serves(d, certs)
     d.check_doh_counters()
+
+
+def test_tcp_connection_limit_applies_to_doh(make_cairnd, certs, fake):
+    d = make_cairnd(upstream=fake.port, doh=True,
+                    server_lines="tcp-connection-limit: 127.0.0.2/32 1")
+    first = client(d, certs, src="127.0.0.2")
+    try:
+        answered(d, first.wait(first.post(make_query("localhost.").to_wire())))
+        refused = False
+        try:
+            c2 = client(d, certs, src="127.0.0.2", timeout=2)
+            try:
+                st = c2.wait(c2.post(make_query("localhost.").to_wire()),
+                             timeout=2 * SLOW)
+                refused = st.status is None
+            except harness.HarnessError:
+                refused = True
+            finally:
+                c2.close()
+        except (OSError, ssl.SSLError, harness.HarnessError):
+            refused = True
+        assert refused, "second DoH connection from 127.0.0.2 served"
+        # another address is not limited
+        with client(d, certs, src="127.0.0.1") as c:
+            answered(d, c.wait(c.post(make_query("localhost.").to_wire())))
+    finally:
+        first.close()
+    # the slot comes back
+    assert harness.wait_until(lambda: _served_from(d, certs, "127.0.0.2"),
+                              3 * SLOW, step=0.2, what="slot back")
+    d.check_doh_counters()
+
+
+def _served_from(d, certs, src):
+    try:
+        with client(d, certs, src=src, timeout=1) as c:
+            st = c.wait(c.post(make_query("localhost.").to_wire()),
+                        timeout=1 * SLOW)
+            if st.status == 200:
+                d.expected_https += 1
+                return True
+    except (OSError, ssl.SSLError, harness.HarnessError):
+        pass
+    return False
