@@ -911,7 +911,7 @@ class H2Client:
 
     def __init__(self, port, cafile, host="127.0.0.1", src="127.0.0.1",
                  timeout=5.0, alpn=("h2",), settings=None, auto_ack=True,
-                 preface=True):
+                 preface=True, auto_window=True):
         self.timeout = timeout * SLOW
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.load_verify_locations(cafile)
@@ -936,6 +936,7 @@ class H2Client:
         self.frames = []
         self.next_sid = 1
         self.auto_ack = auto_ack
+        self.auto_window = auto_window
         self._hblock = None
         if preface:
             self.sock.sendall(PREFACE)
@@ -1110,7 +1111,7 @@ class H2Client:
             st = self._stream(f.stream_id)
             st.data += bytes(f.data)
             n = f.flow_controlled_length
-            if n:
+            if n and self.auto_window:
                 self.send_frame(hf.WindowUpdateFrame(0, window_increment=n))
                 if "END_STREAM" not in f.flags:
                     self.send_frame(hf.WindowUpdateFrame(

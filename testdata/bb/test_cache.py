@@ -153,3 +153,19 @@ def test_msg_cache_size_honoured(make_cairnd, fake):
     refetched = sum(1 for n in names if fake.count(n) == 2)
     assert refetched >= 100, "only %d of 400 refetched" % refetched
     assert harness.stat(d.stats(), "mem.cache.message") <= limit
+
+
+def test_two_threads_share_cache_and_count(make_cairnd, fake):
+    d = make_cairnd(upstream=fake.port, server_lines="num-threads: 2")
+    for i in range(40):
+        m = d.udp("mt.lab.")                 # new source port each time
+        assert harness.a_addrs(m) == {"192.0.2.1"}
+        m = d.tcp("mt%d.lab." % (i % 4))
+        assert harness.a_addrs(m) == {"192.0.2.1"}
+    assert fake.count("mt.lab.") == 1, "the cache is shared by workers"
+    st = d.stats()
+    total = harness.stat(st, "num.queries")
+    per = [st.get("thread%d.num.queries" % i) for i in range(2)]
+    assert None not in per, sorted(k for k in st if k.startswith("thread"))
+    assert sum(per) == total
+    assert total >= 80

@@ -157,3 +157,32 @@ def test_cairnd_V(tmpdir_short):
     assert "0.1" in out
     assert "libevent" in out.lower() and "openssl" in out.lower()
     assert "doh" in out.lower()
+
+
+def _tls_conf(d, certs, key, pem):
+    port = harness.free_port()
+    return write(d, "tls", GOOD_HEAD % harness.free_port() + """
+    interface: 127.0.0.1@%d
+    https-port: %d
+    tls-service-key: "%s"
+    tls-service-pem: "%s"
+""" % (port, port, key, pem))
+
+
+@pytest.mark.parametrize("which", ["mismatch", "missing_key",
+                                   "missing_pem"])
+def test_bad_tls_key_or_cert_stops_start(tmpdir_short, certs, which):
+    key, pem = certs["key"], certs["cert"]
+    if which == "mismatch":
+        key = certs["other_key"]
+        named = key
+    elif which == "missing_key":
+        key = os.path.join(tmpdir_short, "nokey.pem")
+        named = key
+    else:
+        pem = os.path.join(tmpdir_short, "nocert.pem")
+        named = pem
+    p = _tls_conf(tmpdir_short, certs, key, pem)
+    r = harness.run([harness.program("cairnd"), "-d", "-c", p], timeout=15)
+    assert r.returncode == 1, r.stderr
+    assert named in r.stderr, r.stderr

@@ -260,3 +260,93 @@ def send_raw(d, wire, proto):
         return c.recv()
     finally:
         c.close()
+
+
+def test_builtin_default_with_p(tmp_path):
+    """No -c and no default config file: 127.0.0.1 (and ::1) on the port
+    given with -p, with the built-in localhost zone."""
+    import os
+    import signal
+    import subprocess
+    default = "/usr/local/etc/cairn/cairn.conf"
+    if os.path.exists(default):
+        pytest.skip("a default config file exists: %s" % default)
+    port = harness.free_port()
+    err = open(tmp_path / "stderr", "wb")
+    p = subprocess.Popen([harness.program("cairnd"), "-d", "-p", str(port)],
+                         stdin=subprocess.DEVNULL, stdout=err, stderr=err,
+                         cwd=str(tmp_path))
+    try:
+        m = harness.wait_until(
+            lambda: udp_msg(make_query("localhost."), port, timeout=0.2),
+            10 * SLOW, step=0.1, what="built-in default answering")
+        assert harness.a_addrs(m) == {"127.0.0.1"}
+        m = harness.tcp_msg(make_query("localhost.", "AAAA"), port,
+                            timeout=3 * SLOW)
+        assert harness.a_addrs(m) == {"::1"}
+        import socket
+        s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        try:
+            s.settimeout(3 * SLOW)
+            s.sendto(make_query("localhost.").to_wire(), ("::1", port))
+            data, _ = s.recvfrom(65535)
+            assert harness.a_addrs(dns.message.from_wire(data)) == \
+                {"127.0.0.1"}
+        finally:
+            s.close()
+    finally:
+        p.send_signal(signal.SIGTERM)
+        try:
+            rc = p.wait(10 * SLOW)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(5)
+            rc = "hung"
+        err.close()
+    text = open(tmp_path / "stderr").read()
+    assert rc == 0, text
+    for mark in harness.SANITIZER_MARKS:
+        assert mark not in text, text
+
+
+@pytest.mark.timeout(90)
+def test_client_not_reading_is_bounded(make_cairnd):
+    """A TCP client that pipelines many queries for a large answer and
+    never reads: cairnd stops reading it (bounded memory) and keeps
+    serving others; the connection's memory goes when it closes."""
+    txt = " ".join('"%s"' % ("z" * 200) for _ in range(5))
+    d = make_cairnd(server_lines="local-data: 'fat.lab. 60 IN TXT %s'" % txt)
+
+    def rss():
+        with open("/proc/%d/status" % d.proc.pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+    r0 = rss()
+    c = TcpConn(d.port, timeout=0.5)
+    # 512-byte queries: 20 MB in all, more than socket buffers hold
+    q = harness.padded_query("fat.lab.", 512, "TXT")
+    frame = struct.pack("!H", len(q)) + q
+    c.s.setsockopt(__import__("socket").SOL_SOCKET,
+                   __import__("socket").SO_RCVBUF, 4096)
+    sent = 0
+    end = time.monotonic() + 10 * SLOW
+    try:
+        for _ in range(400):                 # at most 400 * 100 queries
+            if time.monotonic() > end:
+                break
+            try:
+                c.s.sendall(frame * 100)
+                sent += 100
+            except (OSError, TimeoutError):
+                break
+        assert sent < 400 * 100, "cairnd read 40000 queries (20 MB) " \
+            "whose answers (40 MB) nobody read"
+        still_answers(d)
+        grown = rss() - r0
+        limit = (512 if harness.ASAN else 64) * 1024
+        assert grown < limit, "RSS grew %d kB" % grown
+    finally:
+        c.close()
+    still_answers(d)

@@ -364,13 +364,22 @@ def test_peer_never_reads_answers(make_cairnd, certs, fake):
     d = make_cairnd(upstream=fake.port, doh=True,
                     server_lines="http-response-buffer-size: 20000")
     fake.set("fat.doh.lab.", "answer", txt=['"%s"' % ("y" * 250)] * 4)
-    c = client(d, certs, settings={4: 1}, auto_ack=True)   # window 1 byte
+    # stream windows of 1 byte, never opened further
+    c = client(d, certs, settings={4: 1}, auto_ack=True, auto_window=False)
     try:
         for i in range(100):
             c.post(make_query("fat.doh.lab.", "TXT", qid=i).to_wire())
-        c.wait_for(lambda: False, 1.0 * SLOW)
-        held = harness.stat(d.stats(), "mem.http.response_buffer")
-        assert held <= 20000, held
+        seen = []
+
+        def holding():
+            c._safe_pump(0.1)
+            seen.append(harness.stat(d.stats(), "mem.http.response_buffer"))
+            return seen[-1] > 0
+        harness.wait_until(holding, 10 * SLOW, step=0.2,
+                           what="answers held for the stalled client")
+        c.wait_for(lambda: False, 1.0)
+        holding()
+        assert max(seen) <= 20000, seen
     finally:
         c.sock.close()
     still_serves(d, certs)
@@ -559,3 +568,90 @@ def test_no_preface_http1_garbage(d, certs):
     c.close()
     still_serves(d, certs)
     d.check_doh_counters()
+
+
+def test_max_header_list_size_advertised(d, certs):
+    with client(d, certs) as c:
+        c.handshake()
+        # SETTINGS_MAX_HEADER_LIST_SIZE (6): small, as the issue asks
+        assert 0 < c.server_settings.get(6, 1 << 30) <= 65536, \
+            c.server_settings
+    d.check_doh_counters(0)
+
+
+@pytest.mark.timeout(60)
+def test_hpack_bomb(d, certs):
+    """One 4000-byte header put in the dynamic table, then referenced by
+    index 2000 times (8 MB decoded from 2 KB): refused by reset, an error
+    status or GOAWAY, never answered; others still served."""
+    with client(d, certs) as c:
+        c.handshake()
+        big = ("x-bomb", "b" * 4000)
+        sid = c.request("POST", body=make_query("localhost.").to_wire(),
+                        extra=[big])
+        st = c.wait(sid)
+        first_ok = st.status in (200, 431) or st.rst is not None
+        assert first_ok, st
+        if st.status == 200:
+            d.expected_https += 1
+        h = [(":method", "POST"), (":scheme", "https"),
+             (":authority", "localhost"), (":path", "/dns-query"),
+             ("content-type", "application/dns-message")] + [big] * 2000
+        block = c.header_block(h)
+        assert len(block) < 10000, len(block)
+        sid = c.new_sid()
+        f = hf.HeadersFrame(sid)
+        f.data = block
+        f.flags.add("END_HEADERS")
+        if len(block) <= 16384:
+            c.send_frame(f)
+        st = c.wait(sid, timeout=5 * SLOW)
+        assert st.status != 200, st
+        assert st.status == 431 or st.rst is not None or c.goaway \
+            or c.closed, st
+    still_serves(d, certs)
+    d.check_doh_counters()
+
+
+def test_tcp_connection_limit_applies_to_doh(make_cairnd, certs, fake):
+    d = make_cairnd(upstream=fake.port, doh=True,
+                    server_lines="tcp-connection-limit: 127.0.0.2/32 1")
+    first = client(d, certs, src="127.0.0.2")
+    try:
+        answered(d, first.wait(first.post(make_query("localhost.").to_wire())))
+        refused = False
+        try:
+            c2 = client(d, certs, src="127.0.0.2", timeout=2)
+            try:
+                st = c2.wait(c2.post(make_query("localhost.").to_wire()),
+                             timeout=2 * SLOW)
+                refused = st.status is None
+            except harness.HarnessError:
+                refused = True
+            finally:
+                c2.close()
+        except (OSError, ssl.SSLError, harness.HarnessError):
+            refused = True
+        assert refused, "second DoH connection from 127.0.0.2 served"
+        # another address is not limited
+        with client(d, certs, src="127.0.0.1") as c:
+            answered(d, c.wait(c.post(make_query("localhost.").to_wire())))
+    finally:
+        first.close()
+    # the slot comes back
+    assert harness.wait_until(lambda: _served_from(d, certs, "127.0.0.2"),
+                              3 * SLOW, step=0.2, what="slot back")
+    d.check_doh_counters()
+
+
+def _served_from(d, certs, src):
+    try:
+        with client(d, certs, src=src, timeout=1) as c:
+            st = c.wait(c.post(make_query("localhost.").to_wire()),
+                        timeout=1 * SLOW)
+            if st.status == 200:
+                d.expected_https += 1
+                return True
+    except (OSError, ssl.SSLError, harness.HarnessError):
+        pass
+    return False

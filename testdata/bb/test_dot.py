@@ -119,3 +119,29 @@ def test_dot_refuse_acl(make_cairnd, fake, certs):
         assert m.rcode() == dns.rcode.REFUSED
     finally:
         c.close()
+
+
+def test_dot_incoming_num_tcp(make_cairnd, fake, certs):
+    d = make_cairnd(upstream=fake.port, dot=True,
+                    server_lines="incoming-num-tcp: 2")
+    held = [TcpConn(d.tls_port, tls=certs["ca"], alpn=["dot"],
+                    timeout=5 * SLOW) for _ in range(2)]
+    try:
+        for c in held:
+            assert c.query(make_query("localhost.")) is not None
+        try:
+            c3 = TcpConn(d.tls_port, tls=certs["ca"], alpn=["dot"],
+                         timeout=2 * SLOW)
+            try:
+                c3.send(make_query("localhost."))
+                got = c3.recv(timeout=2 * SLOW)
+            except (OSError, ssl.SSLError):
+                got = None
+            finally:
+                c3.close()
+        except (OSError, ssl.SSLError):
+            got = None
+        assert got is None, "third DoT connection served over the limit"
+    finally:
+        for c in held:
+            c.close()

@@ -123,3 +123,19 @@ def test_local_data_ttl_not_decremented(d):
     time.sleep(1.2)
     m2 = d.udp("a.static.lab.")
     assert harness.min_ttl(m1) == harness.min_ttl(m2) == 3600
+
+
+def test_include_glob(make_cairnd, tmp_path):
+    import os
+    inc = tmp_path / "conf.d"
+    inc.mkdir()
+    (inc / "a.conf").write_text('server:\n    local-data: "a.inc.lab. A '
+                                '192.0.2.31"\n')
+    (inc / "b.conf").write_text("server:\n    local-data: 'b.inc.lab. TXT "
+                                '"from b"\'\n')
+    (inc / "c.txt").write_text("server:\n    bogus: 1\n")   # not matched
+    d = make_cairnd(extra='include: "%s"' % os.path.join(str(inc),
+                                                           "*.conf"))
+    assert harness.a_addrs(d.udp("a.inc.lab.")) == {"192.0.2.31"}
+    m = d.udp("b.inc.lab.", "TXT")
+    assert [r.strings for rr in m.answer for r in rr] == [(b"from b",)]
