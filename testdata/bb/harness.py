@@ -12,6 +12,7 @@ files assert behaviour.
 Every wait here is bounded in time and every loop in count.
 """
 
+import re
 import base64
 import os
 import random
@@ -353,6 +354,13 @@ class Cairnd:
             L += ["forward-zone:", '    name: "."']
             for u in self.upstreams:
                 L.append("    forward-addr: 127.0.0.1@%d" % u)
+        elif not re.search(r'^\s*name:\s*["\']?\.["\']?\s*$', extra or "",
+                           re.M):
+            # Without a forward-zone for "." cairnd would forward to the
+            # servers in /etc/resolv.conf: tests send traffic to loopback
+            # only, so "." goes to a closed loopback port (fails at once).
+            L += ["forward-zone:", '    name: "."',
+                  "    forward-addr: 127.0.0.1@9"]
         if self.control:
             L += ["remote-control:", "    control-enable: yes",
                   '    control-interface: "%s"' % self.control_sock]
