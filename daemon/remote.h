@@ -32,6 +32,8 @@ struct remote;
 #define REMOTE_TIMEOUT_SEC	10
 /* Control connections open at once; more wait in the listen backlog. */
 #define REMOTE_MAX_CONNS	16
+/* Most bytes of load_cache data after the request line. */
+#define REMOTE_MAX_LOAD		(64 * 1024 * 1024)
 /* Most words after the command name. */
 #define REMOTE_MAX_ARGS		16
 

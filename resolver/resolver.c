@@ -208,6 +208,61 @@ res_shared_cache_mem(struct res_shared *sh)
 	return msg_cache_mem(sh->cache);
 }
 
+/* ------------------------------------------------------------ control */
+
+void
+res_shared_local_zones_list(struct res_shared *sh, FILE *out)
+{
+	localzone_list_zones(sh->lz, out);
+}
+
+int
+res_shared_local_data_list(struct res_shared *sh, FILE *out)
+{
+	return localzone_list_data(sh->lz, out);
+}
+
+int
+res_shared_local_zone_add(struct res_shared *sh, const char *name,
+    const char *type, char *err, size_t errlen)
+{
+	return localzone_zone_add(sh->lz, name, type, err, errlen);
+}
+
+int
+res_shared_local_zone_remove(struct res_shared *sh, const char *name,
+    char *err, size_t errlen)
+{
+	return localzone_zone_remove(sh->lz, name, err, errlen);
+}
+
+int
+res_shared_local_data_add(struct res_shared *sh, const char *rr, char *err,
+    size_t errlen)
+{
+	return localzone_data_add(sh->lz, rr, err, errlen);
+}
+
+int
+res_shared_local_data_remove(struct res_shared *sh, const char *name,
+    char *err, size_t errlen)
+{
+	return localzone_data_remove(sh->lz, name, err, errlen);
+}
+
+size_t
+res_shared_cache_dump(struct res_shared *sh, FILE *out)
+{
+	return msg_cache_dump(sh->cache, out);
+}
+
+int
+res_shared_cache_load(struct res_shared *sh, FILE *in, size_t *loaded,
+    char *err, size_t errlen)
+{
+	return msg_cache_load(sh->cache, in, loaded, err, errlen);
+}
+
 /* ------------------------------------------------------------ worker */
 
 /*

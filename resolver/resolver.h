@@ -95,4 +95,33 @@ int res_hist_bucket(uint64_t usec);
 /* Bounds of bucket i in microseconds: [*lo_usec, *hi_usec). */
 void res_hist_bounds(int i, uint64_t *lo_usec, uint64_t *hi_usec);
 
+/*
+ * Run-time control of the shared state (cairn-control; daemon/remote.c).
+ * Safe while workers answer: local zones take a write lock, the cache
+ * its shard locks.  Edits last until the shared state is rebuilt by a
+ * reload (reload_keep_cache keeps it when the resolver options did not
+ * change).  Functions returning int give 0, or -1 with the reason in
+ * err[errlen].
+ */
+#include <stdio.h>
+/* list_local_zones: "NAME TYPE" lines; list_local_data: RR lines. */
+void res_shared_local_zones_list(struct res_shared *sh, FILE *out);
+int res_shared_local_data_list(struct res_shared *sh, FILE *out);
+/* local_zone NAME TYPE; local_zone_remove NAME (1: there was none). */
+int res_shared_local_zone_add(struct res_shared *sh, const char *name,
+    const char *type, char *err, size_t errlen);
+int res_shared_local_zone_remove(struct res_shared *sh, const char *name,
+    char *err, size_t errlen);
+/* local_data "RR text"; local_data_remove NAME. */
+int res_shared_local_data_add(struct res_shared *sh, const char *rr,
+    char *err, size_t errlen);
+int res_shared_local_data_remove(struct res_shared *sh, const char *name,
+    char *err, size_t errlen);
+/* dump_cache: the text format of doc/control-protocol.md, "EOF" last.
+ * Returns the number of messages written. */
+size_t res_shared_cache_dump(struct res_shared *sh, FILE *out);
+/* load_cache: read that format; *loaded gets the messages inserted. */
+int res_shared_cache_load(struct res_shared *sh, FILE *in, size_t *loaded,
+    char *err, size_t errlen);
+
 #endif
