@@ -672,7 +672,8 @@ msg_cache_load(struct msg_cache *c, FILE *in, size_t *loaded, char *err,
 			}
 			wire[i] = (uint8_t)(hi << 4 | lo);
 		}
-		m = dns_msg_new(wire, wl, 0, 0x7fffffff, 0x7fffffff, &why);
+		/* no TTL may outlive the entry: clamp them to its TTL */
+		m = dns_msg_new(wire, wl, 0, ttl, ttl, &why);
 		if (m == NULL)
 			goto bad;
 		if (!load_question_matches(m, &k)) {
