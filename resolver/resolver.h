@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/socket.h>
 
 struct event_base;
@@ -69,6 +70,26 @@ void res_free(struct resolver *r);
  * until its upstream answer (which is still cached) or failure.
  */
 size_t res_pending(const struct resolver *r);
+
+/*
+ * Forward zones at run time (cairn-control list_forwards, forward_add,
+ * forward_remove); safe while workers run (the table is copy-on-write:
+ * queries already sent finish with the zone they started with).
+ * res_shared_forward_list writes one line per zone,
+ * "NAME IN forward [+t|+h] ADDR ..." (as unbound-control list_forwards;
+ * +t DoT, +h DoH; ADDR is IP[@port][#name], the port shown when not
+ * the transport's default).  res_shared_forward_add adds a zone or
+ * replaces one of the same name: 'addrs' is space separated
+ * IP[@port][#name], 'tls' makes it DoT (port 853 by default, the
+ * certificate checked for #name or the IP).  res_shared_forward_remove
+ * removes a zone (queries below it then go to the closest enclosing
+ * zone, or get SERVFAIL).  Return 0, or -1 with a sentence in 'err'.
+ */
+int res_shared_forward_list(struct res_shared *sh, FILE *out);
+int res_shared_forward_add(struct res_shared *sh, const char *zone,
+    const char *addrs, bool tls, char *err, size_t errlen);
+int res_shared_forward_remove(struct res_shared *sh, const char *zone,
+    char *err, size_t errlen);
 
 /*
  * Resolve 'query' (borrowed for the call) for 'client'; 'done' is called
