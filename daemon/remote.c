@@ -52,6 +52,10 @@
 #define SYSCONFDIR "/etc"
 #endif
 
+/* resolver.h has res_shared_forward_list/_add/_remove (branch upstream
+ * merged): the forward commands call them. */
+#define HAVE_RES_FORWARD_CTL 1
+
 struct remote;
 
 struct remote_listener {

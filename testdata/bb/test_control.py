@@ -835,9 +835,39 @@ def test_load_cache_over_tls_and_errors(cairnd):
     assert got.startswith(b"error load_cache line 3: input ends"), got
 
 
-def test_forward_commands_answer(cairnd):
-    """list_forwards / forward_add / forward_remove are dispatched."""
-    r = cairnd.ctl("list_forwards")
-    if "not implemented" in r.stderr:
-        pytest.skip("forward control not in this build (HAVE_RES_FORWARD_CTL)")
-    assert r.returncode == 0, r.stderr
+def test_forward_add_list_remove(make_cairnd, nsd, fake):
+    import harness
+    d = make_cairnd(upstream=fake.port)
+    lines = _ctl(d.conf, "list_forwards").splitlines()
+    assert lines == [". IN forward 127.0.0.1@%d" % fake.port], lines
+
+    assert _ctl(d.conf, "forward_add", "example.lab.",
+                "127.0.0.1@%d" % nsd.port) == "ok\n"
+    lines = _ctl(d.conf, "list_forwards").splitlines()
+    assert "example.lab. IN forward 127.0.0.1@%d" % nsd.port in lines, lines
+    assert ". IN forward 127.0.0.1@%d" % fake.port in lines, lines
+    r = d.udp("www.example.lab.")
+    assert harness.a_addrs(r) == {"192.0.2.1"}, r
+    assert fake.count("www.example.lab.") == 0
+
+    # DoT flag as unbound-control writes it
+    assert _ctl(d.conf, "forward_add", "+t", "dot.lab.",
+                "127.0.0.1@8853#dns.example") == "ok\n"
+    assert any(x.startswith("dot.lab. IN forward +t 127.0.0.1@8853")
+               for x in _ctl(d.conf, "list_forwards").splitlines())
+
+    assert _ctl(d.conf, "forward_remove", "example.lab.") == "ok\n"
+    assert _ctl(d.conf, "forward_remove", "dot.lab.") == "ok\n"
+    lines = _ctl(d.conf, "list_forwards").splitlines()
+    assert lines == [". IN forward 127.0.0.1@%d" % fake.port], lines
+    _ctl(d.conf, "flush_zone", "example.lab.")
+    d.udp("www.example.lab.")
+    assert fake.count("www.example.lab.") == 1
+
+    for args in (["forward_add", "bad..zone.", "127.0.0.1"],
+                 ["forward_add", "x.lab.", "not-an-ip"],
+                 ["forward_add", "+t", "x.lab."],
+                 ["forward_remove", "bad..zone."]):
+        r = _ctl_input(d.conf, args, "")
+        assert r.returncode == 1 and r.stderr.startswith("error"), \
+            (args, r.stderr)
