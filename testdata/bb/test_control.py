@@ -712,6 +712,16 @@ def test_local_data_changes_while_queries_run(cairnd):
 def test_local_data_is_lost_on_reload(cairnd):
     cairnd.ok("local_data", "gone.test. A 192.0.2.10")
     assert query(cairnd.port, "gone.test.").rcode() == dns.rcode.NOERROR
+    # reload_keep_cache with an unchanged config keeps the shared state
+    assert cairnd.ok("reload_keep_cache") == "ok\n"
+    r = None
+    for _ in range(100):
+        try:
+            r = query(cairnd.port, "gone.test.", timeout=0.5)
+            break
+        except dns.exception.Timeout:
+            time.sleep(0.1)
+    assert r is not None and r.rcode() == dns.rcode.NOERROR
     assert cairnd.ok("reload") == "ok\n"
     for _ in range(100):
         try:
