@@ -10,7 +10,10 @@
  * doc/control-protocol.md): the client sends "CAIRNCTL1 command args\n",
  * the server writes a text reply and closes.  Everything runs on the
  * main thread's event loop (daemon_main_base); the command handlers call
- * the functions of daemon/daemon.h and res_shared_flush.
+ * the functions of daemon/daemon.h and the res_shared_* control functions
+ * of resolver/resolver.h (flush, local zones and data, forward zones,
+ * cache dump and load).  load_cache alone reads data after its request
+ * line (up to an "EOF" line or the end of the stream).
  *
  * This file does not parse the config, count statistics or know DNS
  * beyond turning a name and type from text to wire for the flush
