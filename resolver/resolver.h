@@ -124,7 +124,6 @@ void res_hist_bounds(int i, uint64_t *lo_usec, uint64_t *hi_usec);
  * change).  Functions returning int give 0, or -1 with the reason in
  * err[errlen].
  */
-#include <stdio.h>
 /* list_local_zones: "NAME TYPE" lines; list_local_data: RR lines. */
 void res_shared_local_zones_list(struct res_shared *sh, FILE *out);
 int res_shared_local_data_list(struct res_shared *sh, FILE *out);
