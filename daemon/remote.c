@@ -10,9 +10,13 @@
  * from accept to close, REMOTE_MAX_CONNS at once (the listeners stop
  * accepting while that many are open).
  *
- * This file does not print statistics or reload the config itself: it
- * calls daemon/daemon.h for that, and res_shared_flush for the flush
- * commands.  It does not read the config file.
+ * load_cache adds a fourth state between the line and the run: its data
+ * follows the line, up to an "EOF" line or the end of the client's
+ * stream, at most REMOTE_MAX_LOAD bytes.
+ *
+ * This file does not print statistics, reload the config, or edit local
+ * zones, the cache or forwarders itself: it calls daemon/daemon.h and the
+ * res_shared_* control functions of resolver/resolver.h.  It does not read the config file.
  */
 #include "config.h"
 
@@ -48,6 +52,10 @@
 #define SYSCONFDIR "/etc"
 #endif
 
+/* resolver.h has res_shared_forward_list/_add/_remove (branch upstream
+ * merged): the forward commands call them. */
+#define HAVE_RES_FORWARD_CTL 1
+
 struct remote;
 
 struct remote_listener {
@@ -63,6 +71,7 @@ struct remote_listener {
 
 enum remote_state {
 	REMOTE_READ,		/* handshake and request line */
+	REMOTE_BODY,		/* load_cache: the data after the line */
 	REMOTE_WRITE,		/* reply */
 	REMOTE_DONE
 };
@@ -87,6 +96,10 @@ struct remote_conn {
 	bool has_nul;		/* a NUL byte before the "\n" */
 	char line[REMOTE_MAX_LINE + 1];
 	size_t line_len;
+	size_t line_end;	/* offset of the "\n" once the line is in */
+	char *body;		/* load_cache data, malloc'ed */
+	size_t body_len, body_cap;
+	bool body_done;		/* "EOF" line seen, or end of stream */
 	char *out;		/* reply, malloc'ed by open_memstream */
 	size_t out_len, out_pos;
 	char peer[INET6_ADDRSTRLEN + 8];
@@ -278,10 +291,219 @@ remote_cmd_flush_zone(struct remote_conn *c, int argc, char **argv, FILE *out)
 	remote_flush(c, argv[0], 0, true, out);
 }
 
+/* The shared resolver state, or NULL with an error reply written. */
+static struct res_shared *
+remote_sh(struct remote_conn *c, FILE *out)
+{
+	struct res_shared *sh = daemon_res_shared(c->rc->d);
+
+	if (sh == NULL)
+		fputs("error the resolver is not running\n", out);
+	return sh;
+}
+
+static void
+remote_cmd_list_local_zones(struct remote_conn *c, int argc, char **argv,
+    FILE *out)
+{
+	struct res_shared *sh = remote_sh(c, out);
+
+	if (sh != NULL)
+		res_shared_local_zones_list(sh, out);
+}
+
+static void
+remote_cmd_list_local_data(struct remote_conn *c, int argc, char **argv,
+    FILE *out)
+{
+	struct res_shared *sh = remote_sh(c, out);
+
+	if (sh != NULL && res_shared_local_data_list(sh, out) < 0)
+		fputs("error out of memory\n", out);
+}
+
+/* "ok", or the error of a res_shared_local_* call. */
+static void
+remote_result(int r, const char *err, FILE *out)
+{
+	if (r < 0)
+		fprintf(out, "error %s\n", err);
+	else
+		fputs("ok\n", out);
+}
+
+static void
+remote_cmd_local_zone(struct remote_conn *c, int argc, char **argv,
+    FILE *out)
+{
+	struct res_shared *sh = remote_sh(c, out);
+	char err[256];
+
+	if (sh != NULL)
+		remote_result(res_shared_local_zone_add(sh, argv[0], argv[1],
+		    err, sizeof(err)), err, out);
+}
+
+static void
+remote_cmd_local_zone_remove(struct remote_conn *c, int argc, char **argv,
+    FILE *out)
+{
+	struct res_shared *sh = remote_sh(c, out);
+	char err[256];
+
+	/* no such zone is "ok" too, as unbound-control says */
+	if (sh != NULL)
+		remote_result(res_shared_local_zone_remove(sh, argv[0], err,
+		    sizeof(err)), err, out);
+}
+
+static void
+remote_cmd_local_data(struct remote_conn *c, int argc, char **argv,
+    FILE *out)
+{
+	struct res_shared *sh = remote_sh(c, out);
+	char rr[REMOTE_MAX_LINE + 1], err[REMOTE_MAX_LINE + 128];
+	size_t len = 0;
+	int i;
+
+	if (sh == NULL)
+		return;
+	/* the RR came as words: join them again with single spaces */
+	rr[0] = '\0';
+	for (i = 0; i < argc; i++) {
+		int n = snprintf(rr + len, sizeof(rr) - len, "%s%s",
+		    i > 0 ? " " : "", argv[i]);
+
+		if (n < 0 || (size_t)n >= sizeof(rr) - len) {
+			fputs("error resource record too long\n", out);
+			return;
+		}
+		len += (size_t)n;
+	}
+	remote_result(res_shared_local_data_add(sh, rr, err, sizeof(err)),
+	    err, out);
+}
+
+static void
+remote_cmd_local_data_remove(struct remote_conn *c, int argc, char **argv,
+    FILE *out)
+{
+	struct res_shared *sh = remote_sh(c, out);
+	char err[256];
+
+	if (sh != NULL)
+		remote_result(res_shared_local_data_remove(sh, argv[0], err,
+		    sizeof(err)), err, out);
+}
+
+static void
+remote_cmd_dump_cache(struct remote_conn *c, int argc, char **argv,
+    FILE *out)
+{
+	struct res_shared *sh = remote_sh(c, out);
+
+	if (sh != NULL)
+		(void)res_shared_cache_dump(sh, out);
+}
+
+static void
+remote_cmd_load_cache(struct remote_conn *c, int argc, char **argv,
+    FILE *out)
+{
+	struct res_shared *sh = remote_sh(c, out);
+	char err[256];
+	size_t loaded = 0;
+	FILE *in;
+
+	if (sh == NULL)
+		return;
+	if (c->body_len > REMOTE_MAX_LOAD) {
+		fprintf(out, "error load_cache data longer than %d bytes\n",
+		    REMOTE_MAX_LOAD);
+		return;
+	}
+	if (c->body_len == 0) {
+		fputs("error load_cache: no data (the dump_cache text "
+		    "follows the command line)\n", out);
+		return;
+	}
+	in = fmemopen(c->body, c->body_len, "r");
+	if (in == NULL) {
+		fputs("error out of memory\n", out);
+		return;
+	}
+	if (res_shared_cache_load(sh, in, &loaded, err, sizeof(err)) < 0)
+		fprintf(out, "error load_cache %s (%zu messages loaded "
+		    "before it)\n", err, loaded);
+	else
+		fprintf(out, "ok loaded %zu messages\n", loaded);
+	fclose(in);
+}
+
 /*
- * The resolver (resolver/resolver.h) does not yet expose its local zones,
- * forwarders or cache contents, so these answer an error that says so.
+ * forward_add, forward_remove and list_forwards act on the forward
+ * zones of resolver/forward.c; without HAVE_RES_FORWARD_CTL (the
+ * resolver does not offer them yet) they answer "not implemented".
  */
+#ifdef HAVE_RES_FORWARD_CTL
+static void
+remote_cmd_list_forwards(struct remote_conn *c, int argc, char **argv,
+    FILE *out)
+{
+	struct res_shared *sh = remote_sh(c, out);
+
+	if (sh != NULL && res_shared_forward_list(sh, out) < 0)
+		fputs("error out of memory\n", out);
+}
+
+static void
+remote_cmd_forward_add(struct remote_conn *c, int argc, char **argv,
+    FILE *out)
+{
+	struct res_shared *sh = remote_sh(c, out);
+	char addrs[REMOTE_MAX_LINE + 1], err[512];
+	size_t len = 0;
+	bool tls = false;
+	int i;
+
+	if (sh == NULL)
+		return;
+	if (strcmp(argv[0], "+t") == 0) {
+		tls = true;
+		argv++;
+		argc--;
+	}
+	if (argc < 2) {
+		fputs("error forward_add takes [+t] ZONE ADDR...\n", out);
+		return;
+	}
+	addrs[0] = '\0';
+	for (i = 1; i < argc; i++) {
+		int n = snprintf(addrs + len, sizeof(addrs) - len, "%s%s",
+		    i > 1 ? " " : "", argv[i]);
+
+		if (n < 0 || (size_t)n >= sizeof(addrs) - len) {
+			fputs("error address list too long\n", out);
+			return;
+		}
+		len += (size_t)n;
+	}
+	remote_result(res_shared_forward_add(sh, argv[0], addrs, tls, err,
+	    sizeof(err)), err, out);
+}
+
+static void
+remote_cmd_forward_remove(struct remote_conn *c, int argc, char **argv,
+    FILE *out)
+{
+	struct res_shared *sh = remote_sh(c, out);
+	char err[512];
+
+	if (sh != NULL)
+		remote_result(res_shared_forward_remove(sh, argv[0], err,
+		    sizeof(err)), err, out);
+}
+#else
 static void
 remote_not_implemented(FILE *out)
 {
@@ -295,17 +517,10 @@ remote_cmd_##name(struct remote_conn *c, int argc, char **argv, FILE *out) \
 	remote_not_implemented(out); \
 }
 REMOTE_CMD_TODO(list_forwards)
-REMOTE_CMD_TODO(list_local_zones)
-REMOTE_CMD_TODO(list_local_data)
-REMOTE_CMD_TODO(local_data)
-REMOTE_CMD_TODO(local_data_remove)
-REMOTE_CMD_TODO(local_zone)
-REMOTE_CMD_TODO(local_zone_remove)
 REMOTE_CMD_TODO(forward_add)
 REMOTE_CMD_TODO(forward_remove)
-REMOTE_CMD_TODO(dump_cache)
-REMOTE_CMD_TODO(load_cache)
 #undef REMOTE_CMD_TODO
+#endif
 
 static const struct remote_cmd *
 remote_cmd_find(const char *name)
@@ -406,6 +621,7 @@ remote_conn_free(struct remote_conn *c)
 		SSL_free(c->ssl);
 	if (c->fd >= 0)
 		close(c->fd);
+	free(c->body);
 	free(c->out);
 	free(c);
 	if (rc->paused && rc->nconns < REMOTE_MAX_CONNS)
@@ -604,6 +820,7 @@ remote_conn_read(struct remote_conn *c, short *want)
 		nl = memchr(c->line + c->line_len, '\n', (size_t)n);
 		c->line_len += (size_t)n;
 		if (nl != NULL) {
+			c->line_end = (size_t)(nl - c->line);
 			*nl = '\0';
 			/* a NUL would hide the rest of the line from the
 			 * checks in remote_run_line: refuse it here */
@@ -612,6 +829,166 @@ remote_conn_read(struct remote_conn *c, short *want)
 			return 1;
 		}
 	}
+}
+
+/* Does the request line (NUL-terminated) ask for load_cache? */
+static bool
+remote_line_has_body(const char *line)
+{
+	size_t ml = strlen(REMOTE_PROTO_MAGIC);
+	const char *p = line;
+
+	if (strncmp(p, REMOTE_PROTO_MAGIC, ml) != 0 ||
+	    (p[ml] != ' ' && p[ml] != '\t'))
+		return false;
+	p += ml;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (strncmp(p, "load_cache", 10) != 0)
+		return false;
+	p += 10;
+	return *p == '\0' || *p == ' ' || *p == '\t' || *p == '\r';
+}
+
+/* Has the body got its final "EOF" line?  Checks the bytes from 'from'. */
+static bool
+remote_body_complete(const struct remote_conn *c, size_t from)
+{
+	size_t i;
+
+	if (from > 4)
+		from -= 4;
+	else
+		from = 0;
+	for (i = from; i + 4 <= c->body_len; i++) {
+		if ((i == 0 || c->body[i - 1] == '\n') &&
+		    memcmp(c->body + i, "EOF", 3) == 0 &&
+		    (c->body[i + 3] == '\n' || (c->body[i + 3] == '\r' &&
+		    i + 5 <= c->body_len && c->body[i + 4] == '\n')))
+			return true;
+	}
+	return false;
+}
+
+static int
+remote_body_append(struct remote_conn *c, const char *p, size_t n)
+{
+	size_t old = c->body_len;
+
+	if (c->body_len + n > REMOTE_MAX_LOAD) {
+		/* too much: stop reading, the command says so */
+		c->body_len = REMOTE_MAX_LOAD + 1;
+		c->body_done = true;
+		return 0;
+	}
+	if (c->body_len + n > c->body_cap) {
+		size_t cap = c->body_cap ? c->body_cap : 65536;
+		char *b;
+
+		while (cap < c->body_len + n)
+			cap *= 2;
+		if (cap > REMOTE_MAX_LOAD)
+			cap = REMOTE_MAX_LOAD;
+		b = realloc(c->body, cap);
+		if (b == NULL)
+			return -1;
+		c->body = b;
+		c->body_cap = cap;
+	}
+	memcpy(c->body + c->body_len, p, n);
+	c->body_len += n;
+	if (remote_body_complete(c, old))
+		c->body_done = true;
+	return 0;
+}
+
+/*
+ * Read the load_cache data up to its "EOF" line or the end of the
+ * stream.  Returns 1 when it is in, 0 to wait (*want set), -1 to close.
+ */
+static int
+remote_conn_read_body(struct remote_conn *c, short *want)
+{
+	char buf[16384];
+	int i;
+
+	/* bounded per event; the connection timer bounds the total */
+	for (i = 0; i < 64 && !c->body_done; i++) {
+		ssize_t n;
+
+		if (c->ssl != NULL) {
+			int r = SSL_read(c->ssl, buf, (int)sizeof(buf));
+			if (r <= 0) {
+				int e = SSL_get_error(c->ssl, r);
+				ERR_clear_error();
+				if (e == SSL_ERROR_WANT_READ) {
+					*want = EV_READ;
+					return 0;
+				}
+				if (e == SSL_ERROR_WANT_WRITE) {
+					*want = EV_WRITE;
+					return 0;
+				}
+				if (e == SSL_ERROR_ZERO_RETURN)
+					break;
+				return -1;
+			}
+			n = r;
+		} else {
+			n = recv(c->fd, buf, sizeof(buf), 0);
+			if (n < 0) {
+				if (errno == EAGAIN || errno == EWOULDBLOCK ||
+				    errno == EINTR) {
+					*want = EV_READ;
+					return 0;
+				}
+				return -1;
+			}
+			if (n == 0)
+				break;	/* the client shut its write side */
+		}
+		if (remote_body_append(c, buf, (size_t)n) < 0)
+			return -1;
+	}
+	if (!c->body_done && i == 64) {
+		*want = EV_READ;
+		return 0;
+	}
+	c->body_done = true;
+	return 1;
+}
+
+/* The line is in: read the body for load_cache, else run at once. */
+static void
+remote_conn_line_done(struct remote_conn *c)
+{
+	short want = EV_READ;
+	int r;
+
+	if (c->state == REMOTE_READ) {
+		if (c->too_long || c->has_nul || !remote_line_has_body(c->line)) {
+			remote_conn_run(c);
+			return;
+		}
+		c->state = REMOTE_BODY;
+		/* what came with the line */
+		if (c->line_len > c->line_end + 1 &&
+		    remote_body_append(c, c->line + c->line_end + 1,
+		    c->line_len - c->line_end - 1) < 0) {
+			remote_conn_free(c);
+			return;
+		}
+	}
+	r = c->body_done ? 1 : remote_conn_read_body(c, &want);
+	if (r < 0) {
+		remote_conn_free(c);
+		return;
+	}
+	if (r == 0) {
+		remote_conn_want(c, want);
+		return;
+	}
+	remote_conn_run(c);
 }
 
 static void
@@ -631,7 +1008,11 @@ remote_conn_cb(evutil_socket_t fd, short what, void *arg)
 			remote_conn_want(c, want);
 			return;
 		}
-		remote_conn_run(c);
+		remote_conn_line_done(c);
+		return;
+	}
+	if (c->state == REMOTE_BODY) {
+		remote_conn_line_done(c);
 		return;
 	}
 	want = EV_WRITE;

@@ -10,7 +10,10 @@
  * doc/control-protocol.md): the client sends "CAIRNCTL1 command args\n",
  * the server writes a text reply and closes.  Everything runs on the
  * main thread's event loop (daemon_main_base); the command handlers call
- * the functions of daemon/daemon.h and res_shared_flush.
+ * the functions of daemon/daemon.h and the res_shared_* control functions
+ * of resolver/resolver.h (flush, local zones and data, forward zones,
+ * cache dump and load).  load_cache alone reads data after its request
+ * line (up to an "EOF" line or the end of the stream).
  *
  * This file does not parse the config, count statistics or know DNS
  * beyond turning a name and type from text to wire for the flush
@@ -32,6 +35,8 @@ struct remote;
 #define REMOTE_TIMEOUT_SEC	10
 /* Control connections open at once; more wait in the listen backlog. */
 #define REMOTE_MAX_CONNS	16
+/* Most bytes of load_cache data after the request line. */
+#define REMOTE_MAX_LOAD		(64 * 1024 * 1024)
 /* Most words after the command name. */
 #define REMOTE_MAX_ARGS		16
 

@@ -11,14 +11,19 @@
  * is one allocation (struct + name) plus its dns_msg.  Reads take the
  * shard lock too (a hit moves the entry to the LRU head), so a message is
  * only ever freed by a thread holding its shard's lock.
- * This file does not parse DNS messages: dns_msg_reply does.
+ * msg_cache_dump/msg_cache_load write and read the text format of
+ * dump_cache/load_cache (doc/control-protocol.md).
+ * This file does not parse DNS messages: dns_msg_reply and dns_msg_new do.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include "resolver/cache.h"
@@ -418,4 +423,286 @@ msg_cache_count(struct msg_cache *c)
 		pthread_mutex_unlock(&c->shard[i].lock);
 	}
 	return total;
+}
+
+/* ------------------------------------------------------------ dump/load */
+
+/*
+ * The text format (doc/control-protocol.md):
+ *   msg NAME TYPE CLASS FLAGS TTL
+ *   HEX
+ *   ...
+ *   EOF
+ * NAME in presentation with the final dot, TYPE and CLASS mnemonics (or
+ * TYPEn, CLASSn), FLAGS "-", "do", "cd" or "do,cd" (the key's DO and CD
+ * bits), TTL the seconds the entry has left; HEX the stored message
+ * (no OPT) with every TTL already aged, in lowercase hex on one line.
+ */
+
+static void
+dump_class(uint16_t c, char *buf, size_t cap)
+{
+	if (c == DNS_C_IN)
+		snprintf(buf, cap, "IN");
+	else if (c == DNS_C_CH)
+		snprintf(buf, cap, "CH");
+	else if (c == 4)
+		snprintf(buf, cap, "HS");
+	else
+		snprintf(buf, cap, "CLASS%u", (unsigned)c);
+}
+
+/* Write one entry; lock held.  Returns 0, or -1 on an output error. */
+static int
+dump_entry(const struct cache_entry *e, uint64_t now, FILE *out,
+    uint8_t *tmp)
+{
+	static const char hex[] = "0123456789abcdef";
+	const struct dns_msg *m = e->msg;
+	uint32_t elapsed = (uint32_t)(now - e->stored);
+	char name[DNS_MAX_NAME * 4 + 2], tb[16], cb[16];
+	size_t i;
+
+	if (dns_name_to_text(e->key.name, e->key.name_len, name,
+	    sizeof(name)) != 0)
+		return 0;	/* cannot be: keys are checked names */
+	memcpy(tmp, m->wire, m->len);
+	for (i = 0; i < m->nttl; i++) {
+		uint8_t *p = tmp + m->ttl_off[i];
+		uint32_t t = ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
+		    ((uint32_t)p[2] << 8) | p[3];
+
+		t = t > elapsed ? t - elapsed : 0;
+		p[0] = (uint8_t)(t >> 24);
+		p[1] = (uint8_t)(t >> 16);
+		p[2] = (uint8_t)(t >> 8);
+		p[3] = (uint8_t)t;
+	}
+	dump_class(e->key.qclass, cb, sizeof(cb));
+	fprintf(out, "msg %s %s %s %s %u\n", name,
+	    dns_type_to_text(e->key.qtype, tb), cb,
+	    e->key.dnssec_ok ? (e->key.cd ? "do,cd" : "do") :
+	    (e->key.cd ? "cd" : "-"), m->ttl - elapsed);
+	for (i = 0; i < m->len; i++) {
+		putc(hex[tmp[i] >> 4], out);
+		putc(hex[tmp[i] & 0xf], out);
+	}
+	if (putc('\n', out) == EOF)
+		return -1;
+	return 0;
+}
+
+size_t
+msg_cache_dump(struct msg_cache *c, FILE *out)
+{
+	uint8_t *tmp = malloc(65536);
+	uint64_t now = c->now(c->now_arg);
+	size_t i, n = 0;
+	struct cache_entry *e;
+
+	if (tmp == NULL)
+		return 0;
+	for (i = 0; i < CACHE_SHARDS; i++) {
+		struct cache_shard *s = &c->shard[i];
+
+		pthread_mutex_lock(&s->lock);
+		for (e = s->lru_head; e != NULL; e = e->lnext) {
+			if (now < e->stored || now - e->stored >= e->msg->ttl)
+				continue;	/* expired */
+			if (dump_entry(e, now, out, tmp) == 0)
+				n++;
+		}
+		pthread_mutex_unlock(&s->lock);
+	}
+	free(tmp);
+	fputs("EOF\n", out);
+	return n;
+}
+
+static int
+hexval(int ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/* "TYPE"/"TYPEn" or "IN"/"CLASSn" to a number, -1 if neither. */
+static long
+parse_code(const char *s, bool is_type)
+{
+	const char *pfx = is_type ? "TYPE" : "CLASS";
+	size_t pl = strlen(pfx);
+	char *end;
+	long v;
+	int r;
+
+	r = is_type ? dns_type_from_text(s) : dns_class_from_text(s);
+	if (r >= 0)
+		return r;
+	if (strncasecmp(s, pfx, pl) != 0 || s[pl] == '\0')
+		return -1;
+	errno = 0;
+	v = strtol(s + pl, &end, 10);
+	if (errno != 0 || *end != '\0' || v < 0 || v > 65535)
+		return -1;
+	return v;
+}
+
+/* Parse a key line into k and *ttl.  Returns NULL or why not. */
+static const char *
+load_key_line(char *line, struct cache_key *k, uint32_t *ttl)
+{
+	char *w[7], *save = NULL, *p, *end;
+	int n = 0;
+	long t, c;
+	unsigned long tl;
+
+	for (p = strtok_r(line, " \t", &save); p != NULL && n < 7;
+	    p = strtok_r(NULL, " \t", &save))
+		w[n++] = p;
+	if (n != 6 || strcmp(w[0], "msg") != 0)
+		return "expected \"msg NAME TYPE CLASS FLAGS TTL\"";
+	memset(k, 0, sizeof(*k));
+	k->name_len = dns_name_from_text(w[1], k->name);
+	if (k->name_len == 0)
+		return "bad name";
+	t = parse_code(w[2], true);
+	c = parse_code(w[3], false);
+	if (t < 0 || c < 0)
+		return "bad type or class";
+	k->qtype = (uint16_t)t;
+	k->qclass = (uint16_t)c;
+	if (strcmp(w[4], "-") == 0)
+		;
+	else if (strcmp(w[4], "do") == 0)
+		k->dnssec_ok = true;
+	else if (strcmp(w[4], "cd") == 0)
+		k->cd = true;
+	else if (strcmp(w[4], "do,cd") == 0)
+		k->dnssec_ok = k->cd = true;
+	else
+		return "flags must be -, do, cd or do,cd";
+	errno = 0;
+	tl = strtoul(w[5], &end, 10);
+	if (errno != 0 || *end != '\0' || w[5][0] == '-' || tl > 0x7fffffffUL)
+		return "bad TTL";
+	*ttl = (uint32_t)tl;
+	return NULL;
+}
+
+/* The message's question must be the key's. */
+static bool
+load_question_matches(const struct dns_msg *m, const struct cache_key *k)
+{
+	uint8_t lc[DNS_MAX_NAME];
+	size_t nl;
+	const uint8_t *p;
+
+	if (m->len < DNS_HDR_LEN + 5 || m->wire[4] != 0 || m->wire[5] != 1)
+		return false;
+	nl = dns_name_len(m->wire + DNS_HDR_LEN, m->len - DNS_HDR_LEN);
+	if (nl == 0 || nl != k->name_len || DNS_HDR_LEN + nl + 4 > m->len)
+		return false;
+	dns_name_lower(lc, m->wire + DNS_HDR_LEN, nl);
+	if (memcmp(lc, k->name, nl) != 0)
+		return false;
+	p = m->wire + DNS_HDR_LEN + nl;
+	return ((p[0] << 8) | p[1]) == k->qtype &&
+	    ((p[2] << 8) | p[3]) == k->qclass;
+}
+
+int
+msg_cache_load(struct msg_cache *c, FILE *in, size_t *loaded, char *err,
+    size_t errlen)
+{
+	char *line = NULL;
+	size_t cap = 0, lineno = 0;
+	ssize_t len;
+	uint8_t *wire = malloc(65536);
+	struct cache_key k;
+	uint32_t ttl = 0;
+	bool have_key = false, eof = false;
+	int rc = 0;
+
+	*loaded = 0;
+	if (wire == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	while ((len = getline(&line, &cap, in)) > 0) {
+		const char *why = NULL;
+		struct dns_msg *m;
+		size_t i, wl;
+
+		lineno++;
+		while (len > 0 && (line[len - 1] == '\n' ||
+		    line[len - 1] == '\r'))
+			line[--len] = '\0';
+		if (!have_key) {
+			if (len == 0 || line[0] == '#')
+				continue;
+			if (strcmp(line, "EOF") == 0) {
+				eof = true;
+				break;
+			}
+			why = load_key_line(line, &k, &ttl);
+			if (why != NULL)
+				goto bad;
+			have_key = true;
+			continue;
+		}
+		have_key = false;
+		if (len % 2 != 0 || len / 2 > 65535 || len < 2 * DNS_HDR_LEN) {
+			why = "message: bad hex length";
+			goto bad;
+		}
+		wl = (size_t)len / 2;
+		for (i = 0; i < wl; i++) {
+			int hi = hexval((unsigned char)line[2 * i]);
+			int lo = hexval((unsigned char)line[2 * i + 1]);
+
+			if (hi < 0 || lo < 0) {
+				why = "message: not hex";
+				goto bad;
+			}
+			wire[i] = (uint8_t)(hi << 4 | lo);
+		}
+		/* no TTL may outlive the entry: clamp them to its TTL */
+		m = dns_msg_new(wire, wl, 0, ttl, ttl, &why);
+		if (m == NULL)
+			goto bad;
+		if (!load_question_matches(m, &k)) {
+			dns_msg_free(m);
+			why = "message: question differs from the key";
+			goto bad;
+		}
+		if (ttl < m->ttl)
+			m->ttl = ttl;
+		if (m->ttl == 0) {
+			dns_msg_free(m);	/* expired: skipped */
+			continue;
+		}
+		if (msg_cache_insert(c, &k, m))
+			(*loaded)++;
+		continue;
+bad:
+		snprintf(err, errlen, "line %zu: %s", lineno,
+		    why ? why : "cannot be loaded");
+		rc = -1;
+		break;
+	}
+	if (rc == 0 && !eof) {
+		snprintf(err, errlen, "line %zu: %s", lineno + 1, have_key ?
+		    "message missing after its key line" :
+		    "input ends without \"EOF\"");
+		rc = -1;
+	}
+	free(line);
+	free(wire);
+	return rc;
 }

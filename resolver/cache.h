@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include "dns/wire.h"
 
 #define CACHE_SHARDS 16
@@ -88,5 +89,22 @@ size_t msg_cache_flush(struct msg_cache *c, const uint8_t *name,
 size_t msg_cache_mem(struct msg_cache *c);
 /* Entries held right now. */
 size_t msg_cache_count(struct msg_cache *c);
+
+/*
+ * Write every live entry in the dump_cache text format (see
+ * doc/control-protocol.md): "msg NAME TYPE CLASS FLAGS TTL" then the
+ * message in hex with its TTLs aged, one line each, and "EOF" at the
+ * end.  Each shard is locked while it is written.  Returns the number
+ * of entries written.
+ */
+size_t msg_cache_dump(struct msg_cache *c, FILE *out);
+/*
+ * Read that format from 'in' and insert each entry with the TTL it had
+ * left (entries with none left are skipped).  Stops at the first bad
+ * entry: returns -1 with "line N: why" in err (entries before it stay
+ * loaded), else 0.  *loaded gets the number inserted.
+ */
+int msg_cache_load(struct msg_cache *c, FILE *in, size_t *loaded, char *err,
+    size_t errlen);
 
 #endif

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 
 #include "dns/wire.h"
 #include "resolver/forward.h"
+#include "resolver/upstream.h"
 #include "util/config.h"
 #include "util/log.h"
 #include "util/stats.h"
@@ -43,6 +45,7 @@ enum fwd_state { FWD_START, FWD_UDP, FWD_TCP_CONNECT, FWD_TCP_WRITE, FWD_TCP_REA
 struct fwd_query {
 	struct outside *o;
 	struct fwd_query *prev, *next;
+	struct fwd_table *tab;		/* reference: zone lives in it */
 	const struct fwd_zone *zone;
 	size_t addr_idx;
 	enum fwd_state state;
@@ -79,13 +82,21 @@ now_msec(void)
 
 /* ------------------------------------------------------------ zones */
 
-int
-fwd_addr_parse(const char *s, struct fwd_addr *a)
+struct fwd_zones {
+	pthread_mutex_t lock;		/* guards cur and tls_ctx */
+	struct fwd_table *cur;		/* the live version */
+	char *bundle;			/* tls-cert-bundle, "" = system */
+	void *tls_ctx;			/* made when a zone first needs it */
+};
+
+/* Parse with 'defport' when no "@port" is given. */
+static int
+addr_parse_port(const char *s, struct fwd_addr *a, long defport)
 {
 	char host[INET6_ADDRSTRLEN + 1];
 	const char *at, *hash, *end;
 	size_t hl;
-	long port = FWD_DEFAULT_PORT;
+	long port = defport;
 
 	memset(a, 0, sizeof(*a));
 	hash = strchr(s, '#');
@@ -108,6 +119,13 @@ fwd_addr_parse(const char *s, struct fwd_addr *a)
 		if (*ep != '\0' || port <= 0 || port > 65535)
 			return -1;
 	}
+	if (hash != NULL) {
+		size_t nl = strlen(hash + 1);
+
+		if (nl == 0 || nl >= sizeof(a->auth))
+			return -1;
+		memcpy(a->auth, hash + 1, nl + 1);
+	}
 	if (strchr(host, ':') != NULL) {
 		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&a->ss;
 
@@ -116,7 +134,6 @@ fwd_addr_parse(const char *s, struct fwd_addr *a)
 		sin6->sin6_family = AF_INET6;
 		sin6->sin6_port = htons((uint16_t)port);
 		a->len = sizeof(*sin6);
-		snprintf(a->text, sizeof(a->text), "%s@%ld", host, port);
 	} else {
 		struct sockaddr_in *sin = (struct sockaddr_in *)&a->ss;
 
@@ -125,16 +142,32 @@ fwd_addr_parse(const char *s, struct fwd_addr *a)
 		sin->sin_family = AF_INET;
 		sin->sin_port = htons((uint16_t)port);
 		a->len = sizeof(*sin);
-		snprintf(a->text, sizeof(a->text), "%s@%ld", host, port);
 	}
+	snprintf(a->text, sizeof(a->text), "%s@%ld", host, port);
 	return 0;
+}
+
+int
+fwd_addr_parse(const char *s, struct fwd_addr *a)
+{
+	return addr_parse_port(s, a, FWD_DEFAULT_PORT);
+}
+
+static long
+transport_port(enum fwd_transport t)
+{
+	return t == FWD_DOT ? FWD_DOT_PORT : t == FWD_DOH ? FWD_DOH_PORT :
+	    FWD_DEFAULT_PORT;
 }
 
 static int
 zone_add_addr(struct fwd_zone *z, const struct fwd_addr *a)
 {
-	struct fwd_addr *v = realloc(z->addrs, (z->naddrs + 1) * sizeof(*v));
+	struct fwd_addr *v;
 
+	if (z->naddrs >= FWD_MAX_ADDRS)
+		return -1;
+	v = realloc(z->addrs, (z->naddrs + 1) * sizeof(*v));
 	if (v == NULL)
 		return -1;
 	z->addrs = v;
@@ -143,7 +176,7 @@ zone_add_addr(struct fwd_zone *z, const struct fwd_addr *a)
 }
 
 static struct fwd_zone *
-zones_add(struct fwd_zones *zs, const uint8_t *name, size_t len)
+zones_add(struct fwd_table *zs, const uint8_t *name, size_t len)
 {
 	struct fwd_zone *v;
 	size_t i;
@@ -160,6 +193,7 @@ zones_add(struct fwd_zones *zs, const uint8_t *name, size_t len)
 	memset(v, 0, sizeof(*v));
 	memcpy(v->name, name, len);
 	v->name_len = len;
+	snprintf(v->endpoint, sizeof(v->endpoint), "%s", FWD_HTTP_ENDPOINT);
 	return v;
 }
 
@@ -200,23 +234,65 @@ zone_from_resolv_conf(struct fwd_zone *z, const char *path)
 		    path);
 }
 
-void
-fwd_zones_free(struct fwd_zones *zs)
+static void
+table_free(struct fwd_table *t)
 {
 	size_t i;
 
+	if (t == NULL)
+		return;
+	for (i = 0; i < t->n; i++)
+		free(t->v[i].addrs);
+	free(t->v);
+	free(t);
+}
+
+void
+fwd_table_release(struct fwd_table *t)
+{
+	if (t != NULL && __atomic_sub_fetch(&t->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		table_free(t);
+}
+
+struct fwd_table *
+fwd_zones_acquire(struct fwd_zones *zs)
+{
+	struct fwd_table *t;
+
+	pthread_mutex_lock(&zs->lock);
+	t = zs->cur;
+	__atomic_add_fetch(&t->refs, 1, __ATOMIC_ACQ_REL);
+	pthread_mutex_unlock(&zs->lock);
+	return t;
+}
+
+void
+fwd_zones_free(struct fwd_zones *zs)
+{
 	if (zs == NULL)
 		return;
-	for (i = 0; i < zs->n; i++)
-		free(zs->v[i].addrs);
-	free(zs->v);
+	fwd_table_release(zs->cur);
+	ups_tls_ctx_free(zs->tls_ctx);
+	free(zs->bundle);
+	pthread_mutex_destroy(&zs->lock);
 	free(zs);
+}
+
+/* The TLS context, made on first need (called with the lock held or
+ * before the table is shared).  Returns it or NULL. */
+static void *
+zones_tls_ctx(struct fwd_zones *zs)
+{
+	if (zs->tls_ctx == NULL)
+		zs->tls_ctx = ups_tls_ctx_new(zs->bundle);
+	return zs->tls_ctx;
 }
 
 struct fwd_zones *
 fwd_zones_new(const struct config *cfg, const char *resolv_conf)
 {
 	struct fwd_zones *zs = calloc(1, sizeof(*zs));
+	struct fwd_table *t;
 	const struct cfg_forward *f;
 	const struct cfg_strlist *s;
 	uint8_t root[1] = { 0 };
@@ -225,6 +301,12 @@ fwd_zones_new(const struct config *cfg, const char *resolv_conf)
 
 	if (zs == NULL)
 		return NULL;
+	pthread_mutex_init(&zs->lock, NULL);
+	zs->bundle = strdup(cfg->tls_cert_bundle ? cfg->tls_cert_bundle : "");
+	t = zs->cur = calloc(1, sizeof(*t));
+	if (t == NULL || zs->bundle == NULL)
+		goto fail;
+	t->refs = 1;
 	for (f = cfg->forwards; f != NULL; f = f->next) {
 		uint8_t name[DNS_MAX_NAME];
 		size_t len = dns_name_from_text(f->name ? f->name : "", name);
@@ -235,13 +317,19 @@ fwd_zones_new(const struct config *cfg, const char *resolv_conf)
 			    f->name ? f->name : "");
 			goto fail;
 		}
-		z = zones_add(zs, name, len);
+		z = zones_add(t, name, len);
 		if (z == NULL)
 			goto fail;
+		z->transport = f->https_upstream ? FWD_DOH : f->tls_upstream ?
+		    FWD_DOT : FWD_DO53;
+		if (f->http_endpoint != NULL && f->http_endpoint[0] != '\0')
+			snprintf(z->endpoint, sizeof(z->endpoint), "%s",
+			    f->http_endpoint);
 		for (s = f->addrs; s != NULL; s = s->next) {
 			struct fwd_addr a;
 
-			if (fwd_addr_parse(s->str, &a) < 0) {
+			if (addr_parse_port(s->str, &a,
+			    transport_port(z->transport)) < 0) {
 				log_err("%s:%d: forward-addr: %s: not an "
 				    "IP[@port][#name]", s->file ? s->file : "-",
 				    s->line, s->str);
@@ -251,24 +339,35 @@ fwd_zones_new(const struct config *cfg, const char *resolv_conf)
 				goto fail;
 		}
 		z->no_cache = f->no_cache != 0;
-		if (f->tls_upstream || f->https_upstream)
-			log_warn("forward-zone %s: TLS/HTTPS upstreams are not "
-			    "supported yet, using plain DNS", f->name);
+#ifndef HAVE_NGHTTP2
+		if (z->transport == FWD_DOH) {
+			log_err("forward-zone %s: forward-https-upstream needs "
+			    "cairnd built with nghttp2", f->name);
+			goto fail;
+		}
+#endif
+		if (z->transport != FWD_DO53 && zones_tls_ctx(zs) == NULL) {
+			log_err("forward-zone %s: cannot set up TLS "
+			    "(tls-cert-bundle: %s)", f->name,
+			    zs->bundle[0] ? zs->bundle : "system default");
+			goto fail;
+		}
 		if (z->naddrs == 0)
 			log_warn("forward-zone %s: no forward-addr: its "
 			    "queries get SERVFAIL", f->name);
 	}
-	for (i = 0; i < zs->n; i++)
-		if (zs->v[i].name_len == 1)
+	for (i = 0; i < t->n; i++)
+		if (t->v[i].name_len == 1)
 			have_root = true;
 	if (!have_root) {
-		struct fwd_zone *z = zones_add(zs, root, 1);
+		struct fwd_zone *z = zones_add(t, root, 1);
 
 		if (z == NULL)
 			goto fail;
 		zone_from_resolv_conf(z, resolv_conf ? resolv_conf :
 		    FWD_RESOLV_CONF);
 	}
+	t->tls_ctx = zs->tls_ctx;
 	return zs;
 fail:
 	fwd_zones_free(zs);
@@ -276,7 +375,7 @@ fail:
 }
 
 const struct fwd_zone *
-fwd_zones_lookup(const struct fwd_zones *zs, const uint8_t *qname,
+fwd_table_lookup(const struct fwd_table *zs, const uint8_t *qname,
     size_t qname_len)
 {
 	const struct fwd_zone *best = NULL;
@@ -290,6 +389,226 @@ fwd_zones_lookup(const struct fwd_zones *zs, const uint8_t *qname,
 			best = z;
 	}
 	return best;
+}
+
+/* ------------------------------------------------------------ control */
+
+int
+fwd_zones_list(struct fwd_zones *zs, FILE *out)
+{
+	struct fwd_table *t = fwd_zones_acquire(zs);
+	size_t i, j;
+
+	for (i = 0; i < t->n; i++) {
+		const struct fwd_zone *z = &t->v[i];
+		char name[DNS_MAX_NAME * 4 + 2];
+
+		if (dns_name_to_text(z->name, z->name_len, name,
+		    sizeof(name)) < 0)
+			continue;
+		fprintf(out, "%s IN forward", name);
+		if (z->transport == FWD_DOT)
+			fprintf(out, " +t");
+		else if (z->transport == FWD_DOH)
+			fprintf(out, " +h");
+		for (j = 0; j < z->naddrs; j++) {
+			const struct fwd_addr *a = &z->addrs[j];
+			char ip[INET6_ADDRSTRLEN];
+			uint16_t port;
+
+			if (a->ss.ss_family == AF_INET6) {
+				const struct sockaddr_in6 *s6 =
+				    (const struct sockaddr_in6 *)&a->ss;
+
+				inet_ntop(AF_INET6, &s6->sin6_addr, ip,
+				    sizeof(ip));
+				port = ntohs(s6->sin6_port);
+			} else {
+				const struct sockaddr_in *s4 =
+				    (const struct sockaddr_in *)&a->ss;
+
+				inet_ntop(AF_INET, &s4->sin_addr, ip,
+				    sizeof(ip));
+				port = ntohs(s4->sin_port);
+			}
+			fprintf(out, " %s", ip);
+			if (port != transport_port(z->transport))
+				fprintf(out, "@%u", port);
+			if (a->auth[0] != '\0')
+				fprintf(out, "#%s", a->auth);
+		}
+		fprintf(out, "\n");
+	}
+	fwd_table_release(t);
+	return ferror(out) ? -1 : 0;
+}
+
+/* A deep copy of t (refs 1), without the zone 'skip' (or NULL). */
+static struct fwd_table *
+table_copy(const struct fwd_table *t, const struct fwd_zone *skip)
+{
+	struct fwd_table *c = calloc(1, sizeof(*c));
+	size_t i;
+
+	if (c == NULL)
+		return NULL;
+	c->refs = 1;
+	c->tls_ctx = t->tls_ctx;
+	c->v = calloc(t->n + 1, sizeof(*c->v));
+	if (c->v == NULL) {
+		free(c);
+		return NULL;
+	}
+	for (i = 0; i < t->n; i++) {
+		struct fwd_zone *z;
+
+		if (&t->v[i] == skip)
+			continue;
+		z = &c->v[c->n++];
+		*z = t->v[i];
+		z->addrs = NULL;
+		if (t->v[i].naddrs > 0) {
+			z->addrs = malloc(t->v[i].naddrs * sizeof(*z->addrs));
+			if (z->addrs == NULL) {
+				z->naddrs = 0;
+				table_free(c);
+				return NULL;
+			}
+			memcpy(z->addrs, t->v[i].addrs,
+			    t->v[i].naddrs * sizeof(*z->addrs));
+		}
+	}
+	return c;
+}
+
+/* Publish 'c' as the live table (lock held); the old one is released. */
+static void
+table_swap(struct fwd_zones *zs, struct fwd_table *c)
+{
+	struct fwd_table *old = zs->cur;
+
+	zs->cur = c;
+	fwd_table_release(old);
+}
+
+int
+fwd_zones_add(struct fwd_zones *zs, const char *zone, const char *addrs,
+    bool tls, char *err, size_t errlen)
+{
+	uint8_t name[DNS_MAX_NAME];
+	size_t len = dns_name_from_text(zone ? zone : "", name);
+	struct fwd_table *c;
+	struct fwd_zone *z;
+	enum fwd_transport tr = tls ? FWD_DOT : FWD_DO53;
+	const char *p = addrs ? addrs : "";
+	size_t i, found = 0;
+
+	if (len == 0) {
+		snprintf(err, errlen, "'%s' is not a domain name.",
+		    zone ? zone : "");
+		return -1;
+	}
+	dns_name_lower(name, name, len);
+	pthread_mutex_lock(&zs->lock);
+	if (tls && zones_tls_ctx(zs) == NULL) {
+		pthread_mutex_unlock(&zs->lock);
+		snprintf(err, errlen, "cannot set up TLS (tls-cert-bundle).");
+		return -1;
+	}
+	for (i = 0; i < zs->cur->n; i++)
+		if (zs->cur->v[i].name_len == len &&
+		    memcmp(zs->cur->v[i].name, name, len) == 0)
+			break;
+	/* a zone given again is replaced, as unbound-control does */
+	c = table_copy(zs->cur, i < zs->cur->n ? &zs->cur->v[i] : NULL);
+	if (c == NULL) {
+		pthread_mutex_unlock(&zs->lock);
+		snprintf(err, errlen, "out of memory.");
+		return -1;
+	}
+	c->tls_ctx = zs->tls_ctx;
+	z = zones_add(c, name, len);	/* room was kept by table_copy */
+	if (z == NULL)
+		goto oom;
+	z->transport = tr;
+	while (*p != '\0') {
+		char word[INET6_ADDRSTRLEN + 8 + 256];
+		size_t wl;
+		struct fwd_addr a;
+
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '\0')
+			break;
+		wl = strcspn(p, " \t");
+		if (wl >= sizeof(word)) {
+			snprintf(err, errlen, "forward address too long.");
+			goto bad;
+		}
+		memcpy(word, p, wl);
+		word[wl] = '\0';
+		p += wl;
+		if (addr_parse_port(word, &a, transport_port(tr)) < 0) {
+			snprintf(err, errlen, "'%s' is not an "
+			    "IP[@port][#name].", word);
+			goto bad;
+		}
+		if (zone_add_addr(z, &a) < 0) {
+			snprintf(err, errlen, "too many forward addresses "
+			    "(at most %d).", FWD_MAX_ADDRS);
+			goto bad;
+		}
+		found++;
+	}
+	if (found == 0) {
+		snprintf(err, errlen, "no forward address given.");
+		goto bad;
+	}
+	table_swap(zs, c);
+	pthread_mutex_unlock(&zs->lock);
+	return 0;
+oom:
+	snprintf(err, errlen, "out of memory.");
+bad:
+	pthread_mutex_unlock(&zs->lock);
+	table_free(c);
+	return -1;
+}
+
+int
+fwd_zones_remove(struct fwd_zones *zs, const char *zone, char *err,
+    size_t errlen)
+{
+	uint8_t name[DNS_MAX_NAME];
+	size_t len = dns_name_from_text(zone ? zone : "", name);
+	struct fwd_table *c;
+	size_t i;
+
+	if (len == 0) {
+		snprintf(err, errlen, "'%s' is not a domain name.",
+		    zone ? zone : "");
+		return -1;
+	}
+	dns_name_lower(name, name, len);
+	pthread_mutex_lock(&zs->lock);
+	for (i = 0; i < zs->cur->n; i++)
+		if (zs->cur->v[i].name_len == len &&
+		    memcmp(zs->cur->v[i].name, name, len) == 0)
+			break;
+	if (i == zs->cur->n) {
+		pthread_mutex_unlock(&zs->lock);
+		snprintf(err, errlen, "no forward zone '%s'.", zone);
+		return -1;
+	}
+	c = table_copy(zs->cur, &zs->cur->v[i]);
+	if (c == NULL) {
+		pthread_mutex_unlock(&zs->lock);
+		snprintf(err, errlen, "out of memory.");
+		return -1;
+	}
+	table_swap(zs, c);
+	pthread_mutex_unlock(&zs->lock);
+	return 0;
 }
 
 /* ------------------------------------------------------------ queries */
@@ -383,6 +702,7 @@ query_unlink_free(struct fwd_query *fq)
 	attempt_close(fq);
 	if (fq->timer != NULL)
 		event_free(fq->timer);
+	fwd_table_release(fq->tab);
 	if (fq->prev != NULL)
 		fq->prev->next = fq->next;
 	else
@@ -745,19 +1065,32 @@ try_tcp(struct fwd_query *fq, bool keep_udp)
 }
 
 struct fwd_query *
-fwd_query_start(struct outside *o, const struct fwd_zone *zone,
+fwd_query_start(struct outside *o, struct fwd_zones *zones,
     const uint8_t *qname, size_t qname_len, uint16_t qtype, uint16_t qclass,
-    bool cd, bool dnssec_ok, fwd_done_cb cb, void *arg)
+    bool cd, bool dnssec_ok, bool *no_cache, fwd_done_cb cb, void *arg)
 {
 	struct fwd_query *fq;
+	struct fwd_table *tab;
+	const struct fwd_zone *zone;
 
-	if (zone == NULL || zone->naddrs == 0 || o->nqueries >= FWD_MAX_PENDING
-	    || qname_len > DNS_MAX_NAME)
+	if (o->nqueries >= FWD_MAX_PENDING || qname_len > DNS_MAX_NAME)
 		return NULL;
+	tab = fwd_zones_acquire(zones);
+	zone = fwd_table_lookup(tab, qname, qname_len);
+	if (zone == NULL || zone->naddrs == 0 || zone->transport != FWD_DO53) {
+		/* encrypted upstreams: not yet; never clear text instead */
+		fwd_table_release(tab);
+		return NULL;
+	}
+	if (no_cache != NULL)
+		*no_cache = zone->no_cache;
 	fq = calloc(1, sizeof(*fq));
-	if (fq == NULL)
+	if (fq == NULL) {
+		fwd_table_release(tab);
 		return NULL;
+	}
 	fq->o = o;
+	fq->tab = tab;
 	fq->zone = zone;
 	fq->fd = -1;
 	fq->udp_fd = -1;
@@ -772,6 +1105,7 @@ fwd_query_start(struct outside *o, const struct fwd_zone *zone,
 	fq->arg = arg;
 	fq->timer = evtimer_new(o->base, timeout_cb, fq);
 	if (fq->timer == NULL) {
+		fwd_table_release(tab);
 		free(fq);
 		return NULL;
 	}

@@ -31,6 +31,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/socket.h>
 #include "dns/wire.h"
 
@@ -39,16 +40,27 @@
 #define FWD_QUERY_DEADLINE_MSEC	10000	/* whole query, all upstreams */
 #define FWD_MAX_PENDING		4096	/* upstream queries per worker */
 #define FWD_DEFAULT_PORT	53
+#define FWD_DOT_PORT		853	/* forward-tls-upstream default */
+#define FWD_DOH_PORT		443	/* forward-https-upstream default */
+#define FWD_HTTP_ENDPOINT	"/dns-query"
+#define FWD_MAX_ADDRS		64	/* forward-addr per zone */
 #define FWD_RESOLV_CONF		"/etc/resolv.conf"
 
 struct event_base;
 struct config;
 struct stats;
 
+enum fwd_transport {
+	FWD_DO53 = 0,		/* UDP, TCP on TC=1 or timeout */
+	FWD_DOT,		/* forward-tls-upstream: DNS over TLS */
+	FWD_DOH			/* forward-https-upstream: DNS over HTTPS/2 */
+};
+
 struct fwd_addr {
 	struct sockaddr_storage ss;
 	socklen_t len;
 	char text[80];		/* "IP@port" for logs */
+	char auth[256];		/* "#name": certificate name, "" = the IP */
 };
 
 struct fwd_zone {
@@ -57,30 +69,64 @@ struct fwd_zone {
 	struct fwd_addr *addrs;
 	size_t naddrs;
 	bool no_cache;			/* forward-no-cache: answers not cached */
-};
-
-struct fwd_zones {
-	struct fwd_zone *v;
-	size_t n;
+	enum fwd_transport transport;
+	char endpoint[256];		/* forward-http-endpoint (DoH) */
 };
 
 /*
- * Parse "IP[@port][#name]" into 'a'.  Returns 0 or -1.
+ * One version of the forward zone table.  Immutable once published:
+ * the control API builds a new one and swaps it in (copy-on-write);
+ * queries hold a reference to the version they started with.
+ */
+struct fwd_table {
+	struct fwd_zone *v;
+	size_t n;
+	unsigned refs;		/* atomic: the live pointer + each query */
+	void *tls_ctx;		/* SSL_CTX for DoT/DoH upstreams, or NULL */
+};
+
+/*
+ * The live forward zones: shared by every worker, changed at run time
+ * by the control API (res_shared_forward_add/remove).
+ */
+struct fwd_zones;
+
+/*
+ * Parse "IP[@port][#name]" into 'a' (port 53 when not given).
+ * Returns 0 or -1.
  */
 int fwd_addr_parse(const char *s, struct fwd_addr *a);
 
 /*
  * Forward zones from cfg->forwards; if none is for ".", "." gets the
  * nameservers of 'resolv_conf' (FWD_RESOLV_CONF when NULL; logged at
- * VERB_OPS).  Errors are logged; returns NULL on a bad forward-addr or
+ * VERB_OPS).  Errors are logged; returns NULL on a bad forward-addr,
+ * a TLS context that cannot be made (tls-cert-bundle unreadable) or
  * allocation failure.
  */
 struct fwd_zones *fwd_zones_new(const struct config *cfg,
     const char *resolv_conf);
+/* Only once no worker uses it any more. */
 void fwd_zones_free(struct fwd_zones *z);
+/* The current table, with a reference taken (thread safe). */
+struct fwd_table *fwd_zones_acquire(struct fwd_zones *z);
+/* Drop a reference from fwd_zones_acquire / a query. */
+void fwd_table_release(struct fwd_table *t);
 /* The zone with the longest name at or above 'qname', or NULL. */
-const struct fwd_zone *fwd_zones_lookup(const struct fwd_zones *z,
+const struct fwd_zone *fwd_table_lookup(const struct fwd_table *t,
     const uint8_t *qname, size_t qname_len);
+
+/*
+ * Control: print "NAME IN forward [+t|+h] ADDR ..." lines; add (or
+ * replace) a zone with space separated IP[@port][#name] addresses,
+ * DoT when 'tls'; remove a zone.  Thread safe against running workers
+ * (copy-on-write).  Return 0, or -1 with a sentence in err.
+ */
+int fwd_zones_list(struct fwd_zones *z, FILE *out);
+int fwd_zones_add(struct fwd_zones *z, const char *zone, const char *addrs,
+    bool tls, char *err, size_t errlen);
+int fwd_zones_remove(struct fwd_zones *z, const char *zone, char *err,
+    size_t errlen);
 
 struct outside;
 struct fwd_query;
@@ -103,15 +149,17 @@ void outside_free(struct outside *o);
 size_t outside_pending(const struct outside *o);
 
 /*
- * Ask 'zone' for (qname, qtype, qclass) with the CD and DO bits given.
- * Returns the query, or NULL (nothing will be called back) when the
- * zone has no address, FWD_MAX_PENDING is reached or on allocation
+ * Ask the forward zone of 'qname' in the current table of 'zones' for
+ * (qname, qtype, qclass) with the CD and DO bits given; *no_cache is
+ * set from the zone's forward-no-cache.  Returns the query, or NULL
+ * (nothing will be called back) when no zone covers qname or it has no
+ * address, FWD_MAX_PENDING is reached or on allocation
  * failure.
  */
 struct fwd_query *fwd_query_start(struct outside *o,
-    const struct fwd_zone *zone, const uint8_t *qname, size_t qname_len,
+    struct fwd_zones *zones, const uint8_t *qname, size_t qname_len,
     uint16_t qtype, uint16_t qclass, bool cd, bool dnssec_ok,
-    fwd_done_cb cb, void *arg);
+    bool *no_cache, fwd_done_cb cb, void *arg);
 /* Stop a query: sockets closed, no callback. */
 void fwd_query_cancel(struct fwd_query *fq);
 

@@ -11,6 +11,7 @@
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,8 @@ struct local_zones {
 	size_t nzones, zcap;
 	struct lz_node **nodes;
 	size_t nnodes, ncap;
+	pthread_rwlock_t lock;	/* read: answering; write: control edits */
+	bool lock_init;
 };
 
 static const char *const lz_type_names[] = {
@@ -402,6 +405,8 @@ ents_enter(struct local_zones *lz)
 		struct lz_zone *z = n->zone;
 		size_t off = 0;
 
+		if (z == NULL)
+			continue;
 		while (n->name_len - off > z->name_len) {
 			off += 1 + n->name[off];
 			if (n->name_len - off <= z->name_len)
@@ -568,6 +573,8 @@ localzone_free(struct local_zones *lz)
 	free(lz->nodes);
 	free(lz->zones);
 	free(lz->slots);
+	if (lz->lock_init)
+		pthread_rwlock_destroy(&lz->lock);
 	free(lz);
 }
 
@@ -596,6 +603,9 @@ localzone_build(const struct config *cfg, FILE *err,
 	cn = calloc(nz ? nz : 1, sizeof(*cn));
 	if (lz == NULL || rr == NULL || cn == NULL)
 		goto oom;
+	if (pthread_rwlock_init(&lz->lock, NULL) != 0)
+		goto oom;
+	lz->lock_init = true;
 
 	/* 1. configured zones */
 	for (zc = cfg->local_zones; zc != NULL; zc = zc->next) {
@@ -717,19 +727,42 @@ localzone_check(const struct config *cfg, FILE *err)
 	return n;
 }
 
+/* The lock is not part of the table's value: lock through const. */
+static void
+lz_rdlock(const struct local_zones *lz)
+{
+	pthread_rwlock_rdlock((pthread_rwlock_t *)&lz->lock);
+}
+
+static void
+lz_unlock(const struct local_zones *lz)
+{
+	pthread_rwlock_unlock((pthread_rwlock_t *)&lz->lock);
+}
+
 size_t
 localzone_count(const struct local_zones *lz)
 {
-	return lz->nzones;
+	size_t n;
+
+	lz_rdlock(lz);
+	n = lz->nzones;
+	lz_unlock(lz);
+	return n;
 }
 
 int
 localzone_type_of(const struct local_zones *lz, const uint8_t *name,
     size_t name_len)
 {
-	struct lz_zone *z = zone_find(lz, name, name_len);
+	struct lz_zone *z;
+	int t;
 
-	return z != NULL ? z->type : -1;
+	lz_rdlock(lz);
+	z = zone_find(lz, name, name_len);
+	t = z != NULL ? z->type : -1;
+	lz_unlock(lz);
+	return t;
 }
 
 /* ------------------------------------------------------------ answering */
@@ -801,8 +834,8 @@ answer_data(struct lz_out *w, const struct lz_node *n)
 	return len ? len : (size_t)-1;
 }
 
-int
-localzone_answer(const struct local_zones *lz, const struct dns_query *q,
+static int
+lz_answer_locked(const struct local_zones *lz, const struct dns_query *q,
     const struct dns_reply_opts *o, uint8_t *out, size_t cap, size_t *len,
     int *zone_type)
 {
@@ -811,11 +844,6 @@ localzone_answer(const struct local_zones *lz, const struct dns_query *q,
 	struct lz_out w;
 	size_t r;
 
-	*len = 0;
-	if (zone_type != NULL)
-		*zone_type = -1;
-	if (lz == NULL || (q->qclass != DNS_C_IN && q->qclass != DNS_T_ANY))
-		return LZ_RES_NONE;
 	z = zone_lookup(lz, q->qname, q->qname_len);
 	if (z == NULL)
 		return LZ_RES_NONE;
@@ -883,4 +911,299 @@ localzone_answer(const struct local_zones *lz, const struct dns_query *q,
 	default:
 		return LZ_RES_NONE;
 	}
+}
+
+int
+localzone_answer(const struct local_zones *lz, const struct dns_query *q,
+    const struct dns_reply_opts *o, uint8_t *out, size_t cap, size_t *len,
+    int *zone_type)
+{
+	int r;
+
+	*len = 0;
+	if (zone_type != NULL)
+		*zone_type = -1;
+	if (lz == NULL || (q->qclass != DNS_C_IN && q->qclass != DNS_T_ANY))
+		return LZ_RES_NONE;
+	lz_rdlock(lz);
+	r = lz_answer_locked(lz, q, o, out, cap, len, zone_type);
+	lz_unlock(lz);
+	return r;
+}
+
+/* ------------------------------------------------------------ run time */
+
+static void
+node_free(struct lz_node *n)
+{
+	size_t j;
+
+	for (j = 0; j < n->nrr; j++)
+		free(n->rrs[j].rdata);
+	free(n->rrs);
+	free(n);
+}
+
+/*
+ * Rebuild what derives from the zone and node lists after an edit:
+ * empty nodes dropped (empty non-terminals are entered again), each node
+ * in its most specific zone, apex and SOA of each zone, the hash.
+ * Write lock held.  Returns 0, or -1 on allocation failure (the table
+ * then answers as if the missing names were absent).
+ */
+static int
+lz_reindex(struct local_zones *lz)
+{
+	size_t i, j, k;
+
+	free(lz->slots);
+	lz->slots = NULL;
+	lz->nslots = 0;
+	lz->used = 0;
+	for (i = 0, k = 0; i < lz->nnodes; i++) {
+		if (lz->nodes[i]->nrr == 0)
+			node_free(lz->nodes[i]);
+		else
+			lz->nodes[k++] = lz->nodes[i];
+	}
+	lz->nnodes = k;
+	for (i = 0; i < lz->nzones; i++) {
+		struct lz_zone *z = lz->zones[i];
+		struct lz_slot *s = slot_get(lz, z->name, z->name_len);
+
+		if (s == NULL)
+			return -1;
+		s->zone = z;
+		z->apex = NULL;
+		z->has_soa = false;
+	}
+	for (i = 0; i < lz->nnodes; i++) {
+		struct lz_node *n = lz->nodes[i];
+		struct lz_slot *s;
+
+		n->zone = zone_lookup(lz, n->name, n->name_len);
+		s = slot_get(lz, n->name, n->name_len);
+		if (s == NULL)
+			return -1;
+		s->node = n;
+		if (n->zone == NULL)
+			continue;	/* its zone was removed */
+		if (n->zone->name_len != n->name_len)
+			continue;
+		n->zone->apex = n;
+		for (j = 0; j < n->nrr; j++) {
+			if (n->rrs[j].type == DNS_T_SOA) {
+				uint32_t min = soa_minimum(&n->rrs[j]);
+
+				n->zone->soa = n->rrs[j];
+				if (min < n->zone->soa.ttl)
+					n->zone->soa.ttl = min;
+				n->zone->has_soa = true;
+				break;
+			}
+		}
+	}
+	return ents_enter(lz);
+}
+
+/* Remove the nodes whose owner is 'name' (all) or in zone 'z'. */
+static void
+nodes_clear(struct local_zones *lz, const uint8_t *name, size_t len,
+    const struct lz_zone *z)
+{
+	size_t i, j;
+
+	for (i = 0; i < lz->nnodes; i++) {
+		struct lz_node *n = lz->nodes[i];
+
+		if ((name != NULL && n->name_len == len &&
+		    memcmp(n->name, name, len) == 0) ||
+		    (z != NULL && n->zone == z)) {
+			for (j = 0; j < n->nrr; j++)
+				free(n->rrs[j].rdata);
+			n->nrr = 0;	/* lz_reindex frees it */
+		}
+	}
+}
+
+int
+localzone_zone_add(struct local_zones *lz, const char *name,
+    const char *type, char *err, size_t errlen)
+{
+	uint8_t wire[DNS_MAX_NAME];
+	size_t len = dns_name_from_text(name, wire);
+	int t = lz_type_parse(type), rc = 0;
+
+	if (len == 0) {
+		snprintf(err, errlen, "'%s' is not a valid domain name", name);
+		return -1;
+	}
+	if (t < 0) {
+		snprintf(err, errlen, "'%s' is not a local-zone type", type);
+		return -1;
+	}
+	pthread_rwlock_wrlock(&lz->lock);
+	if (zone_add(lz, wire, len, t, false) == NULL || lz_reindex(lz) < 0) {
+		snprintf(err, errlen, "out of memory");
+		rc = -1;
+	}
+	pthread_rwlock_unlock(&lz->lock);
+	return rc;
+}
+
+int
+localzone_zone_remove(struct local_zones *lz, const char *name, char *err,
+    size_t errlen)
+{
+	uint8_t wire[DNS_MAX_NAME];
+	size_t len = dns_name_from_text(name, wire), i;
+	struct lz_zone *z;
+	int rc = 1;
+
+	if (len == 0) {
+		snprintf(err, errlen, "'%s' is not a valid domain name", name);
+		return -1;
+	}
+	pthread_rwlock_wrlock(&lz->lock);
+	z = zone_find(lz, wire, len);
+	if (z != NULL) {
+		/* the zone goes with its data (as Unbound) */
+		nodes_clear(lz, NULL, 0, z);
+		for (i = 0; i < lz->nzones; i++)
+			if (lz->zones[i] == z)
+				break;
+		memmove(&lz->zones[i], &lz->zones[i + 1],
+		    (lz->nzones - i - 1) * sizeof(lz->zones[0]));
+		lz->nzones--;
+		free(z);
+		rc = 0;
+		if (lz_reindex(lz) < 0) {
+			snprintf(err, errlen, "out of memory");
+			rc = -1;
+		}
+	}
+	pthread_rwlock_unlock(&lz->lock);
+	return rc;
+}
+
+int
+localzone_data_add(struct local_zones *lz, const char *text, char *err,
+    size_t errlen)
+{
+	struct dns_rr *rr = malloc(sizeof(*rr));
+	const char *why = "cannot parse";
+	int rc;
+
+	if (rr == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (dns_rr_from_text(text, LZ_DEFAULT_TTL, rr, &why) < 0) {
+		snprintf(err, errlen, "'%s': %s", text, why ? why :
+		    "cannot parse");
+		free(rr);
+		return -1;
+	}
+	if (rr->type == DNS_T_OPT || rr->type == DNS_T_ANY ||
+	    rr->type == DNS_T_AXFR || rr->type == DNS_T_IXFR) {
+		snprintf(err, errlen, "'%s': this type cannot be local data",
+		    text);
+		free(rr);
+		return -1;
+	}
+	pthread_rwlock_wrlock(&lz->lock);
+	rc = rr_enter(lz, rr, &why);
+	if (rc == -2)
+		snprintf(err, errlen, "'%s': %s", text, why);
+	else if (rc == -1 || lz_reindex(lz) < 0) {
+		snprintf(err, errlen, "out of memory");
+		rc = -1;
+	}
+	pthread_rwlock_unlock(&lz->lock);
+	free(rr);
+	return rc < 0 ? -1 : 0;
+}
+
+int
+localzone_data_remove(struct local_zones *lz, const char *name, char *err,
+    size_t errlen)
+{
+	uint8_t wire[DNS_MAX_NAME];
+	size_t len = dns_name_from_text(name, wire);
+	int rc = 0;
+
+	if (len == 0) {
+		snprintf(err, errlen, "'%s' is not a valid domain name", name);
+		return -1;
+	}
+	pthread_rwlock_wrlock(&lz->lock);
+	nodes_clear(lz, wire, len, NULL);
+	if (lz_reindex(lz) < 0) {
+		snprintf(err, errlen, "out of memory");
+		rc = -1;
+	}
+	pthread_rwlock_unlock(&lz->lock);
+	return rc;
+}
+
+void
+localzone_list_zones(struct local_zones *lz, FILE *out)
+{
+	char name[DNS_MAX_NAME * 4 + 2];
+	size_t i;
+
+	pthread_rwlock_rdlock(&lz->lock);
+	for (i = 0; i < lz->nzones; i++) {
+		const struct lz_zone *z = lz->zones[i];
+
+		if (dns_name_to_text(z->name, z->name_len, name,
+		    sizeof(name)) == 0)
+			fprintf(out, "%s %s\n", name, lz_type_name(z->type));
+	}
+	pthread_rwlock_unlock(&lz->lock);
+}
+
+int
+localzone_list_data(struct local_zones *lz, FILE *out)
+{
+	/* one RR as a message fragment: owner, fixed part, rdata */
+	uint8_t *wire = malloc(DNS_MAX_NAME + 10 + 65535);
+	size_t tcap = 4 * 65535 + 1024, i, j;
+	char *text = malloc(tcap);
+
+	if (wire == NULL || text == NULL) {
+		free(wire);
+		free(text);
+		return -1;
+	}
+	pthread_rwlock_rdlock(&lz->lock);
+	for (i = 0; i < lz->nnodes; i++) {
+		const struct lz_node *n = lz->nodes[i];
+
+		for (j = 0; j < n->nrr; j++) {
+			const struct lz_rr *r = &n->rrs[j];
+			uint8_t *p = wire + n->name_len;
+			size_t next;
+
+			memcpy(wire, n->name, n->name_len);
+			p[0] = (uint8_t)(r->type >> 8);
+			p[1] = (uint8_t)r->type;
+			p[2] = (uint8_t)(r->rclass >> 8);
+			p[3] = (uint8_t)r->rclass;
+			p[4] = (uint8_t)(r->ttl >> 24);
+			p[5] = (uint8_t)(r->ttl >> 16);
+			p[6] = (uint8_t)(r->ttl >> 8);
+			p[7] = (uint8_t)r->ttl;
+			p[8] = (uint8_t)(r->rdlen >> 8);
+			p[9] = (uint8_t)r->rdlen;
+			memcpy(p + 10, r->rdata, r->rdlen);
+			if (dns_rr_to_text(wire, n->name_len + 10 + r->rdlen,
+			    0, &next, text, tcap) == 0)
+				fprintf(out, "%s\n", text);
+		}
+	}
+	pthread_rwlock_unlock(&lz->lock);
+	free(wire);
+	free(text);
+	return 0;
 }

@@ -2,8 +2,9 @@
  * resolver/localzone.h - local-zone and local-data, with Unbound's
  * semantics and Unbound's default zones.
  *
- * Built once from the config (read-only afterwards, shared by every
- * worker thread).  Zone types: static, transparent, typetransparent,
+ * Built from the config and shared by every worker thread; answering
+ * takes a read lock, the run-time edits of the control commands
+ * (localzone_zone_add ... localzone_data_remove) a write lock.  Zone types: static, transparent, typetransparent,
  * refuse, deny, always_nxdomain, always_refuse, always_nodata,
  * always_transparent, redirect, inform (answered as transparent),
  * inform_deny (as deny), nodefault (only removes a default zone).
@@ -76,5 +77,31 @@ size_t localzone_count(const struct local_zones *lz);
 /* Type of the zone named 'name' (lc wire), or -1 if there is none. */
 int localzone_type_of(const struct local_zones *lz, const uint8_t *name,
     size_t name_len);
+
+/*
+ * Run-time edits (cairn-control local_zone, local_zone_remove,
+ * local_data, local_data_remove), safe while other threads answer.
+ * Names and types are text as an operator writes them.  Each returns 0,
+ * or -1 with the reason in err[errlen]; zone_remove returns 1 when there
+ * is no zone of that name (nothing done).
+ * zone_add: add the zone or change its type; data at and below it moves
+ *   to it.  zone_remove: the zone and its data go.
+ * data_add: one RR in zone file syntax ("name [TTL] [IN] TYPE rdata");
+ *   without an enclosing zone it gets a transparent zone at its owner.
+ * data_remove: every RR owned by the name (its zone stays).
+ */
+int localzone_zone_add(struct local_zones *lz, const char *name,
+    const char *type, char *err, size_t errlen);
+int localzone_zone_remove(struct local_zones *lz, const char *name, char *err,
+    size_t errlen);
+int localzone_data_add(struct local_zones *lz, const char *text, char *err,
+    size_t errlen);
+int localzone_data_remove(struct local_zones *lz, const char *name, char *err,
+    size_t errlen);
+/* "NAME TYPE\n" per zone, default zones included (list_local_zones). */
+void localzone_list_zones(struct local_zones *lz, FILE *out);
+/* Every RR in presentation format, one a line (list_local_data).
+ * Returns 0 or -1 on allocation failure. */
+int localzone_list_data(struct local_zones *lz, FILE *out);
 
 #endif

@@ -202,10 +202,85 @@ res_shared_flush(struct res_shared *sh, const uint8_t *name, size_t name_len,
 	return msg_cache_flush(sh->cache, lc, name_len, type, subtree);
 }
 
+int
+res_shared_forward_list(struct res_shared *sh, FILE *out)
+{
+	return fwd_zones_list(sh->fwd, out);
+}
+
+int
+res_shared_forward_add(struct res_shared *sh, const char *zone,
+    const char *addrs, bool tls, char *err, size_t errlen)
+{
+	return fwd_zones_add(sh->fwd, zone, addrs, tls, err, errlen);
+}
+
+int
+res_shared_forward_remove(struct res_shared *sh, const char *zone, char *err,
+    size_t errlen)
+{
+	return fwd_zones_remove(sh->fwd, zone, err, errlen);
+}
+
 size_t
 res_shared_cache_mem(struct res_shared *sh)
 {
 	return msg_cache_mem(sh->cache);
+}
+
+/* ------------------------------------------------------------ control */
+
+void
+res_shared_local_zones_list(struct res_shared *sh, FILE *out)
+{
+	localzone_list_zones(sh->lz, out);
+}
+
+int
+res_shared_local_data_list(struct res_shared *sh, FILE *out)
+{
+	return localzone_list_data(sh->lz, out);
+}
+
+int
+res_shared_local_zone_add(struct res_shared *sh, const char *name,
+    const char *type, char *err, size_t errlen)
+{
+	return localzone_zone_add(sh->lz, name, type, err, errlen);
+}
+
+int
+res_shared_local_zone_remove(struct res_shared *sh, const char *name,
+    char *err, size_t errlen)
+{
+	return localzone_zone_remove(sh->lz, name, err, errlen);
+}
+
+int
+res_shared_local_data_add(struct res_shared *sh, const char *rr, char *err,
+    size_t errlen)
+{
+	return localzone_data_add(sh->lz, rr, err, errlen);
+}
+
+int
+res_shared_local_data_remove(struct res_shared *sh, const char *name,
+    char *err, size_t errlen)
+{
+	return localzone_data_remove(sh->lz, name, err, errlen);
+}
+
+size_t
+res_shared_cache_dump(struct res_shared *sh, FILE *out)
+{
+	return msg_cache_dump(sh->cache, out);
+}
+
+int
+res_shared_cache_load(struct res_shared *sh, FILE *in, size_t *loaded,
+    char *err, size_t errlen)
+{
+	return msg_cache_load(sh->cache, in, loaded, err, errlen);
 }
 
 /* ------------------------------------------------------------ worker */
@@ -530,8 +605,6 @@ res_forward(struct resolver *r, const struct dns_query *q,
 	struct res_req *w;
 
 	if (inf == NULL) {
-		const struct fwd_zone *z;
-
 		if (r->ninflight >= r->max_pending) {
 			STAT_INC(r->st, REQUESTLIST_EXCEEDED);
 			res_reply_error(r, q, o, DNS_RCODE_SERVFAIL, done, arg);
@@ -543,11 +616,9 @@ res_forward(struct resolver *r, const struct dns_query *q,
 		inf->r = r;
 		inf->key = *k;
 		inf->hash = hash;
-		z = fwd_zones_lookup(r->sh->fwd, q->qname, q->qname_len);
-		inf->no_cache = z != NULL && z->no_cache;
-		inf->fq = fwd_query_start(r->out, z, q->qname, q->qname_len,
-		    q->qtype, q->qclass, k->cd, k->dnssec_ok, inflight_done_cb,
-		    inf);
+		inf->fq = fwd_query_start(r->out, r->sh->fwd, q->qname,
+		    q->qname_len, q->qtype, q->qclass, k->cd, k->dnssec_ok,
+		    &inf->no_cache, inflight_done_cb, inf);
 		if (inf->fq == NULL) {
 			free(inf);
 			goto servfail;

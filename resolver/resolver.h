@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/socket.h>
 
 struct event_base;
@@ -71,6 +72,26 @@ void res_free(struct resolver *r);
 size_t res_pending(const struct resolver *r);
 
 /*
+ * Forward zones at run time (cairn-control list_forwards, forward_add,
+ * forward_remove); safe while workers run (the table is copy-on-write:
+ * queries already sent finish with the zone they started with).
+ * res_shared_forward_list writes one line per zone,
+ * "NAME IN forward [+t|+h] ADDR ..." (as unbound-control list_forwards;
+ * +t DoT, +h DoH; ADDR is IP[@port][#name], the port shown when not
+ * the transport's default).  res_shared_forward_add adds a zone or
+ * replaces one of the same name: 'addrs' is space separated
+ * IP[@port][#name], 'tls' makes it DoT (port 853 by default, the
+ * certificate checked for #name or the IP).  res_shared_forward_remove
+ * removes a zone (queries below it then go to the closest enclosing
+ * zone, or get SERVFAIL).  Return 0, or -1 with a sentence in 'err'.
+ */
+int res_shared_forward_list(struct res_shared *sh, FILE *out);
+int res_shared_forward_add(struct res_shared *sh, const char *zone,
+    const char *addrs, bool tls, char *err, size_t errlen);
+int res_shared_forward_remove(struct res_shared *sh, const char *zone,
+    char *err, size_t errlen);
+
+/*
  * Resolve 'query' (borrowed for the call) for 'client'; 'done' is called
  * once with the answer, on this worker's thread.  If the answer is known
  * at once (cache hit, local data, error, refused) 'done' runs before
@@ -94,5 +115,33 @@ void res_cancel(struct res_req *req);
 int res_hist_bucket(uint64_t usec);
 /* Bounds of bucket i in microseconds: [*lo_usec, *hi_usec). */
 void res_hist_bounds(int i, uint64_t *lo_usec, uint64_t *hi_usec);
+
+/*
+ * Run-time control of the shared state (cairn-control; daemon/remote.c).
+ * Safe while workers answer: local zones take a write lock, the cache
+ * its shard locks.  Edits last until the shared state is rebuilt by a
+ * reload (reload_keep_cache keeps it when the resolver options did not
+ * change).  Functions returning int give 0, or -1 with the reason in
+ * err[errlen].
+ */
+/* list_local_zones: "NAME TYPE" lines; list_local_data: RR lines. */
+void res_shared_local_zones_list(struct res_shared *sh, FILE *out);
+int res_shared_local_data_list(struct res_shared *sh, FILE *out);
+/* local_zone NAME TYPE; local_zone_remove NAME (1: there was none). */
+int res_shared_local_zone_add(struct res_shared *sh, const char *name,
+    const char *type, char *err, size_t errlen);
+int res_shared_local_zone_remove(struct res_shared *sh, const char *name,
+    char *err, size_t errlen);
+/* local_data "RR text"; local_data_remove NAME. */
+int res_shared_local_data_add(struct res_shared *sh, const char *rr,
+    char *err, size_t errlen);
+int res_shared_local_data_remove(struct res_shared *sh, const char *name,
+    char *err, size_t errlen);
+/* dump_cache: the text format of doc/control-protocol.md, "EOF" last.
+ * Returns the number of messages written. */
+size_t res_shared_cache_dump(struct res_shared *sh, FILE *out);
+/* load_cache: read that format; *loaded gets the messages inserted. */
+int res_shared_cache_load(struct res_shared *sh, FILE *in, size_t *loaded,
+    char *err, size_t errlen);
 
 #endif

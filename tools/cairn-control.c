@@ -431,6 +431,78 @@ control_recv(int fd, SSL *ssl, struct control_reply *rep,
 	}
 }
 
+/*
+ * load_cache: all of standard input (the dump_cache format), which must
+ * end with its "EOF" line: the server reads up to that line.  Returns
+ * the malloc'ed data with its length in *len, or NULL after a message.
+ */
+static char *
+control_read_stdin(size_t *len)
+{
+	size_t cap = 65536, n = 0;
+	char *buf = malloc(cap);
+
+	if (buf == NULL) {
+		fprintf(stderr, "out of memory\n");
+		return NULL;
+	}
+	for (;;) {
+		size_t r;
+
+		if (n == cap) {
+			char *nb;
+
+			if (cap >= REMOTE_MAX_LOAD) {
+				fprintf(stderr, "load_cache: the input is "
+				    "longer than %d bytes\n", REMOTE_MAX_LOAD);
+				free(buf);
+				return NULL;
+			}
+			cap *= 2;
+			nb = realloc(buf, cap);
+			if (nb == NULL) {
+				fprintf(stderr, "out of memory\n");
+				free(buf);
+				return NULL;
+			}
+			buf = nb;
+		}
+		r = fread(buf + n, 1, cap - n, stdin);
+		n += r;
+		if (r == 0) {
+			if (ferror(stdin)) {
+				fprintf(stderr, "load_cache: cannot read the "
+				    "standard input: %s\n", strerror(errno));
+				free(buf);
+				return NULL;
+			}
+			break;
+		}
+	}
+	/* the last line must be "EOF" */
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		n--;
+	if (n < 3 || memcmp(buf + n - 3, "EOF", 3) != 0 ||
+	    (n > 3 && buf[n - 4] != '\n')) {
+		fprintf(stderr, "load_cache: the input must end with an "
+		    "\"EOF\" line, as dump_cache writes it\n");
+		free(buf);
+		return NULL;
+	}
+	if (n + 1 > cap) {
+		char *nb = realloc(buf, n + 1);
+
+		if (nb == NULL) {
+			free(buf);
+			return NULL;
+		}
+		buf = nb;
+	}
+	buf[n++] = '\n';
+	*len = n;
+	return buf;
+}
+
 /* "CAIRNCTL1 cmd args\n" into buf.  Returns its length or 0 (message). */
 static size_t
 control_request(int argc, char **argv, char *buf, size_t cap)
@@ -473,7 +545,8 @@ main(int argc, char **argv)
 	struct config *cfg;
 	SSL_CTX *ctx = NULL;
 	SSL *ssl = NULL;
-	size_t reqlen;
+	size_t reqlen, bodylen = 0;
+	char *body = NULL;
 	bool quiet = false;
 	int ch, fd, ret = 1;
 
@@ -511,6 +584,10 @@ main(int argc, char **argv)
 	}
 	reqlen = control_request(argc, argv, req, sizeof(req));
 	if (reqlen == 0)
+		return 1;
+	/* read before connecting: the server gives a connection 10 s */
+	if (strcmp(argv[0], "load_cache") == 0 &&
+	    (body = control_read_stdin(&bodylen)) == NULL)
 		return 1;
 
 	cfg = config_new();
@@ -555,7 +632,13 @@ main(int argc, char **argv)
 		}
 	}
 	if (control_send(fd, ssl, req, reqlen, &t) != 0 ||
-	    control_recv(fd, ssl, &rep, &t) != 0)
+	    (body != NULL && control_send(fd, ssl, body, bodylen, &t) != 0))
+		goto out_close;
+	/* load_cache data ends here; TLS has no half close, the server
+	 * stops at the "EOF" line there */
+	if (body != NULL && ssl == NULL)
+		shutdown(fd, SHUT_WR);
+	if (control_recv(fd, ssl, &rep, &t) != 0)
 		goto out_close;
 	if (rep.len == 0) {
 		fprintf(stderr, "%s closed the connection without a reply\n",
@@ -589,6 +672,7 @@ out_close:
 	close(fd);
 out:
 	SSL_CTX_free(ctx);
+	free(body);
 	free(rep.buf);
 	config_free(cfg);
 	return ret;

@@ -560,3 +560,324 @@ def test_stop_exits_cleanly():
         assert "Sanitizer" not in text and "runtime error" not in text
     finally:
         d.close()
+
+
+# ------------------------------------------------- local zones and data
+
+def test_list_local_zones_has_the_configured_and_default_zones(cairnd):
+    out = cairnd.ok("list_local_zones")
+    lines = out.splitlines()
+    assert "test. static" in lines, out
+    # Unbound's default zones are listed too
+    for z in ("localhost. redirect", "127.in-addr.arpa. static",
+              "onion. static", "10.in-addr.arpa. static"):
+        assert z in lines, z
+    for line in lines:
+        assert re.match(r"^\S+\. [a-z_]+$", line), line
+
+
+def test_list_local_data(cairnd):
+    lines = cairnd.ok("list_local_data").splitlines()
+    assert "a.test. 3600 IN A 192.0.2.1" in lines, lines
+    assert "localhost. 10800 IN A 127.0.0.1" in lines
+    assert any(x.startswith("localhost. 10800 IN SOA localhost. "
+                            "nobody.invalid. 1 3600 1200 604800 10800")
+               for x in lines), lines
+
+
+def test_local_data_add_and_remove_are_seen_at_once(cairnd):
+    r = query(cairnd.port, "new.test.")
+    assert r.rcode() == dns.rcode.NXDOMAIN
+    assert cairnd.ok("local_data", "new.test.", "60", "IN", "A",
+                     "192.0.2.7") == "ok\n"
+    # the RR may also come as one argument, as unbound-control takes it
+    assert cairnd.ok("local_data", 'new.test. 60 TXT "two words"') == "ok\n"
+    r = query(cairnd.port, "new.test.")
+    assert r.rcode() == dns.rcode.NOERROR
+    assert [x.address for x in r.answer[0]] == ["192.0.2.7"]
+    assert r.answer[0].ttl == 60
+    r = query(cairnd.port, "new.test.", "TXT")
+    assert r.answer[0][0].strings == (b"two words",)
+    lines = cairnd.ok("list_local_data").splitlines()
+    assert "new.test. 60 IN A 192.0.2.7" in lines
+    assert 'new.test. 60 IN TXT "two words"' in lines
+    # a name between the data and the zone apex is an empty non-terminal
+    cairnd.ok("local_data", "x.y.deep.test. A 192.0.2.8")
+    assert query(cairnd.port, "y.deep.test.").rcode() == dns.rcode.NOERROR
+
+    assert cairnd.ok("local_data_remove", "new.test.") == "ok\n"
+    r = query(cairnd.port, "new.test.")
+    assert r.rcode() == dns.rcode.NXDOMAIN
+    assert "new.test." not in cairnd.ok("list_local_data")
+    # the zone stays: other data is untouched
+    assert query(cairnd.port).answer[0][0].address == ADDR
+    cairnd.ok("local_data_remove", "x.y.deep.test.")
+    assert query(cairnd.port, "y.deep.test.").rcode() == dns.rcode.NXDOMAIN
+
+
+def test_local_data_errors(cairnd):
+    r = cairnd.ctl("local_data", "bad..name", "A", "192.0.2.1")
+    assert r.returncode == 1 and r.stderr.startswith("error"), r.stderr
+    r = cairnd.ctl("local_data", "x.test.", "A", "not-an-address")
+    assert r.returncode == 1 and r.stderr.startswith("error"), r.stderr
+    r = cairnd.ctl("local_data", "a.test.", "CNAME", "b.test.")
+    assert r.returncode == 1 and "CNAME" in r.stderr, r.stderr
+    r = cairnd.ctl("local_zone", "x.", "nonsense")
+    assert r.returncode == 1 and "nonsense" in r.stderr, r.stderr
+    r = cairnd.ctl("local_data_remove", "bad..name")
+    assert r.returncode == 1
+    # nothing changed
+    assert query(cairnd.port).answer[0][0].address == ADDR
+
+
+def test_local_zone_add_and_remove(cairnd):
+    # no zone: local data without one gets a transparent zone (Unbound)
+    assert cairnd.ok("local_data", "host.lan. A 192.0.2.9") == "ok\n"
+    assert "lan. transparent" not in \
+        cairnd.ok("list_local_zones").splitlines()
+    assert "host.lan. transparent" in \
+        cairnd.ok("list_local_zones").splitlines()
+    assert cairnd.ok("local_zone", "blocked.example.", "always_nxdomain") \
+        == "ok\n"
+    assert "blocked.example. always_nxdomain" in \
+        cairnd.ok("list_local_zones").splitlines()
+    r = query(cairnd.port, "www.blocked.example.")
+    assert r.rcode() == dns.rcode.NXDOMAIN
+    assert cairnd.ok("local_zone", "ref.example.", "always_refuse") == "ok\n"
+    assert query(cairnd.port, "ref.example.").rcode() == dns.rcode.REFUSED
+    # the type of an existing zone changes
+    assert cairnd.ok("local_zone", "ref.example.", "always_nxdomain") == \
+        "ok\n"
+    assert query(cairnd.port, "ref.example.").rcode() == dns.rcode.NXDOMAIN
+    # a new zone below takes the data at and below its name
+    assert cairnd.ok("local_zone", "a.test.", "static") == "ok\n"
+    r = query(cairnd.port)
+    assert r.answer[0][0].address == ADDR
+    assert query(cairnd.port, "b.a.test.").rcode() == dns.rcode.NXDOMAIN
+
+    # without an upstream a name outside the local zones gets this
+    base = query(cairnd.port, "www.unrelated.example.").rcode()
+    assert base != dns.rcode.REFUSED
+    assert cairnd.ok("local_zone", "blocked.example.", "always_refuse") \
+        == "ok\n"
+    assert query(cairnd.port, "www.blocked.example.").rcode() == \
+        dns.rcode.REFUSED
+    assert cairnd.ok("local_zone_remove", "blocked.example.") == "ok\n"
+    assert "blocked.example." not in cairnd.ok("list_local_zones")
+    assert query(cairnd.port, "www.blocked.example.").rcode() == base
+    # removing a zone removes its data
+    assert cairnd.ok("local_zone_remove", "a.test.") == "ok\n"
+    assert cairnd.ok("local_zone_remove", "test.") == "ok\n"
+    assert "a.test." not in cairnd.ok("list_local_data")
+    assert "test. static" not in cairnd.ok("list_local_zones").splitlines()
+    r = query(cairnd.port)
+    assert not r.answer and r.rcode() == base
+    # a zone that is not there: ok, as unbound-control
+    assert cairnd.ok("local_zone_remove", "nothere.example.") == "ok\n"
+
+
+def test_local_data_changes_while_queries_run(cairnd):
+    """Edits under load: every answer is complete, cairnd survives."""
+    stop = threading.Event()
+    errors = []
+
+    def loop():
+        for _ in range(2000):
+            if stop.is_set():
+                return
+            try:
+                r = query(cairnd.port, timeout=2.0 * SLOW)
+                if r.rcode() != dns.rcode.NOERROR or \
+                        r.answer[0][0].address != ADDR:
+                    errors.append(r.to_text())
+            except Exception as e:	# noqa: BLE001 - reported below
+                errors.append(repr(e))
+    threads = [threading.Thread(target=loop) for _ in range(2)]
+    for t in threads:
+        t.start()
+    try:
+        for i in range(20):
+            cairnd.ok("local_data", "n%d.test. A 192.0.2.%d" % (i, i + 1))
+            cairnd.ok("local_zone", "z%d.example." % i, "static")
+            cairnd.ok("local_data_remove", "n%d.test." % i)
+            cairnd.ok("local_zone_remove", "z%d.example." % i)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(30)
+    assert errors == [], errors[:3]
+    assert cairnd.proc.poll() is None
+
+
+def test_local_data_is_lost_on_reload(cairnd):
+    cairnd.ok("local_data", "gone.test. A 192.0.2.10")
+    assert query(cairnd.port, "gone.test.").rcode() == dns.rcode.NOERROR
+    # reload_keep_cache with an unchanged config keeps the shared state
+    assert cairnd.ok("reload_keep_cache") == "ok\n"
+    r = None
+    for _ in range(100):
+        try:
+            r = query(cairnd.port, "gone.test.", timeout=0.5)
+            break
+        except dns.exception.Timeout:
+            time.sleep(0.1)
+    assert r is not None and r.rcode() == dns.rcode.NOERROR
+    assert cairnd.ok("reload") == "ok\n"
+    for _ in range(100):
+        try:
+            r = query(cairnd.port, "gone.test.", timeout=0.5)
+            if r.rcode() == dns.rcode.NXDOMAIN:
+                break
+        except dns.exception.Timeout:
+            pass
+        time.sleep(0.1)
+    assert r.rcode() == dns.rcode.NXDOMAIN
+
+
+# ----------------------------------------------------- dump and load
+
+def _ctl_input(conf, args, data, server=None):
+    cmd = [program("cairn-control"), "-c", conf]
+    if server:
+        cmd += ["-s", server]
+    return subprocess.run(cmd + list(args), input=data, capture_output=True,
+                          text=True, timeout=30 * SLOW)
+
+
+def _ctl(conf, *args):
+    r = _ctl_input(conf, args, "")
+    assert r.returncode == 0, (args, r.stdout, r.stderr)
+    return r.stdout
+
+
+def test_dump_flush_load_is_a_cache_hit(make_cairnd, nsd):
+    import harness
+    d = make_cairnd(upstream=nsd.port)
+    for name, t in (("www.example.lab.", "A"), ("www.example.lab.", "AAAA"),
+                    ("txt.example.lab.", "TXT"),
+                    ("nope.example.lab.", "A")):
+        d.udp(name, t)
+    st = harness.control_stats(d.conf)
+    assert st["total.num.cachemiss"] == 4
+    dump = _ctl(d.conf, "dump_cache")
+    lines = dump.splitlines()
+    assert lines[-1] == "EOF"
+    keys = [x for x in lines if x.startswith("msg ")]
+    assert len(keys) == 4, dump
+    assert any(re.match(r"^msg www\.example\.lab\. AAAA IN - \d+$", k)
+               for k in keys), keys
+    assert any(k.startswith("msg nope.example.lab. A IN - ") for k in keys)
+    for i, x in enumerate(lines[:-1]):
+        if i % 2 == 1:
+            assert re.match(r"^[0-9a-f]+$", x), x
+
+    assert _ctl(d.conf, "flush_zone", "example.lab.") == \
+        "ok removed 4 messages\n"
+    assert _ctl(d.conf, "dump_cache") == "EOF\n"
+    for server in (None, d.control_sock):
+        r = _ctl_input(d.conf, ["load_cache"], dump, server=server)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == "ok loaded 4 messages\n"
+    harness.control_stats(d.conf, reset=True)
+    nsd.stop()	# anything not from the cache would fail now
+    r = d.udp("www.example.lab.", "AAAA")
+    assert r.rcode() == dns.rcode.NOERROR
+    assert r.answer[0][0].address == "2001:db8::1"
+    assert 0 < r.answer[0].ttl <= 300
+    r = d.udp("nope.example.lab.", "A")
+    assert r.rcode() == dns.rcode.NXDOMAIN
+    r = d.udp("txt.example.lab.", "TXT")
+    assert r.answer[0][0].strings == (b"hello world", b"second string")
+    st = harness.control_stats(d.conf)
+    assert st["total.num.cachehits"] == 3
+    assert st["total.num.cachemiss"] == 0
+    assert st["num.query.udpout"] == 0 if "num.query.udpout" in st else True
+    # the dump after the load is the same set of keys
+    keys2 = [x for x in _ctl(d.conf, "dump_cache").splitlines()
+             if x.startswith("msg ")]
+    assert sorted(k.rsplit(" ", 1)[0] for k in keys2) == \
+        sorted(k.rsplit(" ", 1)[0] for k in keys)
+
+
+def test_load_cache_over_tls_and_errors(cairnd):
+    good = ("msg x.example. A IN - 100\n"
+            # id 0, QR RD RA, 1 question, 1 answer: x.example. A 192.0.2.44
+            "000081800001000100000000"
+            "0178076578616d706c650000010001"
+            "c00c000100010000012c0004c000022c\n"
+            "EOF\n")
+    r = _ctl_input(cairnd.conf, ["load_cache"], good)
+    assert r.returncode == 0 and r.stdout == "ok loaded 1 messages\n", \
+        r.stderr
+    dump = cairnd.ok("dump_cache")
+    assert re.search(r"^msg x\.example\. A IN - (\d+)$", dump, re.M), dump
+    ttl = int(re.search(r"^msg x\.example\. A IN - (\d+)$", dump,
+                        re.M).group(1))
+    assert 98 <= ttl <= 100
+    # served from the cache with the TTL it had left (no upstream here)
+    r = query(cairnd.port, "x.example.")
+    assert r.answer[0][0].address == "192.0.2.44"
+    assert 98 <= r.answer[0].ttl <= 100
+
+    bad = {
+        "msg x.example. A IN - 100\nzz\nEOF\n": "line 2",
+        "msg x.example. A\n": "line 1",
+        "msg y.example. A IN - 100\n" + good.splitlines()[1] + "\nEOF\n":
+            "question differs",
+        "msg x.example. A IN xx 100\n": "flags",
+    }
+    for text, why in bad.items():
+        r = _ctl_input(cairnd.conf, ["load_cache"], text + (
+            "" if text.endswith("EOF\n") else "EOF\n"))
+        assert r.returncode == 1 and why in r.stderr, (text, r.stderr)
+    # the client wants the final EOF line, as dump_cache writes it
+    r = _ctl_input(cairnd.conf, ["load_cache"], "msg x. A IN - 1\n")
+    assert r.returncode == 1 and "EOF" in r.stderr
+    # a raw client that shuts down its write side without "EOF"
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(5 * SLOW)
+    s.connect(cairnd.sock)
+    s.sendall(b"CAIRNCTL1 load_cache\n" + good.replace("EOF\n", "")
+              .encode())
+    s.shutdown(socket.SHUT_WR)
+    got = s.recv(4096)
+    s.close()
+    assert got.startswith(b"error load_cache line 3: input ends"), got
+
+
+def test_forward_add_list_remove(make_cairnd, nsd, fake):
+    import harness
+    d = make_cairnd(upstream=fake.port)
+    lines = _ctl(d.conf, "list_forwards").splitlines()
+    assert lines == [". IN forward 127.0.0.1@%d" % fake.port], lines
+
+    assert _ctl(d.conf, "forward_add", "example.lab.",
+                "127.0.0.1@%d" % nsd.port) == "ok\n"
+    lines = _ctl(d.conf, "list_forwards").splitlines()
+    assert "example.lab. IN forward 127.0.0.1@%d" % nsd.port in lines, lines
+    assert ". IN forward 127.0.0.1@%d" % fake.port in lines, lines
+    r = d.udp("www.example.lab.")
+    assert harness.a_addrs(r) == {"192.0.2.1"}, r
+    assert fake.count("www.example.lab.") == 0
+
+    # DoT flag as unbound-control writes it
+    assert _ctl(d.conf, "forward_add", "+t", "dot.lab.",
+                "127.0.0.1@8853#dns.example") == "ok\n"
+    assert any(x.startswith("dot.lab. IN forward +t 127.0.0.1@8853")
+               for x in _ctl(d.conf, "list_forwards").splitlines())
+
+    assert _ctl(d.conf, "forward_remove", "example.lab.") == "ok\n"
+    assert _ctl(d.conf, "forward_remove", "dot.lab.") == "ok\n"
+    lines = _ctl(d.conf, "list_forwards").splitlines()
+    assert lines == [". IN forward 127.0.0.1@%d" % fake.port], lines
+    _ctl(d.conf, "flush_zone", "example.lab.")
+    d.udp("www.example.lab.")
+    assert fake.count("www.example.lab.") == 1
+
+    for args in (["forward_add", "bad..zone.", "127.0.0.1"],
+                 ["forward_add", "x.lab.", "not-an-ip"],
+                 ["forward_add", "+t", "x.lab."],
+                 ["forward_remove", "bad..zone."]):
+        r = _ctl_input(d.conf, args, "")
+        assert r.returncode == 1 and r.stderr.startswith("error"), \
+            (args, r.stderr)

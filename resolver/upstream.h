@@ -1,0 +1,78 @@
+/*
+ * resolver/upstream.h - private to resolver/: encrypted upstream
+ * connections for forward.c (DNS over TLS, DNS over HTTPS/2).
+ *
+ * A struct ups_pool is one per worker (inside struct outside), on the
+ * worker's event_base.  It keeps at most one connection per upstream
+ * (address, port, auth name, transport) and sends many queries over it:
+ * DoT pipelines them with 2-byte framing and matches answers by ID;
+ * DoH opens one HTTP/2 stream per query (POST application/dns-message),
+ * at most the server's SETTINGS_MAX_CONCURRENT_STREAMS at once, queueing
+ * the rest.  A connection is made when first needed, kept while it works
+ * and closed after UPS_IDLE_MSEC without queries, after GOAWAY (once its
+ * streams are done) or on any error.
+ *
+ * Bounds (per connection): UPS_MAX_QUEUED queries waiting or in flight,
+ * UPS_MAX_OUTBUF bytes of unsent output.  Past them ups_query fails at
+ * once and the caller tries its next upstream.
+ *
+ * Certificates are checked against tls-cert-bundle (or the system
+ * bundle) and the auth name (or the IP when no #name): a failed check is
+ * a failed connection.  There is never a fallback to clear text.
+ * This file does not time queries out: the caller does (ups_req_cancel).
+ */
+#ifndef CAIRN_RESOLVER_UPSTREAM_H
+#define CAIRN_RESOLVER_UPSTREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "resolver/forward.h"
+
+#define UPS_IDLE_MSEC		10000	/* close an unused connection */
+#define UPS_MAX_QUEUED		1024	/* queries per connection */
+#define UPS_MAX_OUTBUF		(256 * 1024)	/* unsent bytes per connection */
+
+struct event_base;
+struct stats;
+struct ups_pool;
+struct ups_req;
+
+enum ups_result {
+	UPS_OK = 0,		/* pkt, len: the answer */
+	UPS_FAIL,		/* this upstream failed: try the next */
+	UPS_RETRY		/* a reused connection dropped before the
+				   answer: the same upstream may be retried
+				   once on a new connection */
+};
+
+/*
+ * Called once per ups_query unless cancelled; pkt is borrowed for the
+ * call.  The request is gone when this runs.
+ */
+typedef void (*ups_done_cb)(void *arg, enum ups_result res,
+    const uint8_t *pkt, size_t len);
+
+/* An SSL_CTX (as void *) verifying against 'bundle' ("" or NULL: the
+ * system's default paths), TLS 1.2 or later.  NULL with the reason
+ * logged. */
+void *ups_tls_ctx_new(const char *bundle);
+void ups_tls_ctx_free(void *ctx);
+
+struct ups_pool *ups_pool_new(struct event_base *base, struct stats *st);
+/* Closes every connection; no callback is called. */
+void ups_pool_free(struct ups_pool *p);
+
+/*
+ * Send 'query' (qlen bytes, a full DNS message) to 'a' over 't' (FWD_DOT
+ * or FWD_DOH, 'endpoint' the HTTP path).  The message ID is written into
+ * query[0..1] first (a free ID on the DoT connection, 0 for DoH): the
+ * answer matches that ID.  Returns the request, or NULL (no callback)
+ * when the connection cannot be made or its queue is full.
+ */
+struct ups_req *ups_query(struct ups_pool *p, void *tls_ctx,
+    const struct fwd_addr *a, enum fwd_transport t, const char *endpoint,
+    uint8_t *query, size_t qlen, ups_done_cb cb, void *arg);
+/* Forget a request: no callback. */
+void ups_req_cancel(struct ups_req *r);
+
+#endif

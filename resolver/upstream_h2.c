@@ -1,0 +1,2 @@
+/* resolver/upstream_h2.c - DNS over HTTPS/2 upstreams (see upstream.h). */
+#include "config.h"

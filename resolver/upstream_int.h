@@ -1,0 +1,1 @@
+/* resolver/upstream_int.h - placeholder */
