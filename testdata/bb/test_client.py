@@ -403,3 +403,17 @@ def test_unbound_doh(unbound, certs, method):
     lines = ok(r, "u.lab. 300 IN MX 10 mx.u.lab.")
     assert ":status 200" in lines
     assert lines[-1].startswith("4 queries in ")
+
+
+# ------------------------------------------------------------ docs
+
+def test_man_page_names_every_option():
+    import re
+    r = client("--help")
+    assert r.returncode == 0
+    opts = set(re.findall(r"--[a-z][a-z0-9.-]*", r.stdout))
+    assert len(opts) >= 15, opts
+    with open(os.path.join(harness.REPO, "doc", "cairn-client.1")) as f:
+        man = f.read().replace("\\-", "-")
+    missing = sorted(o for o in opts if o not in man)
+    assert missing == [], "not in doc/cairn-client.1: %s" % missing
