@@ -35,7 +35,9 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#ifdef HAVE_NGHTTP2
 #include <nghttp2/nghttp2.h>
+#endif
 
 #define H1_HEAD_MAX	16384
 
@@ -45,7 +47,9 @@ struct client_conn {
 	SSL_CTX *ctx;
 	SSL *ssl;
 	/* HTTP/2 */
+#ifdef HAVE_NGHTTP2
 	nghttp2_session *h2;
+#endif
 	int32_t sid;		/* the stream of the current query */
 	bool done;		/* that stream closed */
 	int status;		/* its :status */
@@ -410,6 +414,7 @@ conn_read_all(struct client_conn *c, uint8_t *buf, size_t len, char *err)
 }
 
 /* ---------------------------------------------------------- HTTP/2 */
+#ifdef HAVE_NGHTTP2
 
 static ssize_t
 h2_send_cb(nghttp2_session *s, const uint8_t *data, size_t len, int flags,
@@ -564,6 +569,7 @@ h2_open(struct client_conn *c, char *err)
 
 #define NV(n, v) { (uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, \
 	strlen(v), NGHTTP2_NV_FLAG_NONE }
+#endif /* HAVE_NGHTTP2 */
 
 /* The :authority: the TLS name, [v6], with the port when not 443. */
 static void
@@ -598,6 +604,7 @@ request_path(const struct client_opts *o, const uint8_t *q, size_t qlen,
 	return e < 0 ? -1 : 0;
 }
 
+#ifdef HAVE_NGHTTP2
 static long
 h2_query(struct client_conn *c, const uint8_t *q, size_t qlen, uint8_t *ans,
     char *err)
@@ -718,6 +725,8 @@ h2_query(struct client_conn *c, const uint8_t *q, size_t qlen, uint8_t *ans,
 	memcpy(ans, c->body, c->blen);
 	return (long)c->blen;
 }
+
+#endif /* HAVE_NGHTTP2 */
 
 /* ---------------------------------------------------------- HTTP/1.1 */
 
@@ -1022,6 +1031,13 @@ client_conn_open(const struct client_opts *o, char err[CLIENT_ERR_LEN])
 	deadline_set(c);
 	if (tls_open(c, err) < 0)
 		goto fail;
+#ifndef HAVE_NGHTTP2
+	if (o->transport == CLIENT_DOH2) {
+		snprintf(err, CLIENT_ERR_LEN, "built without libnghttp2: no "
+		    "HTTP/2; use --http1.1");
+		goto fail;
+	}
+#else
 	if (o->transport == CLIENT_DOH2) {
 		c->body = malloc(CLIENT_MAX_MSG);
 		if (c->body == NULL) {
@@ -1031,6 +1047,7 @@ client_conn_open(const struct client_opts *o, char err[CLIENT_ERR_LEN])
 		if (h2_open(c, err) < 0)
 			goto fail;
 	}
+#endif
 	return c;
 fail:
 	client_conn_close(c);
@@ -1044,7 +1061,11 @@ client_conn_query(struct client_conn *c, const uint8_t *q, size_t qlen,
 	deadline_set(c);
 	switch (c->o->transport) {
 	case CLIENT_DOH2:
+#ifdef HAVE_NGHTTP2
 		return h2_query(c, q, qlen, ans, err);
+#else
+		break;
+#endif
 	case CLIENT_DOH1:
 		return h1_query(c, q, qlen, ans, err);
 	case CLIENT_UDP:
@@ -1062,6 +1083,7 @@ client_conn_close(struct client_conn *c)
 {
 	if (c == NULL)
 		return;
+#ifdef HAVE_NGHTTP2
 	if (c->h2) {
 		if (!c->io_error) {
 			(void)nghttp2_submit_goaway(c->h2, NGHTTP2_FLAG_NONE,
@@ -1071,6 +1093,7 @@ client_conn_close(struct client_conn *c)
 		}
 		nghttp2_session_del(c->h2);
 	}
+#endif
 	if (c->ssl) {
 		set_timeouts(c->fd, 200);
 		if (!c->io_error && SSL_is_init_finished(c->ssl))

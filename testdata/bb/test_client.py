@@ -31,8 +31,11 @@ A_LINE = "a.t.lab. 300 IN A 192.0.2.7"
 
 
 def client(*args, timeout=20.0):
-    return harness.run([harness.program("cairn-client")] +
-                       [str(a) for a in args], timeout=timeout)
+    r = harness.run([harness.program("cairn-client")] +
+                    [str(a) for a in args], timeout=timeout)
+    for m in harness.SANITIZER_MARKS:
+        assert m not in r.stderr, r.stderr
+    return r
 
 
 def ok(r, line=A_LINE, rcode="NOERROR"):
