@@ -420,3 +420,16 @@ def test_man_page_names_every_option():
         man = f.read().replace("\\-", "-")
     missing = sorted(o for o in opts if o not in man)
     assert missing == [], "not in doc/cairn-client.1: %s" % missing
+
+
+def test_http11_against_cairnd(d, certs):
+    """cairnd's HTTP/1.1 DoH is another helper's work in progress: until
+    it lands the TLS handshake fails on ALPN, which is skipped here."""
+    r = client("--http1.1", "-p", d.https_port, "--cafile", certs["ca"],
+               "a.t.lab")
+    if r.returncode == 1 and "no application protocol" in r.stderr:
+        pytest.skip("cairnd does not serve DoH over HTTP/1.1 yet")
+    ok(r)
+    r = client("--http1.1", "--post", "-p", d.https_port, "--cafile",
+               certs["ca"], "--repeat", 3, "a.t.lab")
+    assert ok(r)[-1].startswith("3 queries in ")
