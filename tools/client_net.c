@@ -288,6 +288,13 @@ tls_open(struct client_conn *c, char *err)
 	rc = SSL_connect(c->ssl);
 	if (rc != 1) {
 		tls_error(c, "TLS handshake failed", rc, err);
+		if (strstr(err, "no application protocol") != NULL) {
+			size_t n = strlen(err);
+
+			snprintf(err + n, CLIENT_ERR_LEN - n, " (the server "
+			    "refused ALPN %.*s)", (int)alpn[0],
+			    (const char *)alpn + 1);
+		}
 		return -1;
 	}
 	if (o->transport == CLIENT_DOH2) {
