@@ -119,6 +119,9 @@ class ControlDaemon:
         ]
         lines += ["    " + x.strip() for x in extra_server.splitlines()
                   if x.strip()]
+        # "." to a closed loopback port: never the system's nameservers
+        lines += ["forward-zone:", '    name: "."',
+                  "    forward-addr: 127.0.0.1@9"]
         lines += [
             "remote-control:",
             "    control-enable: yes",
