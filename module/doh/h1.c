@@ -31,6 +31,9 @@
  *   Pipelining: up to H1_PIPELINE_MAX requests are held at once; their
  *     responses go out in request order (an answer waits for the earlier
  *     ones).  At the limit reading stops until a response went out.
+ *   Expect: 100-continue gets "100 Continue" when the request is the
+ *     oldest one held (an interim response must not overtake earlier
+ *     responses); after an error status the connection closes instead.
  *   Keep-alive: HTTP/1.1 unless "Connection: close"; HTTP/1.0 only with
  *     "Connection: keep-alive".  After an error that leaves the framing
  *     unknown (400, 414/431 of an unread head, 505) the connection is
@@ -537,6 +540,7 @@ struct h1_head {
 	bool conn_close, conn_keep_alive;
 	bool has_host;
 	bool chunked;
+	bool expect_continue;	/* Expect: 100-continue */
 	bool te_other;		/* a coding other than chunked: 501 */
 	bool bad_framing;	/* 400 and close */
 	int version_status;	/* 505 */
@@ -679,6 +683,9 @@ h1_parse_field(struct h1_conn *conn, const char *s, size_t len,
 				break;
 			j = end + 1;
 		}
+	} else if (h1_eq_nocase(s, nlen, "expect")) {
+		if (h1_eq_nocase(v, vlen, "100-continue"))
+			h->expect_continue = true;
 	} else if (h1_eq_nocase(s, nlen, "connection")) {
 		if (h1_list_has(v, vlen, "close"))
 			h->conn_close = true;
@@ -841,7 +848,19 @@ h1_head_done(struct h1_conn *conn, size_t end)
 
 		if (h.chunked)
 			close = true;
+		/* a client waiting for 100 Continue may not send the body
+		 * after an error status: its framing is unknown */
+		if (h.expect_continue && (h.chunked || body_len > 0))
+			close = true;
 		h1_req_fail(conn, r, rv, close);
+	} else if (h.expect_continue && !h.http10 &&
+	    (h.chunked || body_len > 0) && conn->head == r) {
+		/* only the oldest request may get an interim response */
+		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+		struct iovec iov = { (void *)(uintptr_t)cont,
+		    sizeof(cont) - 1 };
+
+		(void)comm_conn_write(conn->c, &iov, 1);
 	}
 	if (conn->no_more && r->ready) {
 		return;		/* nothing more is read */

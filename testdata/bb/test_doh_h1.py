@@ -289,6 +289,25 @@ def test_chunked_post(d, certs):
     d.check_doh_counters()
 
 
+def test_expect_100_continue(d, certs):
+    w = wire("a.h1.lab.", 5)
+    with h1(d, certs) as c:
+        req = post_req(w, extra="Expect: 100-continue\r\n")
+        head = req[:len(req) - len(w)]
+        c.send(head)
+        status, hdrs, body = c.response()
+        assert status == 100 and body == b""
+        c.send(w)
+        assert answer(d, *c.response()).id == 5
+        # an error status instead of 100: the connection closes
+        c.send(post_req(w, ct="text/plain",
+                        extra="Expect: 100-continue\r\n")[:-len(w)])
+        status, hdrs, body = c.response()
+        assert status == 415 and hdrs.get("connection") == "close"
+        assert c.closed()
+    d.check_doh_counters()
+
+
 def test_chunked_post_too_large(d, certs):
     with h1(d, certs) as c:
         c.send(b"POST /dns-query HTTP/1.1\r\nHost: x\r\n"
