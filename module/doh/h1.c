@@ -27,7 +27,9 @@
  *     codings: 501); a POST body over max_query gets 413, like HTTP/2.
  *     The body of a request that earned an error status is read and
  *     dropped when its size is known and at most H1_DISCARD_MAX, so the
- *     connection goes on; otherwise the response says Connection: close.
+ *     connection goes on, and the status is sent once the body has
+ *     ended (as on HTTP/2); otherwise the status goes at once, with
+ *     Connection: close, and nothing more is read.
  *   Pipelining: up to H1_PIPELINE_MAX requests are held at once; their
  *     responses go out in request order (an answer waits for the earlier
  *     ones).  At the limit reading stops until a response went out.
@@ -369,7 +371,10 @@ h1_conn_output(struct h1_conn *conn)
 	for (;;) {
 		if (conn->close_asked || conn->closing)
 			return;
-		while ((r = conn->head) != NULL && r->ready) {
+		/* a request whose body is still being read (and dropped)
+		 * waits for its end, as on HTTP/2 */
+		while ((r = conn->head) != NULL && r->ready &&
+		    r != conn->cur) {
 			if (!r->drop &&
 			    comm_conn_pending(conn->c) > COMM_OUT_MARK) {
 				comm_conn_want_writable(conn->c);
@@ -411,7 +416,8 @@ h1_conn_output(struct h1_conn *conn)
 		conn->in_input = true;
 		h1_conn_parse(conn);
 		conn->in_input = false;
-		if (!(conn->head != NULL && conn->head->ready) &&
+		if (!(conn->head != NULL && conn->head->ready &&
+		    conn->head != conn->cur) &&
 		    !(conn->no_more && conn->head == NULL))
 			return;
 	}
