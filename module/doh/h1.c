@@ -849,16 +849,17 @@ h1_head_done(struct h1_conn *conn, size_t end)
 			rv = 500;
 	}
 	if (rv != 0) {
-		/* the body is still read (and dropped) when it is small */
-		bool close = !body_known || body_len > H1_DISCARD_MAX;
+		/* the body is still read (and dropped) when it is small; a
+		 * chunked one up to H1_DISCARD_MAX (h1_chunk_start) */
+		bool close = body_known && body_len > H1_DISCARD_MAX;
 
-		if (h.chunked)
-			close = true;
 		/* a client waiting for 100 Continue may not send the body
 		 * after an error status: its framing is unknown */
 		if (h.expect_continue && (h.chunked || body_len > 0))
 			close = true;
 		h1_req_fail(conn, r, rv, close);
+		if (close)
+			return;		/* nothing more is read */
 	} else if (h.expect_continue && !h.http10 &&
 	    (h.chunked || body_len > 0) && conn->head == r) {
 		/* only the oldest request may get an interim response */
@@ -867,9 +868,6 @@ h1_head_done(struct h1_conn *conn, size_t end)
 		    sizeof(cont) - 1 };
 
 		(void)comm_conn_write(conn->c, &iov, 1);
-	}
-	if (conn->no_more && r->ready) {
-		return;		/* nothing more is read */
 	}
 	conn->cur = r;
 	conn->discard = r->ready || !r->post;

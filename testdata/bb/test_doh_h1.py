@@ -129,9 +129,9 @@ def post_req(body, ct="application/dns-message", extra="", cl=None):
     return (h + extra + "\r\n").encode() + body
 
 
-def chunked_req(chunks, extra="", trailer=""):
+def chunked_req(chunks, extra="", trailer="", ct="application/dns-message"):
     out = (b"POST /dns-query HTTP/1.1\r\nHost: localhost\r\n"
-           b"Content-Type: application/dns-message\r\n"
+           b"Content-Type: " + ct.encode() + b"\r\n"
            b"Transfer-Encoding: chunked\r\n" + extra.encode() + b"\r\n")
     for c in chunks:
         out += b"%x;ext=1\r\n" % len(c) + c + b"\r\n"
@@ -224,6 +224,8 @@ def bad_dns():
 STATUS_CASES = [
     ("404", lambda: get_req(wire(), path="/other"), 404, False),
     ("415", lambda: post_req(wire(), ct="text/plain"), 415, False),
+    ("415-chunked", lambda: chunked_req([wire()[:7], wire()[7:]],
+                                        ct="text/plain"), 415, False),
     ("413", lambda: post_req(b"x" * 100, cl=100000), 413, True),
     ("400-no-dns", lambda: b"GET /dns-query?x=1 HTTP/1.1\r\nHost: x\r\n\r\n",
      400, False),
