@@ -52,6 +52,7 @@ static const struct comm_alpn alpn_dot[] = {
 #ifdef HAVE_NGHTTP2
 static const struct comm_alpn alpn_h2[] = {
 	{ "h2", &doh_h2_proto },
+	{ "http/1.1", &doh_h1_proto },
 	{ NULL, NULL }
 };
 #endif
@@ -266,11 +267,12 @@ specs_set(struct daemon *d)
 	d->spec[COMM_PORT_TLS].alpn = alpn_dot;
 	d->spec[COMM_PORT_TLS].ssl_ctx = d->tls;
 #ifdef HAVE_NGHTTP2
-	d->spec[COMM_PORT_HTTPS].proto = &doh_h2_proto;
+	/* without ALPN: the HTTP/2 preface or HTTP/1.x decides */
+	d->spec[COMM_PORT_HTTPS].proto = &doh_detect_proto;
 	d->spec[COMM_PORT_HTTPS].alpn = alpn_h2;
 	d->spec[COMM_PORT_HTTPS].ssl_ctx = d->tls;
 	d->spec[COMM_PORT_HTTPS].nodelay = d->cfg->http_nodelay;
-	d->spec[COMM_PORT_HTTP].proto = &doh_h2_proto;
+	d->spec[COMM_PORT_HTTP].proto = &doh_detect_proto;
 	d->spec[COMM_PORT_HTTP].nodelay = d->cfg->http_nodelay;
 #endif
 }

@@ -1,8 +1,9 @@
 /*
  * module/doh/doh.c - the DoH state all workers share: the two buffer
  * budgets (http-query-buffer-size, http-response-buffer-size), the
- * endpoint and the limits read from the config.  The protocol itself is
- * in h2.c; the request rules in request.c.
+ * endpoint, the http-trusted-proxy netblocks and the limits read from
+ * the config.  The protocols are in h2.c and h1.c (with the clear-text
+ * dispatcher doh_detect_proto); the request rules in request.c.
  */
 #include "config.h"
 
@@ -26,6 +27,7 @@ doh_shared_new(const struct config *cfg)
 	struct doh_shared *d = calloc(1, sizeof(*d));
 	const char *ep = cfg->http_endpoint && cfg->http_endpoint[0] ?
 	    cfg->http_endpoint : "/dns-query";
+	const struct cfg_strlist *sl;
 
 	if (d == NULL) {
 		log_err("doh: out of memory");
@@ -44,6 +46,14 @@ doh_shared_new(const struct config *cfg)
 	d->max_streams = cfg->http_max_streams > 0 ?
 	    (unsigned)cfg->http_max_streams : 1;
 	d->idle_timeout_msec = cfg->tcp_idle_timeout;
+	for (sl = cfg->http_trusted_proxies; sl != NULL; sl = sl->next) {
+		if (netblock_add(&d->trusted, sl->str, 1) != 0) {
+			log_err("doh: bad http-trusted-proxy: %s", sl->str);
+			doh_shared_free(d);
+			return NULL;
+		}
+	}
+	netblock_finish(&d->trusted);
 	return d;
 }
 
@@ -54,5 +64,6 @@ doh_shared_free(struct doh_shared *d)
 	if (d == NULL)
 		return;
 	free(d->endpoint);
+	netblock_clear(&d->trusted);
 	free(d);
 }

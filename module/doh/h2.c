@@ -41,6 +41,9 @@
  *     num.http.rst.sent / num.http.goaway.sent, every RST_STREAM received
  *     in num.http.rst.received, every response in num.http.status.NNN
  *     when its HEADERS frame is sent.
+ *   From a peer in http-trusted-proxy, Forwarded / X-Forwarded-For /
+ *     X-Real-IP give the client address handed to the resolver
+ *     (doh_fwd_client in request.c); from others they are ignored.
  */
 #include "config.h"
 
@@ -85,6 +88,14 @@ struct doh_stream {
 	/* headers, borrowed from nghttp2's buffers while we hold a ref */
 	struct doh_req req;
 	nghttp2_rcbuf *rc_path, *rc_ctype, *rc_clen;
+	/* Forwarded / X-Forwarded-For / X-Real-IP, kept only when the
+	 * peer is a trusted proxy; fwd points into these */
+	struct doh_fwd fwd;
+	nghttp2_rcbuf *rc_fwd[DOH_FWD_KINDS][DOH_FWD_MAX];
+	/* the client address given to the resolver (the peer, or the
+	 * forwarded one from a trusted proxy) */
+	struct sockaddr_storage client;
+	socklen_t clientlen;
 	unsigned nheaders;
 	size_t header_bytes;
 	struct doh_req_plan plan;
@@ -121,6 +132,7 @@ struct doh_conn {
 	unsigned nresolving;	/* streams with a resolver request */
 	unsigned rst_recv;
 	uint32_t max_header_list;	/* SETTINGS_MAX_HEADER_LIST_SIZE */
+	bool peer_trusted;	/* the peer is an http-trusted-proxy */
 	bool settings_sent;	/* our first SETTINGS frame went out */
 	bool in_recv;		/* inside nghttp2_session_mem_recv */
 	bool close_asked;
@@ -169,6 +181,19 @@ doh_stream_free_query(struct doh_stream *s)
 }
 
 static void
+doh_stream_drop_fwd(struct doh_stream *s)
+{
+	int k;
+	unsigned i;
+
+	for (k = 0; k < DOH_FWD_KINDS; k++) {
+		for (i = 0; i < s->fwd.n[k]; i++)
+			nghttp2_rcbuf_decref(s->rc_fwd[k][i]);
+		s->fwd.n[k] = 0;
+	}
+}
+
+static void
 doh_stream_drop_headers(struct doh_stream *s)
 {
 	if (s->rc_path)
@@ -178,6 +203,7 @@ doh_stream_drop_headers(struct doh_stream *s)
 	if (s->rc_clen)
 		nghttp2_rcbuf_decref(s->rc_clen);
 	s->rc_path = s->rc_ctype = s->rc_clen = NULL;
+	doh_stream_drop_fwd(s);
 	s->req.path = s->req.content_type = s->req.content_length = NULL;
 	s->req.has_path = false;
 	s->plan.dns = NULL;
@@ -505,7 +531,8 @@ doh_stream_submit(struct doh_conn *conn, struct doh_stream *s)
 	if (tls)
 		STAT_INC(conn->st, QUERY_TLS);
 	memset(&client, 0, sizeof(client));
-	client.addr = comm_conn_peer(conn->c, &client.addrlen);
+	client.addr = (const struct sockaddr *)&s->client;
+	client.addrlen = s->clientlen;
 	client.stream = true;
 	client.encrypted = tls;
 	s->submitted = true;
@@ -530,6 +557,16 @@ doh_stream_headers_done(struct doh_conn *conn, struct doh_stream *s)
 	int rv;
 
 	s->headers_done = true;
+	{
+		socklen_t plen = 0;
+		const struct sockaddr *peer = comm_conn_peer(conn->c, &plen);
+
+		if (doh_fwd_client(&sh->trusted, peer, plen, &s->fwd,
+		    &s->client, &s->clientlen))
+			verbose(VERB_ALGO, "doh: %s: stream %d: forwarded "
+			    "client address used", comm_conn_peer_str(conn->c),
+			    (int)s->id);
+	}
 	rv = doh_req_check_headers(&s->req, sh->endpoint, sh->max_query,
 	    &s->plan);
 	if (rv != 0) {
@@ -644,6 +681,22 @@ doh_keep(nghttp2_rcbuf **slot, nghttp2_rcbuf *v, const char **p, size_t *len)
 	*len = vec.len;
 }
 
+/* Keep a forwarding header value (only from a trusted proxy). */
+static void
+doh_keep_fwd(struct doh_stream *s, int k, nghttp2_rcbuf *v)
+{
+	nghttp2_vec vec = nghttp2_rcbuf_get_buf(v);
+
+	if (s->fwd.n[k] == DOH_FWD_MAX) {	/* doh_fwd_add drops [0] */
+		nghttp2_rcbuf_decref(s->rc_fwd[k][0]);
+		memmove(&s->rc_fwd[k][0], &s->rc_fwd[k][1],
+		    (DOH_FWD_MAX - 1) * sizeof(s->rc_fwd[k][0]));
+	}
+	nghttp2_rcbuf_incref(v);
+	doh_fwd_add(&s->fwd, k, (const char *)vec.base, vec.len);
+	s->rc_fwd[k][s->fwd.n[k] - 1] = v;
+}
+
 static bool
 doh_name_is(nghttp2_vec n, const char *want)
 {
@@ -710,6 +763,11 @@ doh_header_cb(nghttp2_session *sess, const nghttp2_frame *frame,
 			s->req.malformed = true;
 		doh_keep(&s->rc_clen, value, &s->req.content_length,
 		    &s->req.content_length_len);
+	} else if (conn->peer_trusted) {
+		int k = doh_fwd_kind_of((const char *)n.base, n.len, false);
+
+		if (k >= 0)
+			doh_keep_fwd(s, k, value);
 	}
 	return 0;
 }
@@ -866,6 +924,13 @@ doh_h2_open(struct comm_conn *c, void *state)
 		return -EINVAL;
 	conn->sh = conn->env->doh;
 	conn->st = comm_conn_stats(c);
+	{
+		socklen_t plen = 0;
+		const struct sockaddr *peer = comm_conn_peer(c, &plen);
+
+		conn->peer_trusted = peer != NULL && conn->sh->trusted.n > 0 &&
+		    netblock_lookup(&conn->sh->trusted, peer) != NULL;
+	}
 	{
 		size_t hl = DOH_HEADER_LIST_BASE + strlen(conn->sh->endpoint) +
 		    sizeof("?dns=") + 2 +

@@ -1,16 +1,21 @@
 /*
  * module/doh/request.c - the DoH request rules as pure functions: which
  * HTTP status a request gets from its method, :path, dns= parameter,
- * content-type, content-length and body size.  No allocation, no I/O,
- * no nghttp2: see request.h for the contract and the order of checks.
+ * content-type, content-length and body size; and which address is the
+ * client's when a trusted proxy forwarded the request (doh_fwd_*).  No
+ * allocation, no I/O, no nghttp2: see request.h for the contract and the
+ * order of checks.
  */
 #include "config.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "dns/base64url.h"
 #include "module/doh/request.h"
+#include "util/netblock.h"
 
 enum doh_method
 doh_req_method(const char *s, size_t len)
@@ -241,7 +246,227 @@ doh_req_status_text(int status)
 	case 413: return "Payload Too Large";
 	case 414: return "URI Too Long";
 	case 415: return "Unsupported Media Type";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
 	case 501: return "Not Implemented";
+	case 505: return "HTTP Version Not Supported";
 	default: return "Error";
 	}
+}
+
+/* ------------------------------------------------------------ forwarded */
+
+static bool
+eq_nocase(const char *a, size_t alen, const char *b)
+{
+	size_t i, blen = strlen(b);
+
+	if (alen != blen)
+		return false;
+	for (i = 0; i < blen; i++)
+		if (lower((unsigned char)a[i]) != b[i])
+			return false;
+	return true;
+}
+
+int
+doh_fwd_kind_of(const char *name, size_t len, bool nocase)
+{
+	static const char *const names[DOH_FWD_KINDS] = {
+		"forwarded", "x-forwarded-for", "x-real-ip"
+	};
+	int k;
+
+	for (k = 0; k < DOH_FWD_KINDS; k++) {
+		if (nocase ? eq_nocase(name, len, names[k]) :
+		    (len == strlen(names[k]) &&
+		    memcmp(name, names[k], len) == 0))
+			return k;
+	}
+	return -1;
+}
+
+void
+doh_fwd_add(struct doh_fwd *f, int kind, const char *v, size_t len)
+{
+	unsigned n;
+
+	if (kind < 0 || kind >= DOH_FWD_KINDS)
+		return;
+	n = f->n[kind];
+	if (n == DOH_FWD_MAX) {
+		/* keep the right-most fields: drop the oldest */
+		memmove(&f->v[kind][0], &f->v[kind][1],
+		    (DOH_FWD_MAX - 1) * sizeof(f->v[kind][0]));
+		memmove(&f->len[kind][0], &f->len[kind][1],
+		    (DOH_FWD_MAX - 1) * sizeof(f->len[kind][0]));
+		n--;
+	}
+	f->v[kind][n] = v;
+	f->len[kind][n] = len;
+	f->n[kind] = n + 1;
+}
+
+static void
+trim(const char **s, size_t *len)
+{
+	while (*len > 0 && (**s == ' ' || **s == '\t')) {
+		(*s)++;
+		(*len)--;
+	}
+	while (*len > 0 && ((*s)[*len - 1] == ' ' || (*s)[*len - 1] == '\t'))
+		(*len)--;
+}
+
+/*
+ * One hop: "192.0.2.1", "192.0.2.1:80", "2001:db8::1", "[2001:db8::1]",
+ * "[2001:db8::1]:80", optionally in double quotes.  Returns false for
+ * anything else ("unknown", "_hidden", a zone index, garbage).
+ */
+static bool
+parse_hop(const char *s, size_t len, struct sockaddr_storage *out,
+    socklen_t *outlen)
+{
+	char tmp[INET6_ADDRSTRLEN + 1];
+	const char *colon;
+	size_t i, ncolon = 0;
+
+	trim(&s, &len);
+	if (len >= 2 && s[0] == '"' && s[len - 1] == '"') {
+		s++;
+		len -= 2;
+	}
+	if (len > 0 && s[0] == '[') {
+		const char *rb = memchr(s, ']', len);
+		size_t rest;
+
+		if (rb == NULL)
+			return false;
+		rest = len - (size_t)(rb - s) - 1;
+		if (rest != 0 && rb[1] != ':')
+			return false;
+		len = (size_t)(rb - s) - 1;
+		s++;
+		ncolon = 2;	/* IPv6 */
+	} else {
+		for (i = 0; i < len; i++)
+			if (s[i] == ':')
+				ncolon++;
+		if (ncolon == 1) {	/* IPv4 with a port */
+			colon = memchr(s, ':', len);
+			len = (size_t)(colon - s);
+		}
+	}
+	if (len == 0 || len >= sizeof(tmp))
+		return false;
+	memcpy(tmp, s, len);
+	tmp[len] = 0;
+	memset(out, 0, sizeof(*out));
+	if (ncolon < 2) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)out;
+
+		if (inet_pton(AF_INET, tmp, &sin->sin_addr) != 1)
+			return false;
+		sin->sin_family = AF_INET;
+		*outlen = sizeof(*sin);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)out;
+
+		if (inet_pton(AF_INET6, tmp, &sin6->sin6_addr) != 1)
+			return false;
+		sin6->sin6_family = AF_INET6;
+		*outlen = sizeof(*sin6);
+	}
+	return true;
+}
+
+/* The for= value of one Forwarded element ("for=x;proto=https"). */
+static bool
+forwarded_for(const char *s, size_t len, const char **v, size_t *vlen)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		const char *semi = memchr(s + i, ';', len - i);
+		size_t end = semi ? (size_t)(semi - s) : len;
+		const char *p = s + i;
+		size_t plen = end - i;
+
+		trim(&p, &plen);
+		if (plen >= 4 && eq_nocase(p, 4, "for=")) {
+			*v = p + 4;
+			*vlen = plen - 4;
+			return true;
+		}
+		i = end + 1;
+	}
+	return false;
+}
+
+bool
+doh_fwd_client(const struct netblock_set *trusted,
+    const struct sockaddr *peer, socklen_t peerlen, const struct doh_fwd *f,
+    struct sockaddr_storage *out, socklen_t *outlen)
+{
+	struct sockaddr_storage hop;
+	socklen_t hoplen;
+	bool have = false, stop = false;
+	int k;
+	unsigned i;
+
+	for (k = 0; k < DOH_FWD_KINDS; k++)
+		if (f != NULL && f->n[k] > 0)
+			break;
+	if (trusted == NULL || trusted->n == 0 || peer == NULL ||
+	    k == DOH_FWD_KINDS || netblock_lookup(trusted, peer) == NULL)
+		goto use_peer;
+
+	/* the fields right to left, the hops of each right to left */
+	for (i = f->n[k]; i > 0 && !stop; i--) {
+		const char *s = f->v[k][i - 1];
+		size_t end = f->len[k][i - 1];
+
+		while (!stop) {
+			size_t b = end;
+			const char *h;
+			size_t hlen;
+
+			while (b > 0 && s[b - 1] != ',')
+				b--;
+			h = s + b;
+			hlen = end - b;
+			trim(&h, &hlen);
+			if (hlen > 0) {
+				if (k == DOH_FWD_FORWARDED &&
+				    !forwarded_for(h, hlen, &h, &hlen)) {
+					stop = true;
+					break;
+				}
+				if (!parse_hop(h, hlen, &hop, &hoplen)) {
+					stop = true;
+					break;
+				}
+				memcpy(out, &hop, sizeof(hop));
+				*outlen = hoplen;
+				have = true;
+				if (netblock_lookup(trusted,
+				    (const struct sockaddr *)&hop) == NULL)
+					stop = true;
+			}
+			if (b == 0)
+				break;
+			end = b - 1;
+		}
+	}
+	if (have)
+		return true;
+use_peer:
+	memset(out, 0, sizeof(*out));
+	if (peer != NULL && peerlen <= (socklen_t)sizeof(*out)) {
+		memcpy(out, peer, (size_t)peerlen);
+		*outlen = peerlen;
+	} else {
+		*outlen = 0;
+	}
+	return false;
 }

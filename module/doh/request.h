@@ -20,7 +20,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
+
+struct netblock_set;
 
 /* The smallest DNS message: a header. */
 #define DOH_MIN_QUERY		12
@@ -138,5 +141,51 @@ int doh_req_body_final(size_t len, bool has_content_length,
 
 /* Reason phrase for a status this module sends ("Not Found"). */
 const char *doh_req_status_text(int status);
+
+/*
+ * Forwarded client addresses (http-trusted-proxy), shared by HTTP/2 and
+ * HTTP/1.1.  The caller adds the values of every Forwarded,
+ * X-Forwarded-For and X-Real-IP header field of a request in the order
+ * they came (values borrowed: they must stay valid until
+ * doh_fwd_client); doh_fwd_client then picks the client address.
+ * Only the last DOH_FWD_MAX fields of each kind are kept (the right-most
+ * hops, the ones the trusted proxies wrote).
+ */
+#define DOH_FWD_MAX	8
+
+enum doh_fwd_kind {
+	DOH_FWD_FORWARDED = 0,	/* RFC 7239 Forwarded: for= */
+	DOH_FWD_XFF,		/* X-Forwarded-For */
+	DOH_FWD_XREALIP,	/* X-Real-IP */
+	DOH_FWD_KINDS
+};
+
+struct doh_fwd {
+	const char *v[DOH_FWD_KINDS][DOH_FWD_MAX];
+	size_t len[DOH_FWD_KINDS][DOH_FWD_MAX];
+	unsigned n[DOH_FWD_KINDS];
+};
+
+/* The kind of a header name (lower case, as HTTP/2 sends it; HTTP/1.1
+ * callers compare without case), or -1 when it is none of the three. */
+int doh_fwd_kind_of(const char *name, size_t len, bool nocase);
+
+/* Add one header field value of 'kind' (a DOH_FWD_* value). */
+void doh_fwd_add(struct doh_fwd *f, int kind, const char *v, size_t len);
+
+/*
+ * The client address of a request that came from 'peer'.  When 'trusted'
+ * (may be NULL or empty) holds the peer, the hops of the first kind
+ * present (Forwarded, then X-Forwarded-For, then X-Real-IP) are walked
+ * from the right: the result is the right-most hop that is not itself
+ * in 'trusted' (or the left-most hop when all are trusted); a hop that
+ * is not an IP address ("unknown", "_hidden", garbage) ends the walk
+ * with the hop before it.  Otherwise (peer not trusted, no header) the
+ * result is the peer.  Writes the address (port 0 for a forwarded one)
+ * to *out, *outlen.  Returns true when a forwarded address was used.
+ */
+bool doh_fwd_client(const struct netblock_set *trusted,
+    const struct sockaddr *peer, socklen_t peerlen, const struct doh_fwd *f,
+    struct sockaddr_storage *out, socklen_t *outlen);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * testdata/unit/test_request.c - the DoH request rules (request.c):
  * method, path split, dns= lookup, content-type, content-length, the
- * base64url length limits and the status each request earns.
+ * base64url length limits and the status each request earns; the
+ * forwarded client address of http-trusted-proxy (doh_fwd_*).
  */
 #include "config.h"
 
@@ -13,7 +14,11 @@
 
 #include <string.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include "module/doh/request.h"
+#include "util/netblock.h"
 
 static void
 test_method(void **unused)
@@ -257,6 +262,137 @@ test_body(void **unused)
 	assert_string_equal(doh_req_status_text(501), "Not Implemented");
 }
 
+static struct sockaddr_in
+sin4(const char *a)
+{
+	struct sockaddr_in s;
+
+	memset(&s, 0, sizeof(s));
+	s.sin_family = AF_INET;
+	inet_pton(AF_INET, a, &s.sin_addr);
+	return s;
+}
+
+/* The client doh_fwd_client picks, as text ("peer" when not forwarded). */
+static const char *
+fwd_pick(const struct netblock_set *trusted, const char *peer, int kind,
+    const char *const *vals, size_t n)
+{
+	static char out[INET6_ADDRSTRLEN];
+	struct sockaddr_in p = sin4(peer);
+	struct sockaddr_storage ss;
+	socklen_t len = 0;
+	struct doh_fwd f;
+	size_t i;
+
+	memset(&f, 0, sizeof(f));
+	for (i = 0; i < n; i++)
+		doh_fwd_add(&f, kind, vals[i], strlen(vals[i]));
+	if (!doh_fwd_client(trusted, (struct sockaddr *)&p, sizeof(p), &f,
+	    &ss, &len)) {
+		assert_int_equal(len, sizeof(p));
+		assert_memory_equal(&ss, &p, sizeof(p));
+		return "peer";
+	}
+	if (ss.ss_family == AF_INET) {
+		assert_int_equal(len, sizeof(struct sockaddr_in));
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, out,
+		    sizeof(out));
+	} else {
+		assert_int_equal(ss.ss_family, AF_INET6);
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr,
+		    out, sizeof(out));
+	}
+	return out;
+}
+
+static void
+test_forwarded(void **unused)
+{
+	struct netblock_set t, empty;
+	const char *xff1[] = { "192.0.2.9, 198.51.100.7, 10.0.0.2" };
+	const char *xff2[] = { "192.0.2.9", "198.51.100.7 ,10.0.0.3" };
+	const char *alltr[] = { "10.0.0.4, 10.0.0.3" };
+	const char *unk[] = { "198.51.100.7, unknown, 10.0.0.3" };
+	const char *ports[] = { "[2001:db8::1]:80, 198.51.100.7:4711" };
+	const char *v6[] = { "2001:db8::5" };
+	const char *fwd[] = { "for=192.0.2.1;proto=https, "
+	    "For=\"[2001:db8::7]:99\";by=10.0.0.1" };
+	const char *fwdbad[] = { "for=192.0.2.1, proto=https" };
+	const char *rip[] = { "203.0.113.8" };
+	const char *junk[] = { "" , " , ,", "300.1.1.1" };
+
+	(void)unused;
+	memset(&t, 0, sizeof(t));
+	memset(&empty, 0, sizeof(empty));
+	assert_int_equal(netblock_add(&t, "10.0.0.0/8", 1), 0);
+	netblock_finish(&t);
+
+	assert_int_equal(doh_fwd_kind_of("x-forwarded-for", 15, false),
+	    DOH_FWD_XFF);
+	assert_int_equal(doh_fwd_kind_of("X-Real-IP", 9, true),
+	    DOH_FWD_XREALIP);
+	assert_int_equal(doh_fwd_kind_of("X-Real-IP", 9, false), -1);
+	assert_int_equal(doh_fwd_kind_of("Forwarded", 9, true),
+	    DOH_FWD_FORWARDED);
+
+	/* right-most untrusted hop, over one or several fields */
+	assert_string_equal(fwd_pick(&t, "10.0.0.1", DOH_FWD_XFF, xff1, 1),
+	    "198.51.100.7");
+	assert_string_equal(fwd_pick(&t, "10.0.0.1", DOH_FWD_XFF, xff2, 2),
+	    "198.51.100.7");
+	/* all trusted: the left-most */
+	assert_string_equal(fwd_pick(&t, "10.0.0.1", DOH_FWD_XFF, alltr, 1),
+	    "10.0.0.4");
+	/* "unknown" stops the walk at the trusted hop right of it */
+	assert_string_equal(fwd_pick(&t, "10.0.0.1", DOH_FWD_XFF, unk, 1),
+	    "10.0.0.3");
+	/* ports, brackets, IPv6 */
+	assert_string_equal(fwd_pick(&t, "10.0.0.1", DOH_FWD_XFF, ports, 1),
+	    "198.51.100.7");
+	assert_string_equal(fwd_pick(&t, "10.0.0.1", DOH_FWD_XFF, v6, 1),
+	    "2001:db8::5");
+	assert_string_equal(fwd_pick(&t, "10.0.0.1", DOH_FWD_FORWARDED, fwd,
+	    1), "2001:db8::7");
+	/* an element without for= ends the walk: nothing usable */
+	assert_string_equal(fwd_pick(&t, "10.0.0.1", DOH_FWD_FORWARDED,
+	    fwdbad, 1), "peer");
+	assert_string_equal(fwd_pick(&t, "10.0.0.1", DOH_FWD_XREALIP, rip,
+	    1), "203.0.113.8");
+	/* the last field is garbage: the peer */
+	assert_string_equal(fwd_pick(&t, "10.0.0.1", DOH_FWD_XFF, junk, 3),
+	    "peer");
+	/* an untrusted peer, or no trusted netblocks: headers ignored */
+	assert_string_equal(fwd_pick(&t, "192.0.2.200", DOH_FWD_XFF, xff1,
+	    1), "peer");
+	assert_string_equal(fwd_pick(&empty, "10.0.0.1", DOH_FWD_XFF, xff1,
+	    1), "peer");
+	assert_string_equal(fwd_pick(NULL, "10.0.0.1", DOH_FWD_XFF, xff1,
+	    1), "peer");
+	netblock_clear(&t);
+}
+
+static void
+test_forwarded_many_fields(void **unused)
+{
+	struct netblock_set t;
+	const char *v[DOH_FWD_MAX + 3];
+	size_t i;
+
+	(void)unused;
+	memset(&t, 0, sizeof(t));
+	assert_int_equal(netblock_add(&t, "10.0.0.0/8", 1), 0);
+	netblock_finish(&t);
+	/* more fields than kept: the right-most ones are (all trusted here,
+	 * so the left-most kept one is the answer) */
+	v[0] = "192.0.2.1";
+	for (i = 1; i < DOH_FWD_MAX + 3; i++)
+		v[i] = (i == 3) ? "10.0.0.33" : "10.0.0.9";
+	assert_string_equal(fwd_pick(&t, "10.0.0.1", DOH_FWD_XFF, v,
+	    DOH_FWD_MAX + 3), "10.0.0.33");
+	netblock_clear(&t);
+}
+
 int
 main(void)
 {
@@ -269,6 +405,8 @@ main(void)
 		cmocka_unit_test(test_b64_lengths),
 		cmocka_unit_test(test_check_headers),
 		cmocka_unit_test(test_body),
+		cmocka_unit_test(test_forwarded),
+		cmocka_unit_test(test_forwarded_many_fields),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
