@@ -37,6 +37,8 @@
 
 #define FWD_UDP_TIMEOUT_MSEC	1000	/* wait for a UDP reply */
 #define FWD_TCP_TIMEOUT_MSEC	2000	/* one TCP attempt, connect to reply */
+#define FWD_UPS_TIMEOUT_MSEC	4000	/* one DoT/DoH attempt, including
+					   the connection setup */
 #define FWD_QUERY_DEADLINE_MSEC	10000	/* whole query, all upstreams */
 #define FWD_MAX_PENDING		4096	/* upstream queries per worker */
 #define FWD_DEFAULT_PORT	53
