@@ -371,6 +371,7 @@ conn_read(struct ups_conn *c)
 		errno = 0;
 		n = SSL_read(c->ssl, buf, sizeof(buf));
 		if (n > 0) {
+			c->read_seq++;
 			int rc = c->t == FWD_DOH ? ups_h2_recv(c, buf,
 			    (size_t)n) : dot_recv(c, buf, (size_t)n);
 
@@ -442,6 +443,10 @@ conn_check_idle(struct ups_conn *c)
 	if (c->t == FWD_DOH && ups_h2_finished(c)) {
 		c->state = UPS_C_DEAD;
 		c->reusable = false;
+		return;
+	}
+	if (c->nreqs == 0 && !c->reusable) {
+		c->state = UPS_C_DEAD;
 		return;
 	}
 	if (c->nreqs == 0 && !evtimer_pending(c->timer, NULL))
@@ -705,6 +710,7 @@ ups_query(struct ups_pool *p, void *tls_ctx, const struct fwd_addr *a,
 	r->cb = cb;
 	r->arg = arg;
 	r->stream_id = -1;
+	r->read_seq = c->read_seq;
 	r->c = c;
 	/* append: queued queries go out in order */
 	for (last = c->reqs; last != NULL && last->next != NULL;
@@ -750,6 +756,17 @@ ups_req_cancel(struct ups_req *r)
 	c = r->c;
 	if (c != NULL && c->t == FWD_DOH && r->sent)
 		ups_h2_cancel(c, r);
+	/*
+	 * Given up on (the caller timed out) and nothing at all came from
+	 * the server since it was queued: the connection looks stuck.  New
+	 * queries go to a new connection; this one closes when its last
+	 * query is gone.
+	 */
+	if (c != NULL && c->read_seq == r->read_seq && c->reusable) {
+		verbose(VERB_ALGO, "upstream %s: no data since a query was "
+		    "sent: not reused", c->addr.text);
+		c->reusable = false;
+	}
 	req_unlink(r);
 	req_free(r);
 	if (c != NULL && c->state == UPS_C_OPEN && c->busy == 0) {
