@@ -70,7 +70,7 @@ struct fwd_query {
 	uint8_t *tcp_rbuf;
 	size_t tcp_rlen;
 	struct ups_req *ureq;	/* FWD_UPS: the request on the connection */
-	bool ups_retried;	/* already resent once after UPS_RETRY */
+	int ups_retries;	/* resent after UPS_RETRY, this address */
 	fwd_done_cb cb;
 	void *arg;
 };
@@ -762,7 +762,7 @@ next_addr(struct fwd_query *fq)
 {
 	attempt_close(fq);
 	fq->addr_idx++;
-	fq->ups_retried = false;
+	fq->ups_retries = 0;
 	if (fq->addr_idx >= fq->zone->naddrs || now_msec() >= fq->deadline) {
 		verbose(VERB_ALGO, "forward: all upstreams failed");
 		query_done(fq, NULL, 0);
@@ -1096,10 +1096,11 @@ fwd_ups_done_cb(void *arg, enum ups_result res, const uint8_t *pkt, size_t len)
 		next_addr(fq);
 		return;
 	}
-	if (res == UPS_RETRY && !fq->ups_retried &&
+	if (res == UPS_RETRY && fq->ups_retries < FWD_UPS_MAX_RETRY &&
 	    now_msec() < fq->deadline) {
-		/* a reused connection went away: once more, on a new one */
-		fq->ups_retried = true;
+		/* a reused connection went away, or the server refused the
+		 * stream unprocessed (GOAWAY): again, on a new connection */
+		fq->ups_retries++;
 		attempt_close(fq);
 		try_stream(fq);
 		return;

@@ -105,6 +105,7 @@ on_stream_close_cb(nghttp2_session *s, int32_t stream_id,
 		return 0;
 	}
 	c->answered = true;
+	c->answers++;
 	{
 		uint8_t *ans = r->ans;
 		size_t n = r->ans_len;

@@ -33,7 +33,7 @@ struct ups_req {
 	int32_t stream_id;		/* DoH, once sent */
 	int status;			/* DoH: HTTP :status */
 	size_t q_off;			/* DoH: body bytes handed to nghttp2 */
-	uint64_t read_seq;		/* c->read_seq when it was queued */
+	uint64_t answers;		/* c->answers when it was queued */
 	uint8_t *ans;			/* DoH: response body so far */
 	size_t ans_len;
 	size_t qlen;
@@ -64,7 +64,7 @@ struct ups_conn {
 	bool reusable;			/* new queries may be sent on it */
 	bool answered;			/* at least one answer arrived */
 	int busy;			/* inside conn_io: no free, no flush */
-	uint64_t read_seq;		/* counts reads that brought data */
+	uint64_t answers;		/* answers delivered on it */
 	int fd;
 	SSL *ssl;
 	struct event *ev_read, *ev_write, *timer;

@@ -256,6 +256,7 @@ dot_message(struct ups_conn *c, const uint8_t *m, size_t n)
 		return;
 	}
 	c->answered = true;
+	c->answers++;
 	ups_req_finish(r, UPS_OK, m, n);
 }
 
@@ -371,7 +372,6 @@ conn_read(struct ups_conn *c)
 		errno = 0;
 		n = SSL_read(c->ssl, buf, sizeof(buf));
 		if (n > 0) {
-			c->read_seq++;
 			int rc = c->t == FWD_DOH ? ups_h2_recv(c, buf,
 			    (size_t)n) : dot_recv(c, buf, (size_t)n);
 
@@ -710,7 +710,7 @@ ups_query(struct ups_pool *p, void *tls_ctx, const struct fwd_addr *a,
 	r->cb = cb;
 	r->arg = arg;
 	r->stream_id = -1;
-	r->read_seq = c->read_seq;
+	r->answers = c->answers;
 	r->c = c;
 	/* append: queued queries go out in order */
 	for (last = c->reqs; last != NULL && last->next != NULL;
@@ -757,13 +757,13 @@ ups_req_cancel(struct ups_req *r)
 	if (c != NULL && c->t == FWD_DOH && r->sent)
 		ups_h2_cancel(c, r);
 	/*
-	 * Given up on (the caller timed out) and nothing at all came from
-	 * the server since it was queued: the connection looks stuck.  New
+	 * Given up on (the caller timed out) and no answer at all came on
+	 * the connection since it was queued: the connection looks stuck.  New
 	 * queries go to a new connection; this one closes when its last
 	 * query is gone.
 	 */
-	if (c != NULL && c->read_seq == r->read_seq && c->reusable) {
-		verbose(VERB_ALGO, "upstream %s: no data since a query was "
+	if (c != NULL && c->answers == r->answers && c->reusable) {
+		verbose(VERB_ALGO, "upstream %s: no answer since a query was "
 		    "sent: not reused", c->addr.text);
 		c->reusable = false;
 	}

@@ -11,22 +11,30 @@ while queries are in flight (each gets an answer or SERVFAIL, none is
 lost).  Also: many concurrent queries share one upstream connection (the
 upstream's num.tcp.accepted), UDP clients get TC=1 for a large answer
 and the full one over TCP, and the encrypted-out counters.
-What it does not test: GOAWAY sent by the upstream on purpose (cairnd has
-no command for it; a restart closes the connection instead).
+GOAWAY mid-flight and an upstream that accepts TLS but never answers use
+FakeDoH, a scriptable DoH server (python3-h2) in this file.
 """
 
 import concurrent.futures
 import os
+import select
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
+import threading
 import time
 
 import dns.flags
 import dns.message
 import dns.rcode
 import dns.rdatatype
+import dns.rrset
+import h2.config
+import h2.connection
+import h2.exceptions
+import h2.events
 import pytest
 
 import harness
@@ -354,6 +362,195 @@ def test_upstream_restarted_mid_flight(make_cairnd, certs, https):
     r = stub.udp("h199.enc.lab.", "A", timeout=8 * SLOW)
     assert a_of(r) == ["192.0.2.200"]
     up.expected_https = False
+
+
+# ------------------------------------------------------------ fake DoH
+
+class FakeDoH:
+    """A DoH server on 127.0.0.1 (TLS with the test certificate, ALPN
+    h2) answering every POSTed query with A 192.0.2.99.
+
+    goaway_after=N: on each connection, after N answered streams the
+    next request gets GOAWAY (last stream = the last answered one) and
+    the connection is closed shortly after; the streams after it are
+    left unprocessed (the client must resend them elsewhere).
+    silent=True: complete TLS and HTTP/2 set-up, never answer.
+    self.conns: connections accepted; self.answered: streams answered.
+    Every loop is bounded by self.stop_at.
+    """
+
+    def __init__(self, certs, goaway_after=None, silent=False):
+        self.goaway_after = goaway_after
+        self.silent = silent
+        self.conns = 0
+        self.answered = 0
+        self.lock = threading.Lock()
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(certs["cert"], certs["key"])
+        self.ctx.set_alpn_protocols(["h2"])
+        self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(64)
+        self.lsock.settimeout(0.2)
+        self.port = self.lsock.getsockname()[1]
+        self.stop_at = time.monotonic() + 120
+        self.done = False
+        self.threads = []
+        t = threading.Thread(target=self._accept, daemon=True)
+        t.start()
+        self.threads.append(t)
+
+    def _accept(self):
+        while not self.done and time.monotonic() < self.stop_at:
+            try:
+                s, _ = self.lsock.accept()
+            except (socket.timeout, OSError):
+                continue
+            with self.lock:
+                self.conns += 1
+            t = threading.Thread(target=self._serve, args=(s,), daemon=True)
+            t.start()
+            self.threads.append(t)
+
+    def _answer(self, body):
+        q = dns.message.from_wire(body)
+        r = dns.message.make_response(q)
+        r.answer.append(dns.rrset.from_text(q.question[0].name, 60, "IN",
+                                            "A", "192.0.2.99"))
+        return r.to_wire()
+
+    def _serve(self, raw):
+        try:
+            raw.settimeout(5)
+            s = self.ctx.wrap_socket(raw, server_side=True)
+        except (OSError, ssl.SSLError):
+            raw.close()
+            return
+        conn = h2.connection.H2Connection(
+            h2.config.H2Configuration(client_side=False))
+        conn.initiate_connection()
+        s.sendall(conn.data_to_send())
+        bodies = {}
+        served = 0
+        last_ok = 0
+        closing_at = None
+        s.setblocking(False)
+        try:
+            while not self.done and time.monotonic() < self.stop_at:
+                if closing_at is not None and time.monotonic() > closing_at:
+                    break
+                r, _, _ = select.select([s], [], [], 0.05)
+                if not r and s.pending() == 0:
+                    continue
+                try:
+                    data = s.recv(65536)
+                except ssl.SSLWantReadError:
+                    continue
+                if not data:
+                    break
+                for ev in conn.receive_data(data):
+                    if isinstance(ev, h2.events.RequestReceived):
+                        bodies[ev.stream_id] = b""
+                    elif isinstance(ev, h2.events.DataReceived):
+                        bodies[ev.stream_id] = (bodies.get(ev.stream_id, b"")
+                                                + ev.data)
+                        conn.acknowledge_received_data(
+                            ev.flow_controlled_length, ev.stream_id)
+                    elif isinstance(ev, h2.events.StreamEnded):
+                        sid = ev.stream_id
+                        if self.silent or closing_at is not None:
+                            continue
+                        if (self.goaway_after is not None and
+                                served >= self.goaway_after):
+                            conn.close_connection(last_stream_id=last_ok)
+                            closing_at = time.monotonic() + 0.3
+                            continue
+                        body = self._answer(bodies.pop(sid))
+                        conn.send_headers(sid, [
+                            (":status", "200"),
+                            ("content-type", "application/dns-message"),
+                            ("content-length", str(len(body)))])
+                        conn.send_data(sid, body, end_stream=True)
+                        served += 1
+                        last_ok = max(last_ok, sid)
+                        with self.lock:
+                            self.answered += 1
+                out = conn.data_to_send()
+                if out:
+                    s.setblocking(True)
+                    s.sendall(out)
+                    s.setblocking(False)
+        except (OSError, ssl.SSLError, h2.exceptions.ProtocolError):
+            pass
+        finally:
+            try:
+                s.close()
+            except OSError:
+                pass
+
+    def close(self):
+        self.done = True
+        self.lsock.close()
+        for t in self.threads:
+            t.join(3)
+
+
+@pytest.fixture
+def fake_doh(certs):
+    made = []
+
+    def factory(**kw):
+        f = FakeDoH(certs, **kw)
+        made.append(f)
+        return f
+    yield factory
+    for f in made:
+        f.close()
+
+
+def test_goaway_sequential_all_answered(make_cairnd, certs, fake_doh):
+    f = fake_doh(goaway_after=3)
+    stub = make_stub(make_cairnd, certs, f.port)
+    for i in range(10):
+        r = stub.udp("g%d.enc.lab." % i, "A", timeout=8 * SLOW)
+        assert r.rcode() == dns.rcode.NOERROR, i
+        assert a_of(r) == ["192.0.2.99"]
+    # three answers per connection
+    assert f.conns >= 4
+    assert f.answered == 10
+
+
+def test_goaway_mid_flight_none_lost(make_cairnd, certs, fake_doh):
+    f = fake_doh(goaway_after=15)
+    stub = make_stub(make_cairnd, certs, f.port)
+    names = ["m%d.enc.lab." % i for i in range(60)]
+    res = many_queries(stub, names, workers=20, timeout=12.0)
+    lost = [n for n, r in zip(names, res)
+            if not isinstance(r, dns.message.Message)]
+    assert not lost, lost[:5]
+    ok = sum(1 for r in res if r.rcode() == dns.rcode.NOERROR)
+    assert all(r.rcode() in (dns.rcode.NOERROR, dns.rcode.SERVFAIL)
+               for r in res)
+    # refused streams are resent on new connections: nearly all answered
+    assert ok >= 55, "only %d of 60 answered" % ok
+    assert f.conns >= 2
+
+
+def test_silent_upstream_not_reused(make_cairnd, certs, fake_doh):
+    """A connection that never answers: the query gets SERVFAIL after the
+    attempt timeout, and the next query does not wait on the same
+    connection."""
+    f = fake_doh(silent=True)
+    stub = make_stub(make_cairnd, certs, f.port)
+    t0 = time.monotonic()
+    r = stub.udp("s1.enc.lab.", "A", timeout=12 * SLOW)
+    assert r.rcode() == dns.rcode.SERVFAIL
+    assert time.monotonic() - t0 < 8 * SLOW
+    assert f.conns == 1
+    r = stub.udp("s2.enc.lab.", "A", timeout=12 * SLOW)
+    assert r.rcode() == dns.rcode.SERVFAIL
+    assert f.conns == 2, "the stuck connection was used again"
 
 
 # ------------------------------------------------------------ config
