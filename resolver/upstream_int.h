@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <openssl/ssl.h>
 
@@ -18,6 +19,7 @@
 
 #define UPS_CONNECT_MSEC	5000	/* TCP connect + TLS handshake */
 #define UPS_MAX_ANSWER		65535	/* DoH body / DoT message */
+#define UPS_WARN_SEC		10	/* certificate warnings, per worker */
 
 struct event;
 struct ups_conn;
@@ -51,6 +53,7 @@ struct ups_pool {
 	struct event_base *base;
 	struct stats *st;
 	struct ups_conn *conns;
+	time_t last_warn;		/* last certificate warning */
 };
 
 struct ups_conn {

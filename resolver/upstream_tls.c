@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -195,7 +196,7 @@ static void
 conn_fail(struct ups_conn *c, const char *why, bool logged)
 {
 	if (c->state != UPS_C_DEAD && !logged)
-		verbose(c->answered ? VERB_ALGO : VERB_OPS,
+		verbose(c->answered ? VERB_ALGO : VERB_DETAIL,
 		    "upstream %s (%s): %s", c->addr.text, c->t == FWD_DOH ?
 		    "https" : "tls", why);
 	c->state = UPS_C_DEAD;
@@ -352,9 +353,19 @@ ssl_fail(struct ups_conn *c, int err, const char *what)
 		snprintf(buf, sizeof(buf), "%s: %s", what, errno ?
 		    strerror(errno) : "connection closed");
 	ERR_clear_error();
-	/* a certificate that does not check is the operator's business */
-	if (vr != X509_V_OK)
-		log_warn("upstream %s: %s", c->addr.text, buf);
+	/* a certificate that does not check is the operator's business:
+	 * a warning, at most one per UPS_WARN_SEC per worker */
+	if (vr != X509_V_OK) {
+		time_t now = time(NULL);
+
+		if (now - c->pool->last_warn >= UPS_WARN_SEC) {
+			c->pool->last_warn = now;
+			log_warn("upstream %s: %s", c->addr.text, buf);
+		} else {
+			verbose(VERB_DETAIL, "upstream %s: %s", c->addr.text,
+			    buf);
+		}
+	}
 	conn_fail(c, buf, vr != X509_V_OK);
 }
 
@@ -726,12 +737,6 @@ ups_query(struct ups_pool *p, void *tls_ctx, const struct fwd_addr *a,
 	if (c->state == UPS_C_OPEN)
 		evtimer_del(c->timer);	/* the idle timer; the connect
 					   timer is not moved by queries */
-	if (p->st != NULL) {
-		if (t == FWD_DOT)
-			STAT_INC(p->st, QUERY_TLSOUT);
-		else
-			STAT_INC(p->st, QUERY_HTTPSOUT);
-	}
 	if (c->state == UPS_C_OPEN && c->busy == 0) {
 		if (proto_submit(c) < 0) {
 			req_unlink(r);
@@ -742,6 +747,12 @@ ups_query(struct ups_pool *p, void *tls_ctx, const struct fwd_addr *a,
 	} else if (c->state == UPS_C_OPEN) {
 		/* inside conn_io (a callback): sent when it returns */
 		(void)proto_submit(c);
+	}
+	if (p->st != NULL) {
+		if (t == FWD_DOT)
+			STAT_INC(p->st, QUERY_TLSOUT);
+		else
+			STAT_INC(p->st, QUERY_HTTPSOUT);
 	}
 	return r;
 }

