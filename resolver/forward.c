@@ -795,6 +795,28 @@ query_build(struct fwd_query *fq)
 	    fq->dnssec_ok, fq->o->edns_udp);
 	if (fq->qlen == 0)
 		return -1;
+	if (fq->zone->transport != FWD_DO53) {
+		/*
+		 * RFC 8467 block padding for encrypted transports: a padding
+		 * option makes the query a multiple of FWD_PAD_BLOCK bytes.
+		 * The OPT RR is last and has no options yet: its RDLENGTH is
+		 * the last two bytes.
+		 */
+		uint8_t *p = fq->qbuf + 2;
+		size_t n = fq->qlen, total = (n + 4 + FWD_PAD_BLOCK - 1) /
+		    FWD_PAD_BLOCK * FWD_PAD_BLOCK, plen = total - n - 4;
+
+		if (total <= sizeof(fq->qbuf) - 2) {
+			p[n - 2] = (uint8_t)((4 + plen) >> 8);
+			p[n - 1] = (uint8_t)(4 + plen);
+			p[n] = 0;
+			p[n + 1] = 12;		/* EDNS option Padding */
+			p[n + 2] = (uint8_t)(plen >> 8);
+			p[n + 3] = (uint8_t)plen;
+			memset(p + n + 4, 0, plen);
+			fq->qlen = total;
+		}
+	}
 	fq->qbuf[0] = (uint8_t)(fq->qlen >> 8);
 	fq->qbuf[1] = (uint8_t)fq->qlen;
 	return 0;

@@ -27,7 +27,8 @@
  *     failed connection or certificate check: next forward-addr.  A
  *     query handed back (UPS_RETRY: a reused connection dropped, or a
  *     stream refused after GOAWAY) is resent to the same address up to
- *     FWD_UPS_MAX_RETRY times.  Never clear text.
+ *     FWD_UPS_MAX_RETRY times.  Never clear text.  These queries carry
+ *     an EDNS padding option to a multiple of FWD_PAD_BLOCK bytes.
  *   - No query is outstanding longer than FWD_QUERY_DEADLINE_MSEC: each
  *     attempt's timeout is cut to what is left; past it the query fails.
  * This file does not cache, join identical queries or build client
@@ -56,6 +57,7 @@
 #define FWD_DOH_PORT		443	/* forward-https-upstream default */
 #define FWD_HTTP_ENDPOINT	"/dns-query"
 #define FWD_MAX_ADDRS		64	/* forward-addr per zone */
+#define FWD_PAD_BLOCK		128	/* DoT/DoH queries padded (RFC 8467) */
 #define FWD_RESOLV_CONF		"/etc/resolv.conf"
 
 struct event_base;

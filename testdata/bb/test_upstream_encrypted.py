@@ -399,6 +399,7 @@ class FakeDoH:
         self.silent = silent
         self.conns = 0
         self.answered = 0
+        self.bodies = []
         self.lock = threading.Lock()
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ctx.load_cert_chain(certs["cert"], certs["key"])
@@ -481,6 +482,8 @@ class FakeDoH:
                             conn.close_connection(last_stream_id=last_ok)
                             closing_at = time.monotonic() + 0.3
                             continue
+                        with self.lock:
+                            self.bodies.append(bodies[sid])
                         body = self._answer(bodies.pop(sid))
                         conn.send_headers(sid, [
                             (":status", "200"),
@@ -534,6 +537,12 @@ def test_goaway_sequential_all_answered(make_cairnd, certs, fake_doh):
     # three answers per connection
     assert f.conns >= 4
     assert f.answered == 10
+    # RFC 8484 4.1: ID 0; RFC 8467: padded to a multiple of 128 bytes
+    for b in f.bodies:
+        assert b[:2] == b"\0\0"
+        assert len(b) % 128 == 0, len(b)
+        q = dns.message.from_wire(b)
+        assert any(o.otype == 12 for o in q.options), q.options
 
 
 def test_goaway_mid_flight_none_lost(make_cairnd, certs, fake_doh):
