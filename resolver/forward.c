@@ -321,6 +321,7 @@ fwd_zones_new(const struct config *cfg, const char *resolv_conf)
 			    f->name ? f->name : "");
 			goto fail;
 		}
+		dns_name_lower(name, name, len);
 		z = zones_add(t, name, len);
 		if (z == NULL)
 			goto fail;
