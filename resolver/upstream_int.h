@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include <openssl/ssl.h>
@@ -20,6 +21,15 @@
 #define UPS_CONNECT_MSEC	5000	/* TCP connect + TLS handshake */
 #define UPS_MAX_ANSWER		65535	/* DoH body / DoT message */
 #define UPS_WARN_SEC		10	/* certificate warnings, per worker */
+#define UPS_MAX_SESS		16	/* TLS sessions kept for resumption */
+
+/* A TLS session to resume with the same upstream (address, auth name). */
+struct ups_sess {
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char auth[256];
+	SSL_SESSION *sess;		/* NULL: free slot */
+};
 
 struct event;
 struct ups_conn;
@@ -54,6 +64,8 @@ struct ups_pool {
 	struct stats *st;
 	struct ups_conn *conns;
 	time_t last_warn;		/* last certificate warning */
+	struct ups_sess sess[UPS_MAX_SESS];
+	size_t sess_next;		/* slot replaced next */
 };
 
 struct ups_conn {
@@ -66,6 +78,8 @@ struct ups_conn {
 	enum ups_conn_state state;
 	bool reusable;			/* new queries may be sent on it */
 	bool answered;			/* at least one answer arrived */
+	bool opened;			/* the handshake completed */
+	bool sess_saved;		/* session kept after the first read */
 	int busy;			/* inside conn_io: no free, no flush */
 	uint64_t answers;		/* answers delivered on it */
 	int fd;

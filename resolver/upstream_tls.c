@@ -140,6 +140,60 @@ ups_req_finish(struct ups_req *r, enum ups_result res, const uint8_t *pkt,
 	cb(arg, res, pkt, len);
 }
 
+/* The session slot for (ss, auth), or NULL. */
+static struct ups_sess *
+sess_find(struct ups_pool *p, const struct fwd_addr *a)
+{
+	size_t i;
+
+	for (i = 0; i < UPS_MAX_SESS; i++) {
+		struct ups_sess *e = &p->sess[i];
+
+		if (e->sess != NULL && e->len == a->len &&
+		    memcmp(&e->ss, &a->ss, a->len) == 0 &&
+		    strcmp(e->auth, a->auth) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+/*
+ * Keep the session of a connection that completed its handshake (and
+ * so checked the certificate for this address and name), for the next
+ * connection to the same upstream.  TLS 1.3 tickets come after the
+ * handshake: this runs when the first data is read, and again when the
+ * connection is freed (if the session is still resumable then).
+ */
+static void
+sess_save(struct ups_conn *c)
+{
+	struct ups_pool *p = c->pool;
+	SSL_SESSION *s;
+	struct ups_sess *e;
+
+	if (!c->opened || c->ssl == NULL)
+		return;
+	s = SSL_get0_session(c->ssl);
+	if (s == NULL || !SSL_SESSION_is_resumable(s))
+		return;
+	/* a copy: a later fatal error on c marks c's own session
+	 * unresumable (an upstream closing without close_notify) */
+	s = SSL_SESSION_dup(s);
+	if (s == NULL)
+		return;
+	e = sess_find(p, &c->addr);
+	if (e == NULL) {
+		e = &p->sess[p->sess_next];
+		p->sess_next = (p->sess_next + 1) % UPS_MAX_SESS;
+	}
+	if (e->sess != NULL)
+		SSL_SESSION_free(e->sess);
+	e->ss = c->addr.ss;
+	e->len = c->addr.len;
+	memcpy(e->auth, c->addr.auth, sizeof(e->auth));
+	e->sess = s;
+}
+
 /* Close the socket and free c; requests still on it get no callback. */
 static void
 conn_free(struct ups_conn *c)
@@ -160,6 +214,7 @@ conn_free(struct ups_conn *c)
 		c->next->prev = c->prev;
 	if (c->t == FWD_DOH)
 		ups_h2_free(c);
+	sess_save(c);
 	if (c->ev_read != NULL)
 		event_free(c->ev_read);
 	if (c->ev_write != NULL)
@@ -304,6 +359,7 @@ static int
 conn_opened(struct ups_conn *c)
 {
 	c->state = UPS_C_OPEN;
+	c->opened = true;
 	if (c->t == FWD_DOH) {
 		const unsigned char *alpn = NULL;
 		unsigned int alen = 0;
@@ -325,8 +381,9 @@ conn_opened(struct ups_conn *c)
 		}
 	}
 	evtimer_del(c->timer);
-	verbose(VERB_ALGO, "upstream %s: %s connection open", c->addr.text,
-	    c->t == FWD_DOH ? "https" : "tls");
+	verbose(VERB_ALGO, "upstream %s: %s connection open%s", c->addr.text,
+	    c->t == FWD_DOH ? "https" : "tls", SSL_session_reused(c->ssl) ?
+	    " (TLS session resumed)" : "");
 	if (proto_submit(c) < 0) {
 		ups_conn_fail(c, "output buffer full");
 		return -1;
@@ -382,6 +439,12 @@ conn_read(struct ups_conn *c)
 		ERR_clear_error();
 		errno = 0;
 		n = SSL_read(c->ssl, buf, sizeof(buf));
+		if (n > 0 && !c->sess_saved) {
+			/* TLS 1.3 tickets precede the first data; a close
+			 * without close_notify would make it unresumable */
+			c->sess_saved = true;
+			sess_save(c);
+		}
 		if (n > 0) {
 			int rc = c->t == FWD_DOH ? ups_h2_recv(c, buf,
 			    (size_t)n) : dot_recv(c, buf, (size_t)n);
@@ -559,10 +622,15 @@ ups_pool_new(struct event_base *base, struct stats *st)
 void
 ups_pool_free(struct ups_pool *p)
 {
+	size_t i;
+
 	if (p == NULL)
 		return;
 	while (p->conns != NULL)
 		conn_free(p->conns);
+	for (i = 0; i < UPS_MAX_SESS; i++)
+		if (p->sess[i].sess != NULL)
+			SSL_SESSION_free(p->sess[i].sess);
 	free(p);
 }
 
@@ -646,6 +714,13 @@ conn_new(struct ups_pool *p, SSL_CTX *ctx, const struct fwd_addr *a,
 	if (t == FWD_DOH && SSL_set_alpn_protos(c->ssl,
 	    (const unsigned char *)"\x02h2", 3) != 0)
 		goto fail;
+	{
+		struct ups_sess *e = sess_find(p, a);
+
+		/* resume: the certificate was checked for this name */
+		if (e != NULL)
+			(void)SSL_set_session(c->ssl, e->sess);
+	}
 	c->ev_read = event_new(p->base, c->fd, EV_READ | EV_PERSIST,
 	    conn_io_cb, c);
 	c->ev_write = event_new(p->base, c->fd, EV_WRITE | EV_PERSIST,

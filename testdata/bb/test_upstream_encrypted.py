@@ -146,6 +146,21 @@ def test_doh_endpoint(make_cairnd, certs):
     assert harness.stat(st, "num.query.https") == 1
 
 
+def test_dot_reconnect_resumes_session(make_cairnd, certs):
+    """The upstream closes idle connections after 300 ms: the stub's next
+    query opens a new connection that resumes the TLS session."""
+    up = make_cairnd(dot=True, server_lines=local_lines() +
+                     "\ntcp-idle-timeout: 300")
+    stub = make_stub(make_cairnd, certs, up.tls_port, https=False)
+    for i in range(3):
+        r = stub.udp("h%d.enc.lab." % i, "A", timeout=8 * SLOW)
+        assert a_of(r) == ["192.0.2.%d" % (i + 1)]
+        time.sleep(0.8)
+    st = up.stats()
+    assert harness.stat(st, "num.tcp.accepted") == 3
+    assert harness.stat(st, "num.query.tls.resume") >= 1
+
+
 def test_dot_auth_name_is_the_ip(make_cairnd, certs):
     """Without #name the certificate must be for the address itself (the
     test certificate has IP:127.0.0.1)."""
