@@ -37,10 +37,12 @@ struct outside {
 	size_t nqueries;
 	uint8_t rnd[256];		/* buffered getrandom output */
 	size_t rnd_pos;
+	struct ups_pool *pool;		/* DoT/DoH connections */
 	uint8_t rbuf[65536];		/* UDP receive buffer */
 };
 
-enum fwd_state { FWD_START, FWD_UDP, FWD_TCP_CONNECT, FWD_TCP_WRITE, FWD_TCP_READ };
+enum fwd_state { FWD_START, FWD_UDP, FWD_TCP_CONNECT, FWD_TCP_WRITE, FWD_TCP_READ,
+	FWD_UPS };	/* FWD_UPS: sent over an encrypted upstream connection */
 
 struct fwd_query {
 	struct outside *o;
@@ -67,6 +69,8 @@ struct fwd_query {
 	uint8_t lenbuf[2];
 	uint8_t *tcp_rbuf;
 	size_t tcp_rlen;
+	struct ups_req *ureq;	/* FWD_UPS: the request on the connection */
+	int ups_retries;	/* resent after UPS_RETRY, this address */
 	fwd_done_cb cb;
 	void *arg;
 };
@@ -317,6 +321,7 @@ fwd_zones_new(const struct config *cfg, const char *resolv_conf)
 			    f->name ? f->name : "");
 			goto fail;
 		}
+		dns_name_lower(name, name, len);
 		z = zones_add(t, name, len);
 		if (z == NULL)
 			goto fail;
@@ -624,6 +629,11 @@ outside_new(struct event_base *base, struct stats *st, uint16_t edns_udp)
 	o->st = st;
 	o->edns_udp = edns_udp;
 	o->rnd_pos = sizeof(o->rnd);
+	o->pool = ups_pool_new(base, st);
+	if (o->pool == NULL) {
+		free(o);
+		return NULL;
+	}
 	return o;
 }
 
@@ -677,6 +687,10 @@ udp_keep_close(struct fwd_query *fq)
 static void
 attempt_close(struct fwd_query *fq)
 {
+	if (fq->ureq != NULL) {
+		ups_req_cancel(fq->ureq);
+		fq->ureq = NULL;
+	}
 	udp_keep_close(fq);
 	if (fq->ev != NULL) {
 		event_free(fq->ev);
@@ -727,6 +741,7 @@ outside_free(struct outside *o)
 		return;
 	while (o->queries != NULL)
 		query_unlink_free(o->queries);
+	ups_pool_free(o->pool);
 	free(o);
 }
 
@@ -741,19 +756,20 @@ query_done(struct fwd_query *fq, const uint8_t *pkt, size_t len)
 	cb(arg, pkt, len);
 }
 
-static void try_udp(struct fwd_query *fq);
+static void try_attempt(struct fwd_query *fq);
 
 static void
 next_addr(struct fwd_query *fq)
 {
 	attempt_close(fq);
 	fq->addr_idx++;
+	fq->ups_retries = 0;
 	if (fq->addr_idx >= fq->zone->naddrs || now_msec() >= fq->deadline) {
 		verbose(VERB_ALGO, "forward: all upstreams failed");
 		query_done(fq, NULL, 0);
 		return;
 	}
-	try_udp(fq);
+	try_attempt(fq);
 }
 
 static void
@@ -780,6 +796,28 @@ query_build(struct fwd_query *fq)
 	    fq->dnssec_ok, fq->o->edns_udp);
 	if (fq->qlen == 0)
 		return -1;
+	if (fq->zone->transport != FWD_DO53) {
+		/*
+		 * RFC 8467 block padding for encrypted transports: a padding
+		 * option makes the query a multiple of FWD_PAD_BLOCK bytes.
+		 * The OPT RR is last and has no options yet: its RDLENGTH is
+		 * the last two bytes.
+		 */
+		uint8_t *p = fq->qbuf + 2;
+		size_t n = fq->qlen, total = (n + 4 + FWD_PAD_BLOCK - 1) /
+		    FWD_PAD_BLOCK * FWD_PAD_BLOCK, plen = total - n - 4;
+
+		if (total <= sizeof(fq->qbuf) - 2) {
+			p[n - 2] = (uint8_t)((4 + plen) >> 8);
+			p[n - 1] = (uint8_t)(4 + plen);
+			p[n] = 0;
+			p[n + 1] = 12;		/* EDNS option Padding */
+			p[n + 2] = (uint8_t)(plen >> 8);
+			p[n + 3] = (uint8_t)plen;
+			memset(p + n + 4, 0, plen);
+			fq->qlen = total;
+		}
+	}
 	fq->qbuf[0] = (uint8_t)(fq->qlen >> 8);
 	fq->qbuf[1] = (uint8_t)fq->qlen;
 	return 0;
@@ -855,7 +893,7 @@ timeout_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (fq->state == FWD_START) {
-		try_udp(fq);
+		try_attempt(fq);
 		return;
 	}
 	if (fq->state == FWD_UDP && now_msec() < fq->deadline) {
@@ -1064,6 +1102,69 @@ try_tcp(struct fwd_query *fq, bool keep_udp)
 	timer_arm(fq, FWD_TCP_TIMEOUT_MSEC);
 }
 
+static void try_stream(struct fwd_query *fq);
+
+/* The encrypted connection answered (or failed) this query. */
+static void
+fwd_ups_done_cb(void *arg, enum ups_result res, const uint8_t *pkt, size_t len)
+{
+	struct fwd_query *fq = arg;
+
+	fq->ureq = NULL;
+	if (res == UPS_OK) {
+		if (reply_ok(fq, fq->id, pkt, len)) {
+			query_done(fq, pkt, len);
+			return;
+		}
+		next_addr(fq);
+		return;
+	}
+	if (res == UPS_RETRY && fq->ups_retries < FWD_UPS_MAX_RETRY &&
+	    now_msec() < fq->deadline) {
+		/* a reused connection went away, or the server refused the
+		 * stream unprocessed (GOAWAY): again, on a new connection */
+		fq->ups_retries++;
+		attempt_close(fq);
+		try_stream(fq);
+		return;
+	}
+	next_addr(fq);
+}
+
+/* DoT or DoH: hand the query to the worker's connection for the
+ * address (made if needed); the answer comes to ups_done_cb. */
+static void
+try_stream(struct fwd_query *fq)
+{
+	const struct fwd_addr *a = &fq->zone->addrs[fq->addr_idx];
+
+	fq->state = FWD_UPS;
+	if (query_build(fq) < 0) {
+		next_addr(fq);
+		return;
+	}
+	fq->ureq = ups_query(fq->o->pool, fq->tab->tls_ctx, a,
+	    fq->zone->transport, fq->zone->endpoint, fq->qbuf + 2, fq->qlen,
+	    fwd_ups_done_cb, fq);
+	if (fq->ureq == NULL) {
+		verbose(VERB_ALGO, "forward: %s: no connection", a->text);
+		next_addr(fq);
+		return;
+	}
+	/* the connection chose the ID on the wire (0 for DoH) */
+	fq->id = (uint16_t)((fq->qbuf[2] << 8) | fq->qbuf[3]);
+	timer_arm(fq, FWD_UPS_TIMEOUT_MSEC);
+}
+
+static void
+try_attempt(struct fwd_query *fq)
+{
+	if (fq->zone->transport == FWD_DO53)
+		try_udp(fq);
+	else
+		try_stream(fq);
+}
+
 struct fwd_query *
 fwd_query_start(struct outside *o, struct fwd_zones *zones,
     const uint8_t *qname, size_t qname_len, uint16_t qtype, uint16_t qclass,
@@ -1077,8 +1178,7 @@ fwd_query_start(struct outside *o, struct fwd_zones *zones,
 		return NULL;
 	tab = fwd_zones_acquire(zones);
 	zone = fwd_table_lookup(tab, qname, qname_len);
-	if (zone == NULL || zone->naddrs == 0 || zone->transport != FWD_DO53) {
-		/* encrypted upstreams: not yet; never clear text instead */
+	if (zone == NULL || zone->naddrs == 0) {
 		fwd_table_release(tab);
 		return NULL;
 	}

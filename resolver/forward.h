@@ -1,10 +1,11 @@
 /*
  * resolver/forward.h - the "outside network": forward zones and upstream
- * queries over UDP with TCP fallback.
+ * queries over UDP with TCP fallback, or over TLS / HTTPS (upstream.h).
  *
- * struct fwd_zones is built once from the config (forward-zone clauses;
- * "." from /etc/resolv.conf when no forward zone covers the root) and is
- * read-only afterwards.  struct outside is one per worker, on its
+ * struct fwd_zones is built from the config (forward-zone clauses;
+ * "." from /etc/resolv.conf when no forward zone covers the root); the
+ * control API replaces its table copy-on-write (fwd_zones_add/remove)
+ * while workers read it.  struct outside is one per worker, on its
  * event_base; it sends one upstream query per fwd_query_start and calls
  * back once with the reply (or NULL when every upstream failed).
  *
@@ -20,6 +21,14 @@
  *     open during the TCP attempt and a late matching UDP reply is taken
  *     too (whichever comes first).  Refused, reset, timed out or a reply
  *     that does not match: next forward-addr.
+ *   - forward-tls-upstream / forward-https-upstream zones: the query goes
+ *     on the worker's shared connection to the address (upstream.h),
+ *     FWD_UPS_TIMEOUT_MSEC per attempt including connection setup.  A
+ *     failed connection or certificate check: next forward-addr.  A
+ *     query handed back (UPS_RETRY: a reused connection dropped, or a
+ *     stream refused after GOAWAY) is resent to the same address up to
+ *     FWD_UPS_MAX_RETRY times.  Never clear text.  These queries carry
+ *     an EDNS padding option to a multiple of FWD_PAD_BLOCK bytes.
  *   - No query is outstanding longer than FWD_QUERY_DEADLINE_MSEC: each
  *     attempt's timeout is cut to what is left; past it the query fails.
  * This file does not cache, join identical queries or build client
@@ -37,6 +46,10 @@
 
 #define FWD_UDP_TIMEOUT_MSEC	1000	/* wait for a UDP reply */
 #define FWD_TCP_TIMEOUT_MSEC	2000	/* one TCP attempt, connect to reply */
+#define FWD_UPS_TIMEOUT_MSEC	4000	/* one DoT/DoH attempt, including
+					   the connection setup */
+#define FWD_UPS_MAX_RETRY	5	/* resends to one DoT/DoH address after
+					   a drop or GOAWAY (upstream.h) */
 #define FWD_QUERY_DEADLINE_MSEC	10000	/* whole query, all upstreams */
 #define FWD_MAX_PENDING		4096	/* upstream queries per worker */
 #define FWD_DEFAULT_PORT	53
@@ -44,6 +57,7 @@
 #define FWD_DOH_PORT		443	/* forward-https-upstream default */
 #define FWD_HTTP_ENDPOINT	"/dns-query"
 #define FWD_MAX_ADDRS		64	/* forward-addr per zone */
+#define FWD_PAD_BLOCK		128	/* DoT/DoH queries padded (RFC 8467) */
 #define FWD_RESOLV_CONF		"/etc/resolv.conf"
 
 struct event_base;

@@ -41,8 +41,10 @@ enum ups_result {
 	UPS_OK = 0,		/* pkt, len: the answer */
 	UPS_FAIL,		/* this upstream failed: try the next */
 	UPS_RETRY		/* a reused connection dropped before the
-				   answer: the same upstream may be retried
-				   once on a new connection */
+				   answer, or the server refused the stream
+				   (GOAWAY): the same upstream may be tried
+				   again on a new connection (forward.c: at
+				   most FWD_UPS_MAX_RETRY times) */
 };
 
 /*
