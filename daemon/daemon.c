@@ -14,6 +14,16 @@
  * change.  Counters start again from zero with the new workers, as in
  * Unbound.
  *
+ * Certificate rotation: when the re-read config is the same as the one
+ * in force (every option prints the same), the workers and their
+ * connections are kept: only the TLS context is built again from
+ * tls-service-key/tls-service-pem and swapped into the listeners' specs,
+ * so new connections get the new certificate while open ones go on with
+ * the old (each SSL holds a reference to its SSL_CTX).  The cache is
+ * flushed (unless keep_cache), the counters reset and the log reopened,
+ * as a full reload would.  A new key or certificate that cannot be read
+ * or does not match keeps the old context, and the reason is logged.
+ *
  * This file does not parse DNS or HTTP, and opens sockets only through
  * comm_ports_open.
  */
@@ -44,6 +54,20 @@
 
 /* Longest a reload waits for requests in progress (workers_drain). */
 #define RELOAD_DRAIN_MSEC 1000
+
+/*
+ * TLS contexts replaced while the workers ran (certificate-only reload).
+ * A worker may have loaded the old pointer from its spec and be about to
+ * SSL_new() it, so they are freed only once the workers are stopped
+ * (full reload, daemon_free).  When TLS_RETIRED_MAX rotations happen
+ * without a full reload the oldest is freed: it was replaced that many
+ * reloads ago, far longer than the few instructions of that window.
+ * File scope: there is one daemon per process, and daemon.h is not ours
+ * to extend.
+ */
+#define TLS_RETIRED_MAX 32
+static SSL_CTX *tls_retired[TLS_RETIRED_MAX];
+static int tls_nretired;
 
 static const struct comm_alpn alpn_dot[] = {
 	{ "dot", &dns_stream_proto },
@@ -323,6 +347,9 @@ log_lines(const char *text)
 	}
 }
 
+static void stats_collect(struct daemon *d, bool reset,
+    struct stats_thread *th);
+
 /* ------------------------------------------------------------ workers */
 
 static void
@@ -404,6 +431,123 @@ fail:
 
 /* ------------------------------------------------------------- reload */
 
+/* Free the contexts retired by certificate-only reloads: call only when
+ * no worker runs. */
+static void
+tls_retired_free(void)
+{
+	int i;
+
+	for (i = 0; i < tls_nretired; i++)
+		comm_tls_ctx_free(tls_retired[i]);
+	tls_nretired = 0;
+}
+
+/* Make 'ctx' the context of new TLS connections while the workers run;
+ * the old one is retired (see tls_retired). */
+static void
+tls_swap(struct daemon *d, SSL_CTX *ctx)
+{
+	SSL_CTX *old = d->tls;
+	int k;
+
+	d->tls = ctx;
+	for (k = 0; k < (int)(sizeof(d->spec) / sizeof(d->spec[0])); k++)
+		if (d->spec[k].ssl_ctx != NULL)
+			__atomic_store_n(&d->spec[k].ssl_ctx, ctx,
+			    __ATOMIC_RELEASE);
+	if (old == NULL)
+		return;
+	if (tls_nretired == TLS_RETIRED_MAX) {
+		comm_tls_ctx_free(tls_retired[0]);
+		memmove(tls_retired, tls_retired + 1,
+		    (TLS_RETIRED_MAX - 1) * sizeof(tls_retired[0]));
+		tls_nretired--;
+	}
+	tls_retired[tls_nretired++] = old;
+}
+
+/* Every option of 'cfg' as text (NULL: out of memory); free() it. */
+static char *
+config_text(const struct config *cfg)
+{
+	const char *name;
+	char *text = NULL;
+	size_t len = 0, i;
+	FILE *f = open_memstream(&text, &len);
+
+	if (f == NULL)
+		return NULL;
+	for (i = 0; (name = config_option_name(i)) != NULL; i++) {
+		fprintf(f, "%s\n", name);
+		(void)config_print_option(cfg, name, f);
+	}
+	fprintf(f, "%s%s\n", cfg->file ? "" : "-", cfg->file ? cfg->file : "");
+	if (fclose(f) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+/* Do 'a' and 'b' set every option the same (false when unsure)? */
+static bool
+config_same(const struct config *a, const struct config *b)
+{
+	char *ta = config_text(a), *tb = config_text(b);
+	bool same = ta && tb && a->port == b->port && strcmp(ta, tb) == 0;
+
+	free(ta);
+	free(tb);
+	return same;
+}
+
+static void
+log_reopen(struct daemon *d)
+{
+	if (d->debug < 2) {
+		log_close();
+		if (log_open("cairnd", d->cfg->logfile, d->cfg->use_syslog) < 0)
+			log_err_errno("could not open the log %s",
+			    d->cfg->logfile);
+	}
+}
+
+/*
+ * Reload with an unchanged config: keep the workers and connections,
+ * read the certificate and key again.  Takes 'cfg' (freed: the one in
+ * force is the same).
+ */
+static void
+reload_same(struct daemon *d, struct config *cfg, bool keep_cache)
+{
+	char err[512];
+	SSL_CTX *ctx;
+
+	config_free(cfg);
+	log_info("reloading: configuration unchanged, connections kept");
+	if (d->tls != NULL || cfg_has_tls_keys(d->cfg)) {
+		err[0] = 0;
+		ctx = comm_tls_ctx_new(d->cfg, err, sizeof(err));
+		if (ctx == NULL) {
+			log_err("reload: %s; the old certificate stays in use",
+			    err[0] ? err : "could not set up TLS");
+		} else {
+			tls_swap(d, ctx);
+			verbose(VERB_OPS, "reload: TLS certificate and key "
+			    "read again from %s and %s",
+			    d->cfg->tls_service_pem, d->cfg->tls_service_key);
+		}
+	}
+	if (!keep_cache && d->sh)
+		(void)res_shared_flush(d->sh, NULL, 0, 0, false);
+	stats_collect(d, true, NULL);
+	gettimeofday(&d->reset_time, NULL);
+	verbosity_apply(d);
+	log_reopen(d);
+	log_info("reload done");
+}
+
 struct parts {
 	struct config *cfg;
 	struct res_shared *sh;		/* NULL: keep the old one */
@@ -412,6 +556,7 @@ struct parts {
 	SSL_CTX *tls;
 	struct comm_port **ports;	/* NULL: keep the old ones */
 	int nports;
+	bool keep_tls;			/* new key unusable: keep d->tls */
 };
 
 static void
@@ -463,7 +608,13 @@ parts_build(struct daemon *d, struct parts *p, bool keep_cache)
 	if (cfg_has_tls_keys(p->cfg) ||
 	    (ports_same(d->cfg, p->cfg) && d->tls)) {
 		p->tls = comm_tls_ctx_new(p->cfg, err, sizeof(err));
-		if (p->tls == NULL) {
+		if (p->tls == NULL && d->tls && ports_same(d->cfg, p->cfg)) {
+			/* the listeners stay: they go on with the old
+			 * certificate, the rest of the config is applied */
+			log_err("reload: %s; the old certificate stays in use",
+			    err);
+			p->keep_tls = true;
+		} else if (p->tls == NULL) {
 			log_err("%s", err);
 			return -1;
 		}
@@ -478,6 +629,10 @@ reload_now(struct daemon *d, struct config *cfg, bool keep_cache)
 	char err[512];
 	bool new_ports, new_remote, failed = false;
 
+	if (d->cfg && config_same(d->cfg, cfg)) {
+		reload_same(d, cfg, keep_cache);
+		return;
+	}
 	memset(&p, 0, sizeof(p));
 	p.cfg = cfg;
 	log_info("reloading the configuration%s", d->cfgfile ? "" :
@@ -492,6 +647,7 @@ reload_now(struct daemon *d, struct config *cfg, bool keep_cache)
 
 	workers_drain(d, RELOAD_DRAIN_MSEC);
 	workers_stop(d);
+	tls_retired_free();
 	if (new_remote) {
 		/* its options changed: it listens again below, on the new
 		 * config (it answers a pending "reload" before closing) */
@@ -535,11 +691,13 @@ reload_now(struct daemon *d, struct config *cfg, bool keep_cache)
 		old.acl = d->acl;
 		old.tcl = d->tcl;
 		old.doh = d->doh;
-		old.tls = d->tls;
 		d->acl = p.acl;
 		d->tcl = p.tcl;
 		d->doh = p.doh;
-		d->tls = p.tls;
+		if (!p.keep_tls) {
+			old.tls = d->tls;
+			d->tls = p.tls;
+		}
 		if (new_ports) {
 			d->ports = p.ports;
 			d->nports = p.nports;
@@ -561,12 +719,7 @@ reload_now(struct daemon *d, struct config *cfg, bool keep_cache)
 	}
 	specs_set(d);
 	verbosity_apply(d);
-	if (d->debug < 2) {
-		log_close();
-		if (log_open("cairnd", d->cfg->logfile, d->cfg->use_syslog) < 0)
-			log_err_errno("could not open the log %s",
-			    d->cfg->logfile);
-	}
+	log_reopen(d);
 restart:
 	if (d->remote == NULL) {
 		d->remote = remote_start(d, err, sizeof(err));
@@ -773,6 +926,7 @@ daemon_free(struct daemon *d)
 	remote_stop(d->remote);
 	d->remote = NULL;
 	workers_stop(d);
+	tls_retired_free();
 	for (i = 0; i < 4; i++)
 		if (d->sig_ev[i])
 			event_free(d->sig_ev[i]);
