@@ -458,6 +458,7 @@ class H2cClient(H2Client):
         self.frames = []
         self.next_sid = 1
         self.auto_ack = True
+        self.auto_window = True
         self._hblock = None
         self.sock.sendall(harness.PREFACE)
         self.send_frame(hf.SettingsFrame(0))
