@@ -629,7 +629,10 @@ reload_now(struct daemon *d, struct config *cfg, bool keep_cache)
 	char err[512];
 	bool new_ports, new_remote, failed = false;
 
-	if (d->cfg && config_same(d->cfg, cfg)) {
+	/* a plain reload drops run-time local and forward edits, as
+	 * Unbound's does: that needs the shared state rebuilt */
+	if (d->cfg && config_same(d->cfg, cfg) &&
+	    (keep_cache || d->sh == NULL || !res_shared_edited(d->sh))) {
 		reload_same(d, cfg, keep_cache);
 		return;
 	}

@@ -49,6 +49,8 @@ struct res_shared {
 	struct local_zones *lz;
 	struct netblock_set acl;
 	struct fwd_zones *fwd;
+	bool edited;			/* local or forward data changed at
+					 * run time (cairn-control) */
 };
 
 struct inflight;
@@ -212,6 +214,7 @@ int
 res_shared_forward_add(struct res_shared *sh, const char *zone,
     const char *addrs, bool tls, char *err, size_t errlen)
 {
+	sh->edited = true;
 	return fwd_zones_add(sh->fwd, zone, addrs, tls, err, errlen);
 }
 
@@ -219,7 +222,14 @@ int
 res_shared_forward_remove(struct res_shared *sh, const char *zone, char *err,
     size_t errlen)
 {
+	sh->edited = true;
 	return fwd_zones_remove(sh->fwd, zone, err, errlen);
+}
+
+bool
+res_shared_edited(const struct res_shared *sh)
+{
+	return sh->edited;
 }
 
 size_t
@@ -246,6 +256,7 @@ int
 res_shared_local_zone_add(struct res_shared *sh, const char *name,
     const char *type, char *err, size_t errlen)
 {
+	sh->edited = true;
 	return localzone_zone_add(sh->lz, name, type, err, errlen);
 }
 
@@ -253,6 +264,7 @@ int
 res_shared_local_zone_remove(struct res_shared *sh, const char *name,
     char *err, size_t errlen)
 {
+	sh->edited = true;
 	return localzone_zone_remove(sh->lz, name, err, errlen);
 }
 
@@ -260,6 +272,7 @@ int
 res_shared_local_data_add(struct res_shared *sh, const char *rr, char *err,
     size_t errlen)
 {
+	sh->edited = true;
 	return localzone_data_add(sh->lz, rr, err, errlen);
 }
 
@@ -267,6 +280,7 @@ int
 res_shared_local_data_remove(struct res_shared *sh, const char *name,
     char *err, size_t errlen)
 {
+	sh->edited = true;
 	return localzone_data_remove(sh->lz, name, err, errlen);
 }
 

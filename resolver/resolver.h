@@ -85,6 +85,11 @@ size_t res_pending(const struct resolver *r);
  * removes a zone (queries below it then go to the closest enclosing
  * zone, or get SERVFAIL).  Return 0, or -1 with a sentence in 'err'.
  */
+/*
+ * Were local zones, local data or forward zones changed at run time
+ * (by the functions below)?  A reload must then rebuild them.
+ */
+bool res_shared_edited(const struct res_shared *sh);
 int res_shared_forward_list(struct res_shared *sh, FILE *out);
 int res_shared_forward_add(struct res_shared *sh, const char *zone,
     const char *addrs, bool tls, char *err, size_t errlen);
