@@ -31,7 +31,9 @@
  *                     when the conn is freed; over it: closed at once
  *                     (num.tcp.refused.limit).
  *   access-control    deny closes the conn at accept.
- *   tcp-idle-timeout  restarted by every read and write; cut to 1/100
+ *   tcp-idle-timeout  restarted by every read and write (or, after
+ *                     comm_conn_own_activity, when the module says);
+ *                     cut to 1/100
  *                     when more than 50% of the worker's slots are used,
  *                     1/500 above 65%, 0 above 80%, never below
  *                     COMM_TCP_TIMEOUT_MIN_MSEC; not applied while the
@@ -215,6 +217,14 @@ void comm_conn_close(struct comm_conn *c, bool graceful);
  * open): while busy the idle timer does not close the connection.
  */
 void comm_conn_set_busy(struct comm_conn *c, bool busy);
+/*
+ * From now on reads and writes do not restart the idle timer: the
+ * module says what is activity with comm_conn_activity (HTTP/2: a
+ * request or a response, not a PING or SETTINGS, so a peer that only
+ * keeps the connection warm is closed after tcp-idle-timeout).
+ */
+void comm_conn_own_activity(struct comm_conn *c);
+void comm_conn_activity(struct comm_conn *c);
 void *comm_conn_env(const struct comm_conn *c);
 const struct sockaddr *comm_conn_peer(const struct comm_conn *c,
     socklen_t *len);

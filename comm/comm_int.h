@@ -105,6 +105,7 @@ struct comm_conn {
 	bool busy;			/* module has work in progress */
 	bool eof;			/* peer finished sending */
 	bool in_idle;			/* inside proto->idle */
+	bool own_activity;		/* module restarts the idle timer */
 	bool ssl_read_wants_write;	/* SSL_read returned WANT_WRITE */
 	bool ssl_write_wants_read;	/* SSL_write returned WANT_READ */
 	bool flush_scheduled;		/* wev activated by hand */

@@ -124,7 +124,8 @@ conn_flush(struct comm_conn *c)
 			}
 		}
 		c->out_off += (size_t)n;
-		comm_conn_touch(c);
+		if (!c->own_activity)
+			comm_conn_touch(c);
 	}
 	c->out_off = c->out_len = 0;
 	if (c->out_cap > COMM_READ_BUF) {
@@ -321,7 +322,8 @@ conn_read(struct comm_conn *c)
 				return;
 			}
 		}
-		comm_conn_touch(c);
+		if (!c->own_activity)
+			comm_conn_touch(c);
 		if (c->proto->input(c, c->st, buf, (size_t)n) < 0) {
 			request_close(c, COMM_CLOSE_MODULE, false);
 			return;
@@ -500,6 +502,19 @@ comm_conn_close(struct comm_conn *c, bool graceful)
 	    graceful);
 	if (c->depth == 0)
 		schedule_flush(c);	/* never free under the caller */
+}
+
+void
+comm_conn_own_activity(struct comm_conn *c)
+{
+	c->own_activity = true;
+}
+
+void
+comm_conn_activity(struct comm_conn *c)
+{
+	if (!c->busy)
+		comm_conn_touch(c);
 }
 
 void

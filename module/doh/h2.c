@@ -36,6 +36,8 @@
  *     stream that waits for the client (unfinished request, closed
  *     flow-control window) does not keep the connection from idling
  *     out: tcp-idle-timeout then sends GOAWAY(NO_ERROR) and closes.
+ *     Only request and response frames restart that timer: a peer
+ *     that sends PINGs, SETTINGS or WINDOW_UPDATEs alone idles out.
  *   A query is counted in num.query.https, num.query.tcp and, over TLS,
  *     num.query.tls (as Unbound); every RST_STREAM and GOAWAY we send in
  *     num.http.rst.sent / num.http.goaway.sent, every RST_STREAM received
@@ -845,6 +847,7 @@ doh_frame_recv_cb(nghttp2_session *sess, const nghttp2_frame *frame,
 		return 0;
 	case NGHTTP2_HEADERS:
 	case NGHTTP2_DATA:
+		comm_conn_activity(conn->c);	/* a request: not idle */
 		break;
 	default:
 		return 0;
@@ -876,6 +879,8 @@ doh_frame_send_cb(nghttp2_session *sess, const nghttp2_frame *frame,
 		return 0;
 	case NGHTTP2_HEADERS:
 	case NGHTTP2_DATA:
+		if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)
+			comm_conn_activity(conn->c);	/* a response */
 		break;
 	default:
 		return 0;
@@ -924,6 +929,8 @@ doh_h2_open(struct comm_conn *c, void *state)
 		return -EINVAL;
 	conn->sh = conn->env->doh;
 	conn->st = comm_conn_stats(c);
+	/* PING, SETTINGS, WINDOW_UPDATE do not keep a connection open */
+	comm_conn_own_activity(c);
 	{
 		socklen_t plen = 0;
 		const struct sockaddr *peer = comm_conn_peer(c, &plen);

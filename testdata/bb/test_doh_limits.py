@@ -247,6 +247,41 @@ def test_idle_timeout_goaway(make_cairnd, certs, fake):
 
 
 @pytest.mark.timeout(60)
+def test_ping_only_client_idles_out(make_cairnd, certs, fake):
+    """PINGs (and SETTINGS, WINDOW_UPDATE) are not activity: a client
+    that sends only those is closed after tcp-idle-timeout, while one
+    that queries more often than that keeps its connection."""
+    d = make_cairnd(upstream=fake.port, doh=True,
+                    server_lines="tcp-idle-timeout: 1000")
+    with client(d, certs) as pinger, client(d, certs) as asker:
+        answered(d, pinger.wait(pinger.post(make_query("localhost.").to_wire())))
+        t = time.monotonic()
+        n = 0
+        while time.monotonic() - t < 5 * SLOW:
+            if asker.goaway is not None or asker.closed:
+                break
+            pinger.send_frame(hf.PingFrame(0, b"cairn%03d" % n))
+            n += 1
+            if n % 3 == 0:
+                answered(d, asker.wait(asker.post(
+                    make_query("localhost.").to_wire())))
+            pinger.pump(0.05)
+            time.sleep(0.2)
+            pinger.pump(0.0)
+            if pinger.goaway is not None or pinger.closed:
+                break
+        took = time.monotonic() - t
+        assert pinger.goaway is not None, \
+            "a client sending only PINGs for %.1f s was not closed" % took
+        assert 0.7 <= took <= 4 * SLOW, took
+        assert n >= 3          # it did ping after its last request
+        # the client with requests every ~0.75 s is still served
+        assert asker.goaway is None and not asker.closed
+        answered(d, asker.wait(asker.post(make_query("localhost.").to_wire())))
+    d.check_doh_counters()
+
+
+@pytest.mark.timeout(60)
 def test_idle_timer_not_running_with_open_stream(make_cairnd, certs, fake):
     fake.set("slow.doh.lab.", "udp_timeout", delay=0.5)
     d = make_cairnd(upstream=fake.port, doh=True,
