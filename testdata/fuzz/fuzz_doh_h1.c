@@ -89,6 +89,18 @@ comm_conn_set_busy(struct comm_conn *c, bool busy)
 	(void)busy;
 }
 
+void
+comm_conn_own_activity(struct comm_conn *c)
+{
+	(void)c;
+}
+
+void
+comm_conn_activity(struct comm_conn *c)
+{
+	(void)c;
+}
+
 void *
 comm_conn_env(const struct comm_conn *c)
 {
