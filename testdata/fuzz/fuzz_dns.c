@@ -60,6 +60,8 @@ fuzz_replies(const uint8_t *data, size_t size, struct dns_query *q, int rc)
 	o.edns_udp = 1232;
 	o.max_len = size > 0 ? 512 + data[0] * 4 : 512;
 	o.pad = size > 1 && (data[1] & 1);
+	o.ecs = false;
+	o.ecs_scope = 0;
 	len = dns_reply_error(out, sizeof(out), q, rc > 0 ? rc :
 	    DNS_RCODE_SERVFAIL, &o);
 	check_reply(out, len, &o);
@@ -91,7 +93,8 @@ fuzz_msg(const uint8_t *data, size_t size)
 {
 	struct dns_msg *m;
 	struct dns_query q;
-	struct dns_reply_opts o = { 1232, 1232, true };
+	struct dns_reply_opts o =
+	    { .max_len = 1232, .edns_udp = 1232, .pad = true };
 	const char *why;
 	uint8_t qbuf[512];
 	size_t ql, len;

@@ -49,7 +49,8 @@ make_query(struct tq *t, const char *name, uint16_t type, bool dnssec_ok,
 	cache_key_from_query(&t->k, &t->q);
 }
 
-static const struct dns_reply_opts opts = { 65535, 1232, false };
+static const struct dns_reply_opts opts =
+    { .max_len = 65535, .edns_udp = 1232, .pad = false };
 
 /* An upstream reply to t: A records with 'ttl', or NXDOMAIN with SOA. */
 static struct dns_msg *

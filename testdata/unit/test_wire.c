@@ -15,9 +15,12 @@
 
 #include "dns/wire.h"
 
-static const struct dns_reply_opts udp512 = { 512, 1232, false };
-static const struct dns_reply_opts stream = { 65535, 1232, false };
-static const struct dns_reply_opts padded = { 65535, 1232, true };
+static const struct dns_reply_opts udp512 =
+    { .max_len = 512, .edns_udp = 1232, .pad = false };
+static const struct dns_reply_opts stream =
+    { .max_len = 65535, .edns_udp = 1232, .pad = false };
+static const struct dns_reply_opts padded =
+    { .max_len = 65535, .edns_udp = 1232, .pad = true };
 
 static void
 put16(uint8_t *p, uint16_t v)
@@ -734,7 +737,8 @@ test_msg_cache(void **st)
 	n = mkhdr(b, 1, DNS_RD, "a.example.", DNS_T_A);
 	assert_int_equal(dns_query_parse(&q, b, n), 0);
 	{
-		struct dns_reply_opts tiny = { 60, 1232, false };
+		struct dns_reply_opts tiny =
+		    { .max_len = 60, .edns_udp = 1232, .pad = false };
 
 		len = dns_msg_reply(m, 0, &q, &tiny, out, sizeof(out));
 		assert_int_equal(len, q.question_end);
