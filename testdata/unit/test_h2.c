@@ -157,6 +157,7 @@ static struct {
 	int cancelled;
 	bool last_stream, last_encrypted;
 	uint32_t ttl;
+	bool tailored;		/* res_answer_tailored says */
 } fres;
 
 /* The answer to q: QR, RA, one A record with fres.ttl. */
@@ -226,6 +227,13 @@ res_cancel(struct res_req *req)
 	req->cancelled = true;
 	req->used = false;
 	fres.cancelled++;
+}
+
+bool
+res_answer_tailored(const struct resolver *r)
+{
+	(void)r;
+	return fres.tailored;
 }
 
 /* Answer pending request i now (RES_LATER). */
