@@ -633,6 +633,28 @@ test_get_ok(void **unused)
 }
 
 static void
+test_tailored_answer_private(void **unused)
+{
+	int32_t id;
+
+	(void)unused;
+	h2t_start(0, 0, 65552, 100);
+	fres.tailored = true;
+	id = submit_get(0x1234, NULL, NULL);
+	pump();
+	check_200(id, 0x1234, "private, max-age=300");
+	fres.tailored = false;
+	fres.mode = RES_LATER;
+	id = submit_get(0x1235, NULL, NULL);
+	pump();
+	fres.tailored = true;
+	fres_answer(0);
+	pump();
+	check_200(id, 0x1235, "private, max-age=300");
+	h2t_end();
+}
+
+static void
 test_get_padded_and_ttl(void **unused)
 {
 	uint8_t q[64];
@@ -1200,6 +1222,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_shared_new),
 		cmocka_unit_test(test_get_ok),
+		cmocka_unit_test(test_tailored_answer_private),
 		cmocka_unit_test(test_get_padded_and_ttl),
 		cmocka_unit_test(test_post_ok),
 		cmocka_unit_test(test_answer_later),
