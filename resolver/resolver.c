@@ -646,6 +646,8 @@ inflight_done_cb(void *arg, const uint8_t *pkt, size_t len, int ecs_scope)
 		free(w);
 		/* the callback may cancel other waiters of inf: still valid */
 		r->tailored = scope > 0;
+		if (scope > 0)
+			STAT_INC(r->st, QUERY_SUBNET);
 		res_reply(r, done, darg, r->scratch, n);
 		r->tailored = false;
 	}
@@ -862,6 +864,7 @@ res_submit_ecs(struct resolver *r, const struct dns_query *q,
 			    sizeof(r->scratch));
 			if (n > 0) {
 				STAT_INC(r->st, NUM_CACHEHITS);
+				STAT_INC(r->st, QUERY_SUBNET_CACHE);
 				r->tailored = true;
 				res_reply(r, done, arg, r->scratch, n);
 				r->tailored = false;

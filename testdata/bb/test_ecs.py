@@ -319,6 +319,10 @@ def test_scope_keyed_cache(make_cairnd, ups):
     assert answer_ecs(ask(d, "s24.ecs.lab.", src="127.0.0.4")) is None
     st = d.stats()
     assert harness.stat(st, "num.cachehits") >= 10
+    # from upstream: s24 x2, s16 x2; from the subnet cache: s24 x6,
+    # s16 x1 (the s0 and none hits are from the shared cache)
+    assert harness.stat(st, "num.query.subnet") == 4
+    assert harness.stat(st, "num.query.subnet_cache") == 7
     # flushing the name removes the tailored entries too
     r = harness.run([harness.program("cairn-control"), "-c", d.conf,
                      "flush", "s24.ecs.lab."])
