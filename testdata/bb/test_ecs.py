@@ -12,6 +12,7 @@ the ECS option of every query and answers with a scope chosen per name
 and an address that changes with every query it answers, so that a
 cache hit can be told from a second upstream query."""
 
+import os
 import socket
 import struct
 import threading
@@ -398,6 +399,35 @@ def test_doh_tailored_answer_is_private(make_cairnd, ups, certs):
         d.expected_https += 1
         assert "private" not in st.header("cache-control")
     assert len(a.queries("t.ecs.lab.")) == 1
+    d.check_doh_counters()
+
+
+@pytest.mark.skipif(not harness.have_tool("curl"), reason="curl missing")
+def test_doh_http11_tailored_answer_is_private(make_cairnd, ups, certs):
+    a, b = ups
+    a.scope["h1.ecs.lab."] = 24
+    a.scope["h1g.ecs.lab."] = 0
+    d = make_cairnd(server_lines=ECS_LINES, extra=zones(a, b), doh=True)
+    url = "https://localhost:%d/dns-query" % d.https_port
+    heads = []
+    for name in ("h1.ecs.lab.", "h1.ecs.lab.", "h1g.ecs.lab."):
+        qf = os.path.join(d.dir, "q.bin")
+        with open(qf, "wb") as f:
+            f.write(make_query(name, "A", qid=0).to_wire())
+        r = harness.run(["curl", "-sS", "--http1.1", "--cacert", certs["ca"],
+                         "--resolve", "localhost:%d:127.0.0.1" % d.https_port,
+                         "-H", "content-type: application/dns-message",
+                         "--data-binary", "@" + qf, "-D", "-", "-o",
+                         os.devnull, "--max-time", "10", url])
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.startswith("HTTP/1.1 200"), r.stdout
+        heads.append(r.stdout.lower())
+        d.expected_https += 1
+    assert "cache-control: private, max-age=" in heads[0]
+    assert "cache-control: private, max-age=" in heads[1]
+    assert "cache-control: max-age=" in heads[2]
+    assert "private" not in heads[2]
+    assert len(a.queries("h1.ecs.lab.")) == 1
     d.check_doh_counters()
 
 
