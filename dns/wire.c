@@ -777,8 +777,8 @@ dns_reply_ecs(const uint8_t *pkt, size_t len, struct dns_ecs *e)
 			if ((size_t)olen > n - 4)
 				return -1;
 			if (code == DNS_OPT_ECS)
-				return dns_ecs_parse(e, d + 4, olen, false) == 0 ?
-				    1 : -1;
+				return dns_ecs_parse(e, d + 4, olen,
+				    false) == 0 ? 1 : -1;
 			d += 4 + (size_t)olen;
 			n -= 4 + (size_t)olen;
 		}

@@ -165,7 +165,6 @@ struct dns_ecs {
 	uint8_t scope;		/* SCOPE PREFIX-LENGTH */
 	uint8_t addr[16];
 };
-#define DNS_ECS_OPT_MAX	(4 + 4 + 16)	/* option code, length, data */
 
 /* Address bits of a family: 32, 128, or 0 for an unknown family. */
 unsigned dns_ecs_family_bits(uint16_t family);

@@ -104,8 +104,8 @@ cache_key_hash(const struct cache_key *k)
 		h *= 0x100000001b3ULL;
 	}
 	if (k->ecs_family != 0) {
-		h ^= (uint64_t)k->ecs_family << 16 | (uint64_t)k->ecs_scope << 8 |
-		    (k->ecs_forced ? 1 : 0);
+		h ^= (uint64_t)k->ecs_family << 16 |
+		    (uint64_t)k->ecs_scope << 8 | (k->ecs_forced ? 1 : 0);
 		h *= 0x100000001b3ULL;
 		for (i = 0; i < sizeof(k->ecs_addr); i++) {
 			h ^= k->ecs_addr[i];

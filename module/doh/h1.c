@@ -104,7 +104,7 @@ struct h1_req {
 	bool drop;		/* resolver said drop: close at our turn */
 	bool close_after;	/* Connection: close */
 	bool keep_alive10;	/* HTTP/1.0 keep-alive: say so */
-	bool tailored;		/* ECS-tailored answer: cache-control private */
+	bool tailored;		/* ECS-tailored: cache-control private */
 	struct sockaddr_storage client;
 	socklen_t clientlen;
 };
