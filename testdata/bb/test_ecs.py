@@ -32,12 +32,15 @@ class EcsUpstream:
     """DNS on host@port (UDP and TCP).  self.seen: (proto, qname, ecs)
     with ecs None or (family, source, address text).  Per name in
     self.scope: the SCOPE to answer with (default 0), None to answer
-    without an ECS option, "mismatch" to echo another address."""
+    without an ECS option, "mismatch" to echo another address.  Per name
+    in self.delay: seconds to wait before a UDP answer."""
 
     def __init__(self, host="127.0.0.1"):
         self.host = host
         self.seen = []
         self.scope = {}
+        self.delay = {}
+        self.timers = []
         self.n = 0
         self.lock = threading.Lock()
         self.stop_ev = threading.Event()
@@ -105,7 +108,19 @@ class EcsUpstream:
             except OSError:
                 return
             out = self._answer(data, "udp")
-            if out is not None:
+            if out is None:
+                continue
+            try:
+                name = dns.message.from_wire(data).question[0].name
+                delay = self.delay.get(name.to_text().lower(), 0)
+            except Exception:
+                delay = 0
+            if delay:
+                t = threading.Timer(delay, self.udp.sendto, (out, addr))
+                t.daemon = True
+                self.timers.append(t)
+                t.start()
+            else:
                 self.udp.sendto(out, addr)
 
     def _tcp_loop(self):
@@ -138,6 +153,8 @@ class EcsUpstream:
 
     def close(self):
         self.stop_ev.set()
+        for t in self.timers:
+            t.cancel()
         for t in self.threads:
             t.join(2)
         self.udp.close()
@@ -330,6 +347,30 @@ def test_scope_keyed_cache(make_cairnd, ups):
     assert r.returncode == 0, r.stderr
     addr("s24.ecs.lab.", "127.0.0.2")
     assert len(a.queries("s24.ecs.lab.")) == 3
+
+
+def test_in_flight_joined_per_subnet(make_cairnd, ups):
+    a, b = ups
+    a.scope["slow.ecs.lab."] = 24
+    a.delay["slow.ecs.lab."] = 0.5 * SLOW
+    d = make_cairnd(server_lines=ECS_LINES, extra=zones(a, b))
+    got = {}
+
+    def one(src):
+        got[src] = harness.a_addrs(ask(d, "slow.ecs.lab.", src=src))
+    ts = [threading.Thread(target=one, args=(src,))
+          for src in ("127.0.0.2", "127.0.0.3", "127.0.1.2", "127.0.1.3")]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(10 * SLOW)
+    assert len(got) == 4
+    # one upstream query per /24, each answer to its own subnet only
+    assert sorted(a.queries("slow.ecs.lab.")) == [(1, 24, "127.0.0.0"),
+                                                  (1, 24, "127.0.1.0")]
+    assert got["127.0.0.2"] == got["127.0.0.3"]
+    assert got["127.0.1.2"] == got["127.0.1.3"]
+    assert got["127.0.0.2"] != got["127.0.1.2"]
 
 
 def test_mismatched_echo_not_taken(make_cairnd, ups):
