@@ -10,7 +10,9 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -248,34 +250,14 @@ dns_pkt_scan(const uint8_t *pkt, size_t len, struct dns_scan *s)
 static int
 parse_ecs(struct dns_query *q, const uint8_t *d, size_t n)
 {
-	uint16_t fam;
-	uint8_t src, maxbits;
-	size_t alen;
+	struct dns_ecs e;
 
-	if (q->ecs || n < 4)
-		return -1;
-	fam = dns_rd16(d);
-	src = d[2];
-	if (fam == 1)
-		maxbits = 32;
-	else if (fam == 2)
-		maxbits = 128;
-	else
-		return -1;
-	if (src > maxbits)
-		return -1;
-	alen = ((size_t)src + 7) / 8;
-	if (n - 4 != alen)
-		return -1;
-	/* bits past the source prefix must be zero */
-	if (alen > 0 && (src % 8) != 0 &&
-	    (d[4 + alen - 1] & (0xff >> (src % 8))) != 0)
+	if (q->ecs || dns_ecs_parse(&e, d, n, true) != 0)
 		return -1;
 	q->ecs = true;
-	q->ecs_family = fam;
-	q->ecs_source = src;
-	memset(q->ecs_addr, 0, sizeof(q->ecs_addr));
-	memcpy(q->ecs_addr, d + 4, alen);
+	q->ecs_family = e.family;
+	q->ecs_source = e.source;
+	memcpy(q->ecs_addr, e.addr, sizeof(q->ecs_addr));
 	return 0;
 }
 
@@ -481,9 +463,13 @@ size_t
 dns_reply_finish_raw(uint8_t *p, size_t len, size_t qend, size_t cap,
     bool force_tc, const struct dns_query *q, const struct dns_reply_opts *o)
 {
-	size_t max = o->max_len, optlen = q->edns ? OPT_RR_LEN : 0;
+	size_t max = o->max_len, optlen = q->edns ? OPT_RR_LEN : 0, opt_off;
+	bool ecs = o->ecs && q->ecs;
 	uint8_t ext = 0;
 	uint16_t flags;
+
+	if (ecs && q->edns)
+		optlen += 8 + ((size_t)q->ecs_source + 7) / 8;
 
 	if (max > cap)
 		max = cap;
@@ -504,6 +490,7 @@ dns_reply_finish_raw(uint8_t *p, size_t len, size_t qend, size_t cap,
 	flags = dns_rd16(p + 2);
 	if (q->edns_version > 0 && DNS_RCODE(flags) == 0)
 		ext = DNS_RCODE_BADVERS >> 4;
+	opt_off = len;
 	p[len] = 0;			/* root owner */
 	dns_wr16(p + len + 1, DNS_T_OPT);
 	dns_wr16(p + len + 3, o->edns_udp < DNS_MAX_UDP_NOEDNS ?
@@ -512,6 +499,19 @@ dns_reply_finish_raw(uint8_t *p, size_t len, size_t qend, size_t cap,
 	    (q->edns_do ? DNS_EDNS_DO : 0));
 	dns_wr16(p + len + 9, 0);
 	len += OPT_RR_LEN;
+	if (ecs) {
+		/* RFC 7871 7.2.2: family, source and address as the client
+		 * sent them; the scope of the answer */
+		struct dns_ecs e;
+
+		e.family = q->ecs_family;
+		e.source = q->ecs_source;
+		e.scope = o->ecs_scope;
+		memcpy(e.addr, q->ecs_addr, sizeof(e.addr));
+		len += dns_ecs_write(p + len, max - len, &e);
+		dns_wr16(p + opt_off + 9, (uint16_t)(len - opt_off -
+		    OPT_RR_LEN));
+	}
 	if (o->pad && q->edns_padding && len + 4 <= max) {
 		/* RFC 8467 4.1: whole message a multiple of the block */
 		size_t base = len + 4, pad;
@@ -522,8 +522,9 @@ dns_reply_finish_raw(uint8_t *p, size_t len, size_t qend, size_t cap,
 		dns_wr16(p + len, DNS_OPT_PADDING);
 		dns_wr16(p + len + 2, (uint16_t)pad);
 		memset(p + len + 4, 0, pad);
-		dns_wr16(p + len - 2, (uint16_t)(4 + pad));
 		len = base + pad;
+		dns_wr16(p + opt_off + 9, (uint16_t)(len - opt_off -
+		    OPT_RR_LEN));
 	}
 	dns_wr16(p + 10, (uint16_t)(dns_rd16(p + 10) + 1));
 	return len;
@@ -637,6 +638,153 @@ dns_reply_min_ttl(const uint8_t *pkt, size_t len)
 	if (s.min_ttl == UINT32_MAX)
 		return 0;	/* e.g. SERVFAIL with no records */
 	return s.min_ttl;
+}
+
+/* ------------------------------------------------------------ client subnet */
+
+unsigned
+dns_ecs_family_bits(uint16_t family)
+{
+	return family == 1 ? 32 : family == 2 ? 128 : 0;
+}
+
+void
+dns_ecs_mask(uint8_t addr[16], unsigned bits)
+{
+	unsigned i;
+
+	for (i = 0; i < 16; i++) {
+		if (bits >= 8) {
+			bits -= 8;
+			continue;
+		}
+		addr[i] &= (uint8_t)(0xff00u >> bits);
+		bits = 0;
+	}
+}
+
+int
+dns_ecs_parse(struct dns_ecs *e, const uint8_t *d, size_t n, bool query)
+{
+	unsigned maxbits;
+	size_t alen;
+	uint8_t src;
+
+	if (n < 4)
+		return -1;
+	maxbits = dns_ecs_family_bits(dns_rd16(d));
+	src = d[2];
+	if (maxbits == 0 || src > maxbits || d[3] > maxbits)
+		return -1;
+	if (query && d[3] != 0)
+		return -1;	/* SCOPE must be 0 in queries */
+	alen = ((size_t)src + 7) / 8;
+	if (n - 4 != alen)
+		return -1;
+	/* bits past the source prefix must be zero */
+	if (alen > 0 && (src % 8) != 0 &&
+	    (d[4 + alen - 1] & (0xff >> (src % 8))) != 0)
+		return -1;
+	e->family = dns_rd16(d);
+	e->source = src;
+	e->scope = d[3];
+	memset(e->addr, 0, sizeof(e->addr));
+	memcpy(e->addr, d + 4, alen);
+	return 0;
+}
+
+size_t
+dns_ecs_write(uint8_t *out, size_t cap, const struct dns_ecs *e)
+{
+	unsigned maxbits = dns_ecs_family_bits(e->family);
+	size_t alen = ((size_t)e->source + 7) / 8;
+	uint8_t a[16];
+
+	if (maxbits == 0 || e->source > maxbits || e->scope > maxbits ||
+	    8 + alen > cap)
+		return 0;
+	memcpy(a, e->addr, sizeof(a));
+	dns_ecs_mask(a, e->source);
+	dns_wr16(out, DNS_OPT_ECS);
+	dns_wr16(out + 2, (uint16_t)(4 + alen));
+	dns_wr16(out + 4, e->family);
+	out[6] = e->source;
+	out[7] = e->scope;
+	memcpy(out + 8, a, alen);
+	return 8 + alen;
+}
+
+bool
+dns_ecs_from_addr(struct dns_ecs *e, const struct sockaddr *sa,
+    unsigned max4, unsigned max6)
+{
+	memset(e->addr, 0, sizeof(e->addr));
+	if (sa != NULL && sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+
+		e->family = 1;
+		e->source = (uint8_t)(max4 > 32 ? 32 : max4);
+		memcpy(e->addr, &s4->sin_addr, 4);
+	} else if (sa != NULL && sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 =
+		    (const struct sockaddr_in6 *)sa;
+
+		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+			e->family = 1;
+			e->source = (uint8_t)(max4 > 32 ? 32 : max4);
+			memcpy(e->addr, s6->sin6_addr.s6_addr + 12, 4);
+		} else {
+			e->family = 2;
+			e->source = (uint8_t)(max6 > 128 ? 128 : max6);
+			memcpy(e->addr, &s6->sin6_addr, 16);
+		}
+	} else {
+		return false;
+	}
+	e->scope = 0;
+	dns_ecs_mask(e->addr, e->source);
+	return true;
+}
+
+int
+dns_reply_ecs(const uint8_t *pkt, size_t len, struct dns_ecs *e)
+{
+	struct dns_scan s;
+	struct dns_rrinfo rr;
+	size_t off;
+	unsigned i;
+
+	if (pkt == NULL || dns_pkt_scan(pkt, len, &s) != 0)
+		return -1;
+	off = s.ar_off;
+	for (i = 0; i < s.ar; i++) {
+		const uint8_t *d;
+		size_t n;
+
+		if (dns_pkt_rr(pkt, len, off, &rr, &off) != 0)
+			return -1;
+		if (rr.type != DNS_T_OPT)
+			continue;
+		d = pkt + rr.rdata_off;
+		n = rr.rdlen;
+		while (n > 0) {
+			uint16_t code, olen;
+
+			if (n < 4)
+				return -1;
+			code = dns_rd16(d);
+			olen = dns_rd16(d + 2);
+			if ((size_t)olen > n - 4)
+				return -1;
+			if (code == DNS_OPT_ECS)
+				return dns_ecs_parse(e, d + 4, olen,
+				    false) == 0 ? 1 : -1;
+			d += 4 + (size_t)olen;
+			n -= 4 + (size_t)olen;
+		}
+		return 0;	/* the first OPT is the one that counts */
+	}
+	return 0;
 }
 
 /* ------------------------------------------------------------ names */

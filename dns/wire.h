@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #define DNS_HDR_LEN		12
 #define DNS_MAX_NAME		255
@@ -69,10 +70,11 @@ struct dns_query {
 	uint8_t edns_version;
 	bool edns_do;
 	bool edns_padding;	/* the padding option was present */
-	bool ecs;		/* client subnet option present */
+	bool ecs;		/* client subnet option present (valid:
+				   RFC 7871 7.1.1, else FORMERR) */
 	uint16_t ecs_family;	/* 1 IPv4, 2 IPv6 */
 	uint8_t ecs_source;	/* source prefix length */
-	uint8_t ecs_addr[16];
+	uint8_t ecs_addr[16];	/* bits past ecs_source are zero */
 };
 
 /*
@@ -102,6 +104,9 @@ struct dns_reply_opts {
 	uint16_t edns_udp;	/* our payload size in the OPT (edns-buffer-size) */
 	bool pad;		/* pad to DNS_PAD_BLOCK if the query asked
 				   (encrypted transports only) */
+	bool ecs;		/* echo the query's client subnet option
+				   (when it had one) with SCOPE ecs_scope */
+	uint8_t ecs_scope;
 };
 
 /*
@@ -124,7 +129,9 @@ void dns_reply_add_rr(struct dns_buf *b, int section, const uint8_t *owner,
     const uint8_t *rdata, size_t rdlen);
 /*
  * Finish: add an OPT RR if the query had EDNS (extended rcode bits for
- * BADVERS, DO echoed, padding if o->pad and the query had padding), and
+ * BADVERS, DO echoed, the query's client subnet option with SCOPE
+ * o->ecs_scope if o->ecs and the query had one, padding if o->pad and
+ * the query had padding), and
  * if the reply exceeds o->max_len, cut it to header + question (+ OPT)
  * with TC set.  Returns the final length, or 0 if even that does not fit.
  * The OPT carries o->edns_udp (at least 512), DO as the query had it,
@@ -147,6 +154,50 @@ size_t dns_reply_error(uint8_t *out, size_t cap, const struct dns_query *q,
 size_t dns_query_build(uint8_t *out, size_t cap, uint16_t id,
     const uint8_t *qname, size_t qname_len, uint16_t qtype, uint16_t qclass,
     bool cd, bool dnssec_ok, uint16_t edns_udp);
+
+/*
+ * EDNS Client Subnet (RFC 7871): the option's fields, the address
+ * always with the bits past 'source' zero.
+ */
+struct dns_ecs {
+	uint16_t family;	/* 1 IPv4, 2 IPv6 */
+	uint8_t source;		/* SOURCE PREFIX-LENGTH */
+	uint8_t scope;		/* SCOPE PREFIX-LENGTH */
+	uint8_t addr[16];
+};
+
+/* Address bits of a family: 32, 128, or 0 for an unknown family. */
+unsigned dns_ecs_family_bits(uint16_t family);
+/* Zero every bit of addr[16] past the first 'bits'. */
+void dns_ecs_mask(uint8_t addr[16], unsigned bits);
+/*
+ * Parse the data of an ECS option (n bytes at d, after code and
+ * length) into *e.  Refused (-1) as RFC 7871 7.1.1 says a server
+ * answers FORMERR: a family other than 1 or 2, a source or scope
+ * prefix longer than the address, an address of other than
+ * ceil(source / 8) octets, non-zero bits past the source prefix, and in
+ * a query ('query' true) a non-zero scope.  Returns 0 or -1.
+ */
+int dns_ecs_parse(struct dns_ecs *e, const uint8_t *d, size_t n, bool query);
+/*
+ * Write e as a whole option (code 8, length, family, source, scope,
+ * ceil(source / 8) address octets) into out[cap].  Returns the bytes
+ * written, 0 if cap is too small or the family is unknown.
+ */
+size_t dns_ecs_write(uint8_t *out, size_t cap, const struct dns_ecs *e);
+/*
+ * The ECS a resolver sends for a client at 'sa': its address cut to
+ * max4 (IPv4, also IPv4-mapped IPv6) or max6 bits, scope 0.  Returns
+ * false (e untouched) for another address family or NULL.
+ */
+bool dns_ecs_from_addr(struct dns_ecs *e, const struct sockaddr *sa,
+    unsigned max4, unsigned max6);
+/*
+ * The ECS option of a reply's OPT RR.  Returns 1 (found, valid, in *e),
+ * 0 (no OPT or no ECS option) or -1 (the message or the option is
+ * malformed).
+ */
+int dns_reply_ecs(const uint8_t *pkt, size_t len, struct dns_ecs *e);
 
 /*
  * Check that an upstream reply answers our query: length >= header,

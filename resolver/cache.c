@@ -50,6 +50,8 @@ struct cache_shard {
 
 struct msg_cache {
 	struct cache_shard shard[CACHE_SHARDS];
+	/* entries per client subnet scope: [family - 1][scope] (atomic) */
+	unsigned long ecs_scopes[2][129];
 	uint64_t (*now)(void *);
 	void *now_arg;
 };
@@ -65,6 +67,7 @@ cache_key_from_query(struct cache_key *k, const struct dns_query *q)
 	k->qclass = q->qclass;
 	k->dnssec_ok = q->edns && q->edns_do;
 	k->cd = (q->flags & DNS_CD) != 0;
+	k->ecs_family = 0;
 }
 
 bool
@@ -72,7 +75,11 @@ cache_key_equal(const struct cache_key *a, const struct cache_key *b)
 {
 	return a->name_len == b->name_len && a->qtype == b->qtype &&
 	    a->qclass == b->qclass && a->dnssec_ok == b->dnssec_ok &&
-	    a->cd == b->cd && memcmp(a->name, b->name, a->name_len) == 0;
+	    a->cd == b->cd && a->ecs_family == b->ecs_family &&
+	    memcmp(a->name, b->name, a->name_len) == 0 &&
+	    (a->ecs_family == 0 || (a->ecs_scope == b->ecs_scope &&
+	    a->ecs_forced == b->ecs_forced &&
+	    memcmp(a->ecs_addr, b->ecs_addr, sizeof(a->ecs_addr)) == 0));
 }
 
 uint64_t
@@ -95,6 +102,15 @@ cache_key_hash(const struct cache_key *k)
 	for (i = 0; i < sizeof(extra); i++) {
 		h ^= extra[i];
 		h *= 0x100000001b3ULL;
+	}
+	if (k->ecs_family != 0) {
+		h ^= (uint64_t)k->ecs_family << 16 |
+		    (uint64_t)k->ecs_scope << 8 | (k->ecs_forced ? 1 : 0);
+		h *= 0x100000001b3ULL;
+		for (i = 0; i < sizeof(k->ecs_addr); i++) {
+			h ^= k->ecs_addr[i];
+			h *= 0x100000001b3ULL;
+		}
 	}
 	h ^= h >> 33;
 	h *= 0xff51afd7ed558ccdULL;
@@ -210,9 +226,29 @@ lru_push_head(struct cache_shard *s, struct cache_entry *e)
 		s->lru_tail = e;
 }
 
+/* Count an entry with a client subnet key in or out (delta +1, -1). */
+static void
+ecs_count(struct msg_cache *c, const struct cache_key *k, long delta)
+{
+	if (k->ecs_family == 1 || k->ecs_family == 2)
+		__atomic_add_fetch(&c->ecs_scopes[k->ecs_family - 1]
+		    [k->ecs_scope <= 128 ? k->ecs_scope : 128],
+		    (unsigned long)delta, __ATOMIC_RELAXED);
+}
+
+bool
+msg_cache_has_scope(struct msg_cache *c, unsigned family, unsigned scope)
+{
+	if ((family != 1 && family != 2) || scope > 128)
+		return false;
+	return __atomic_load_n(&c->ecs_scopes[family - 1][scope],
+	    __ATOMIC_RELAXED) != 0;
+}
+
 /* Unlink from hash and LRU, uncharge, free.  Lock held. */
 static void
-shard_remove(struct cache_shard *s, struct cache_entry *e)
+shard_remove(struct msg_cache *c, struct cache_shard *s,
+    struct cache_entry *e)
 {
 	struct cache_entry **pp;
 
@@ -224,6 +260,7 @@ shard_remove(struct cache_shard *s, struct cache_entry *e)
 	lru_unlink(s, e);
 	s->count--;
 	s->bytes -= e->size;
+	ecs_count(c, &e->key, -1);
 	entry_free(e);
 }
 
@@ -272,10 +309,9 @@ shard_lookup_live(struct msg_cache *c, struct cache_shard *s,
 	if (e == NULL)
 		return NULL;
 	if (now < e->stored || now - e->stored >= e->msg->ttl) {
-		shard_remove(s, e);
+		shard_remove(c, s, e);
 		return NULL;
 	}
-	(void)c;
 	return e;
 }
 
@@ -345,18 +381,19 @@ msg_cache_insert(struct msg_cache *c, const struct cache_key *k,
 	pthread_mutex_lock(&s->lock);
 	old = shard_find(s, k, hash);
 	if (old != NULL)
-		shard_remove(s, old);
+		shard_remove(c, s, old);
 	/* more buckets while they stay within a quarter of the share */
 	if (s->count + 1 > s->nbuckets && s->nbuckets * 2 *
 	    sizeof(*s->buckets) <= s->max_bytes / 4)
 		shard_grow(s);
 	while (s->bytes + size > s->max_bytes && s->lru_tail != NULL)
-		shard_remove(s, s->lru_tail);
+		shard_remove(c, s, s->lru_tail);
 	e->hnext = s->buckets[hash & (s->nbuckets - 1)];
 	s->buckets[hash & (s->nbuckets - 1)] = e;
 	lru_push_head(s, e);
 	s->count++;
 	s->bytes += size;
+	ecs_count(c, k, 1);
 	pthread_mutex_unlock(&s->lock);
 	return true;
 }
@@ -390,7 +427,7 @@ msg_cache_flush(struct msg_cache *c, const uint8_t *name, size_t name_len,
 		for (e = s->lru_head; e != NULL; e = next) {
 			next = e->lnext;
 			if (flush_match(e, name, name_len, qtype, subtree)) {
-				shard_remove(s, e);
+				shard_remove(c, s, e);
 				removed++;
 			}
 		}
@@ -509,6 +546,8 @@ msg_cache_dump(struct msg_cache *c, FILE *out)
 		for (e = s->lru_head; e != NULL; e = e->lnext) {
 			if (now < e->stored || now - e->stored >= e->msg->ttl)
 				continue;	/* expired */
+			if (e->key.ecs_family != 0)
+				continue;	/* for some clients only */
 			if (dump_entry(e, now, out, tmp) == 0)
 				n++;
 		}

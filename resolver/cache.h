@@ -9,6 +9,12 @@
  * and each bounded by an equal share of msg-cache-size: inserting over
  * the share evicts the least recently used entries of that shard.
  *
+ * Entries keyed with a client subnet (cache_key.ecs_family) live in the
+ * same shards under the same bound; the cache counts how many it holds
+ * per (family, scope) so that a lookup only tries the scopes present
+ * (msg_cache_has_scope).  dump_cache skips them: they are for some
+ * clients only.
+ *
  * A hit is written out (dns_msg_reply) while the shard lock is held, so
  * no thread ever sees a message another thread is freeing.
  * This file does not know the config, sockets or statistics.
@@ -33,6 +39,18 @@ struct cache_key {
 	uint16_t qclass;
 	bool dnssec_ok;		/* the query's EDNS DO bit */
 	bool cd;		/* the query's CD bit */
+	/*
+	 * Client subnet (send-client-subnet; RFC 7871).  ecs_family 0: an
+	 * answer for every client (the other ecs_ fields are ignored).
+	 * Else an answer for the clients in ecs_addr/ecs_scope only
+	 * (ecs_addr masked to ecs_scope); in the resolver's in-flight
+	 * table ecs_scope is the source prefix sent and ecs_forced that
+	 * it goes to every upstream (client-subnet-always-forward).
+	 */
+	uint8_t ecs_family;	/* 0, 1 IPv4, 2 IPv6 */
+	uint8_t ecs_scope;
+	bool ecs_forced;
+	uint8_t ecs_addr[16];
 };
 
 /* Fill a key from a parsed query. */
@@ -84,6 +102,14 @@ bool msg_cache_insert(struct msg_cache *c, const struct cache_key *k,
  */
 size_t msg_cache_flush(struct msg_cache *c, const uint8_t *name,
     size_t name_len, uint16_t qtype, bool subtree);
+
+/*
+ * True if entries for clients in a /scope of 'family' (1 IPv4, 2 IPv6)
+ * may be in the cache (a count kept on insert and removal; read
+ * without a lock, so only a hint).
+ */
+bool msg_cache_has_scope(struct msg_cache *c, unsigned family,
+    unsigned scope);
 
 /* Bytes held right now (mem.cache.message). */
 size_t msg_cache_mem(struct msg_cache *c);

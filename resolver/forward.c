@@ -27,6 +27,7 @@
 #include "resolver/upstream.h"
 #include "util/config.h"
 #include "util/log.h"
+#include "util/netblock.h"
 #include "util/stats.h"
 
 struct outside {
@@ -63,6 +64,10 @@ struct fwd_query {
 	size_t qname_len;
 	uint16_t qtype, qclass;
 	bool cd, dnssec_ok;
+	bool ecs_on;		/* fwd_ecs given */
+	bool ecs_sent;		/* the current attempt carries it */
+	int ecs_scope;		/* of the reply that matched */
+	struct fwd_ecs ecs;
 	uint8_t qbuf[2 + 512];	/* 2-byte TCP length, then the query */
 	size_t qlen;
 	size_t tcp_done;	/* bytes written, then read */
@@ -751,9 +756,10 @@ query_done(struct fwd_query *fq, const uint8_t *pkt, size_t len)
 {
 	fwd_done_cb cb = fq->cb;
 	void *arg = fq->arg;
+	int scope = pkt != NULL && fq->ecs_sent ? fq->ecs_scope : -1;
 
 	query_unlink_free(fq);
-	cb(arg, pkt, len);
+	cb(arg, pkt, len, scope);
 }
 
 static void try_attempt(struct fwd_query *fq);
@@ -786,30 +792,52 @@ timer_arm(struct fwd_query *fq, uint64_t msec)
 	evtimer_add(fq->timer, &tv);
 }
 
+/* Grow the 16-bit RDLENGTH at p by n. */
+static void
+opt_rdlen_add(uint8_t *p, size_t n)
+{
+	size_t v = ((size_t)p[0] << 8 | p[1]) + n;
+
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
 /* New ID, rebuild the query into qbuf + 2. Returns 0 or -1. */
 static int
 query_build(struct fwd_query *fq)
 {
+	size_t rdlen_off;
+
 	fq->id = random_id(fq->o);
 	fq->qlen = dns_query_build(fq->qbuf + 2, sizeof(fq->qbuf) - 2, fq->id,
 	    fq->qname, fq->qname_len, fq->qtype, fq->qclass, fq->cd,
 	    fq->dnssec_ok, fq->o->edns_udp);
 	if (fq->qlen == 0)
 		return -1;
+	/* the OPT RR is last: its RDLENGTH is the last two bytes for now */
+	rdlen_off = fq->qlen - 2;
+	fq->ecs_sent = fq->ecs_on && (fq->ecs.always ||
+	    netblock_lookup(fq->ecs.upstreams, (const struct sockaddr *)
+	    &fq->zone->addrs[fq->addr_idx].ss) != NULL);
+	if (fq->ecs_sent) {
+		uint8_t *p = fq->qbuf + 2;
+		size_t n = dns_ecs_write(p + fq->qlen, sizeof(fq->qbuf) - 2 -
+		    fq->qlen, &fq->ecs.ecs);
+
+		fq->qlen += n;
+		opt_rdlen_add(p + rdlen_off, n);
+	}
 	if (fq->zone->transport != FWD_DO53) {
 		/*
 		 * RFC 8467 block padding for encrypted transports: a padding
 		 * option makes the query a multiple of FWD_PAD_BLOCK bytes.
-		 * The OPT RR is last and has no options yet: its RDLENGTH is
-		 * the last two bytes.
 		 */
 		uint8_t *p = fq->qbuf + 2;
 		size_t n = fq->qlen, total = (n + 4 + FWD_PAD_BLOCK - 1) /
 		    FWD_PAD_BLOCK * FWD_PAD_BLOCK, plen = total - n - 4;
 
 		if (total <= sizeof(fq->qbuf) - 2) {
-			p[n - 2] = (uint8_t)((4 + plen) >> 8);
-			p[n - 1] = (uint8_t)(4 + plen);
+			opt_rdlen_add(p + rdlen_off, 4 + plen);
 			p[n] = 0;
 			p[n + 1] = 12;		/* EDNS option Padding */
 			p[n + 2] = (uint8_t)(plen >> 8);
@@ -823,11 +851,38 @@ query_build(struct fwd_query *fq)
 	return 0;
 }
 
+/*
+ * The ECS option of a reply to a query that carried one: none (scope
+ * 0), or the family, source prefix and address sent (RFC 7871 7.3).
+ * Sets fq->ecs_scope.  Returns false for a malformed or other option.
+ */
+static bool
+reply_ecs_ok(struct fwd_query *fq, const uint8_t *p, size_t n)
+{
+	const struct dns_ecs *sent = &fq->ecs.ecs;
+	struct dns_ecs e;
+	int rc = dns_reply_ecs(p, n, &e);
+
+	fq->ecs_scope = 0;
+	if (rc == 0)
+		return true;
+	if (rc < 0 || e.family != sent->family || e.source != sent->source ||
+	    memcmp(e.addr, sent->addr, ((size_t)e.source + 7) / 8) != 0) {
+		verbose(VERB_ALGO, "forward: %s: client subnet option in the "
+		    "reply does not match the query",
+		    fq->zone->addrs[fq->addr_idx].text);
+		return false;
+	}
+	fq->ecs_scope = e.scope;
+	return true;
+}
+
 static bool
 reply_ok(struct fwd_query *fq, uint16_t id, const uint8_t *p, size_t n)
 {
 	if (dns_reply_matches(p, n, id, fq->qname, fq->qname_len,
-	    fq->qtype, fq->qclass))
+	    fq->qtype, fq->qclass) && (!fq->ecs_sent ||
+	    reply_ecs_ok(fq, p, n)))
 		return true;
 	if (fq->o->st != NULL)
 		STAT_INC(fq->o->st, UNWANTED_REPLIES);
@@ -1168,7 +1223,8 @@ try_attempt(struct fwd_query *fq)
 struct fwd_query *
 fwd_query_start(struct outside *o, struct fwd_zones *zones,
     const uint8_t *qname, size_t qname_len, uint16_t qtype, uint16_t qclass,
-    bool cd, bool dnssec_ok, bool *no_cache, fwd_done_cb cb, void *arg)
+    bool cd, bool dnssec_ok, const struct fwd_ecs *ecs, bool *no_cache,
+    fwd_done_cb cb, void *arg)
 {
 	struct fwd_query *fq;
 	struct fwd_table *tab;
@@ -1201,6 +1257,10 @@ fwd_query_start(struct outside *o, struct fwd_zones *zones,
 	fq->qclass = qclass;
 	fq->cd = cd;
 	fq->dnssec_ok = dnssec_ok;
+	if (ecs != NULL) {
+		fq->ecs_on = true;
+		fq->ecs = *ecs;
+	}
 	fq->cb = cb;
 	fq->arg = arg;
 	fq->timer = evtimer_new(o->base, timeout_cb, fq);

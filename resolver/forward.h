@@ -29,6 +29,12 @@
  *     stream refused after GOAWAY) is resent to the same address up to
  *     FWD_UPS_MAX_RETRY times.  Never clear text.  These queries carry
  *     an EDNS padding option to a multiple of FWD_PAD_BLOCK bytes.
+ *   - Client subnet (send-client-subnet): a query given a struct
+ *     fwd_ecs carries that ECS option to the addresses in its
+ *     'upstreams' set (to every address when 'always'), decided per
+ *     address.  A reply from such an address whose ECS option is
+ *     malformed or does not echo the family, source prefix and address
+ *     sent is unwanted (RFC 7871 7.3); its scope goes to the callback.
  *   - No query is outstanding longer than FWD_QUERY_DEADLINE_MSEC: each
  *     attempt's timeout is cut to what is left; past it the query fails.
  * This file does not cache, join identical queries or build client
@@ -144,14 +150,26 @@ int fwd_zones_remove(struct fwd_zones *z, const char *zone, char *err,
 
 struct outside;
 struct fwd_query;
+struct netblock_set;
+
+/* The client subnet option for one upstream query. */
+struct fwd_ecs {
+	struct dns_ecs ecs;		/* sent as is (scope 0) */
+	const struct netblock_set *upstreams;	/* send-client-subnet;
+					   borrowed, outlives the query */
+	bool always;			/* to every upstream address */
+};
 
 /*
  * Called once per fwd_query_start: 'pkt' is the upstream reply (it
  * passed dns_reply_matches; borrowed for the call), or NULL when every
- * upstream failed or the deadline passed.  The fwd_query is gone when
- * this runs.
+ * upstream failed or the deadline passed.  'ecs_scope' is -1 when the
+ * query that got this reply carried no ECS option, else the reply's
+ * SCOPE PREFIX-LENGTH (0 when the reply had no ECS option).  The
+ * fwd_query is gone when this runs.
  */
-typedef void (*fwd_done_cb)(void *arg, const uint8_t *pkt, size_t len);
+typedef void (*fwd_done_cb)(void *arg, const uint8_t *pkt, size_t len,
+    int ecs_scope);
 
 /* A worker's outside network on 'base'; counts num.query.udpout/tcpout
  * and unwanted.replies in 'st' (may be NULL). */
@@ -164,7 +182,8 @@ size_t outside_pending(const struct outside *o);
 
 /*
  * Ask the forward zone of 'qname' in the current table of 'zones' for
- * (qname, qtype, qclass) with the CD and DO bits given; *no_cache is
+ * (qname, qtype, qclass) with the CD and DO bits given, and 'ecs'
+ * (copied; NULL for none) as described above; *no_cache is
  * set from the zone's forward-no-cache.  Returns the query, or NULL
  * (nothing will be called back) when no zone covers qname or it has no
  * address, FWD_MAX_PENDING is reached or on allocation
@@ -173,7 +192,7 @@ size_t outside_pending(const struct outside *o);
 struct fwd_query *fwd_query_start(struct outside *o,
     struct fwd_zones *zones, const uint8_t *qname, size_t qname_len,
     uint16_t qtype, uint16_t qclass, bool cd, bool dnssec_ok,
-    bool *no_cache, fwd_done_cb cb, void *arg);
+    const struct fwd_ecs *ecs, bool *no_cache, fwd_done_cb cb, void *arg);
 /* Stop a query: sockets closed, no callback. */
 void fwd_query_cancel(struct fwd_query *fq);
 

@@ -17,6 +17,18 @@
  *      same key, or start one (FWD_MAX_PENDING per worker, lowered to
  *      RLIMIT_NOFILE / 2 / num-threads if that is smaller, at least 64;
  *      over it SERVFAIL and requestlist.exceeded).
+ *   With send-client-subnet (RFC 7871; off when not configured, and
+ *   then none of this runs): step 6 on a miss also looks for an answer
+ *   cached for the client's subnet, at each scope the cache holds, from
+ *   the longest; the client's own ECS option, cut to
+ *   max-client-subnet-ipv4/6, or else its address cut so, is what goes
+ *   upstream (forward.c decides per upstream address) and what
+ *   identical questions must share to be joined.  With
+ *   client-subnet-always-forward a query with its own option skips the
+ *   shared cache and is sent with ECS to any upstream.  An upstream
+ *   answer with SCOPE > 0 is cached for address/scope only (scope cut to
+ *   the source prefix sent), others in the shared cache.  A client that
+ *   sent ECS gets it back with the answer's scope; others never.
  * Answers are written into a per-resolver scratch buffer: a hit does not
  * allocate.  This file does not know the client's transport beyond
  * struct res_client.
@@ -51,6 +63,11 @@ struct res_shared {
 	struct fwd_zones *fwd;
 	bool edited;			/* local or forward data changed at
 					 * run time (cairn-control) */
+	/* client subnet: ecs_on when send-client-subnet is configured */
+	bool ecs_on;
+	bool ecs_always;		/* client-subnet-always-forward */
+	unsigned ecs_max4, ecs_max6;	/* max-client-subnet-ipv4/6 */
+	struct netblock_set ecs_ups;	/* send-client-subnet */
 };
 
 struct inflight;
@@ -89,6 +106,8 @@ struct resolver {
 	struct inflight *all;
 	size_t ninflight;
 	size_t max_pending;	/* FWD_MAX_PENDING, less if fds are few */
+	bool tailored;		/* the answer being handed over has an ECS
+				   scope > 0 (res_answer_tailored) */
 	uint8_t scratch[RES_SCRATCH];
 };
 
@@ -174,6 +193,21 @@ res_shared_new(const struct config *cfg)
 	sh->fwd = fwd_zones_new(cfg, NULL);
 	if (sh->fwd == NULL)
 		goto fail;
+	if (cfg->send_client_subnets != NULL) {
+		const struct cfg_strlist *e;
+
+		for (e = cfg->send_client_subnets; e != NULL; e = e->next)
+			if (netblock_add(&sh->ecs_ups, e->str, 1) < 0) {
+				log_err("resolver: bad send-client-subnet %s",
+				    e->str);
+				goto fail;
+			}
+		netblock_finish(&sh->ecs_ups);
+		sh->ecs_on = true;
+		sh->ecs_always = cfg->client_subnet_always_forward != 0;
+		sh->ecs_max4 = (unsigned)cfg->max_client_subnet_ipv4;
+		sh->ecs_max6 = (unsigned)cfg->max_client_subnet_ipv6;
+	}
 	return sh;
 fail:
 	res_shared_free(sh);
@@ -188,6 +222,7 @@ res_shared_free(struct res_shared *sh)
 	msg_cache_free(sh->cache);
 	localzone_free(sh->lz);
 	netblock_clear(&sh->acl);
+	netblock_clear(&sh->ecs_ups);
 	fwd_zones_free(sh->fwd);
 	free(sh);
 }
@@ -389,6 +424,12 @@ res_pending(const struct resolver *r)
 	return r->ninflight;
 }
 
+bool
+res_answer_tailored(const struct resolver *r)
+{
+	return r != NULL && r->tailored;
+}
+
 /* Count an answer and hand it over (n == 0: drop). */
 static void
 res_reply(struct resolver *r, res_done_cb done, void *arg,
@@ -564,14 +605,31 @@ inflight_find(struct resolver *r, const struct cache_key *k, uint64_t hash)
 }
 
 static void
-inflight_done_cb(void *arg, const uint8_t *pkt, size_t len)
+inflight_done_cb(void *arg, const uint8_t *pkt, size_t len, int ecs_scope)
 {
 	struct inflight *inf = arg;
 	struct resolver *r = inf->r;
 	struct dns_msg *msg = NULL;
 	const char *why = NULL;
+	unsigned scope = 0;
 
 	inf->fq = NULL;
+	/*
+	 * The answer is for the clients in the subnet sent, cut to its
+	 * scope (RFC 7871 7.3.1: never longer than the source prefix):
+	 * the key it is cached under.  Scope 0, or no ECS sent: for all.
+	 */
+	if (ecs_scope > 0 && inf->key.ecs_family != 0) {
+		scope = (unsigned)ecs_scope < inf->key.ecs_scope ?
+		    (unsigned)ecs_scope : inf->key.ecs_scope;
+	}
+	if (scope > 0) {
+		inf->key.ecs_scope = (uint8_t)scope;
+		inf->key.ecs_forced = false;
+		dns_ecs_mask(inf->key.ecs_addr, scope);
+	} else {
+		inf->key.ecs_family = 0;
+	}
 	inflight_unlink(r, inf);	/* new queries start a new one */
 	if (pkt != NULL)
 		msg = dns_msg_new(pkt, len, r->min_ttl, r->max_ttl,
@@ -588,6 +646,7 @@ inflight_done_cb(void *arg, const uint8_t *pkt, size_t len)
 		inf->waiters = w->next;
 		if (inf->waiters != NULL)
 			inf->waiters->prev = NULL;
+		w->o.ecs_scope = (uint8_t)scope;
 		if (msg != NULL)
 			n = dns_msg_reply(msg, 0, &w->q, &w->o, r->scratch,
 			    sizeof(r->scratch));
@@ -600,7 +659,11 @@ inflight_done_cb(void *arg, const uint8_t *pkt, size_t len)
 		count_recursive(r, w->start_usec);
 		free(w);
 		/* the callback may cancel other waiters of inf: still valid */
+		r->tailored = scope > 0;
+		if (scope > 0)
+			STAT_INC(r->st, QUERY_SUBNET);
 		res_reply(r, done, darg, r->scratch, n);
+		r->tailored = false;
 	}
 	if (msg != NULL && !inf->no_cache)
 		msg_cache_insert(r->sh->cache, &inf->key, msg);
@@ -617,8 +680,18 @@ res_forward(struct resolver *r, const struct dns_query *q,
 	uint64_t hash = cache_key_hash(k);
 	struct inflight *inf = inflight_find(r, k, hash);
 	struct res_req *w;
+	struct fwd_ecs fe, *fep = NULL;
 
 	if (inf == NULL) {
+		if (k->ecs_family != 0) {
+			fe.ecs.family = k->ecs_family;
+			fe.ecs.source = k->ecs_scope;
+			fe.ecs.scope = 0;
+			memcpy(fe.ecs.addr, k->ecs_addr, sizeof(fe.ecs.addr));
+			fe.upstreams = &r->sh->ecs_ups;
+			fe.always = k->ecs_forced;
+			fep = &fe;
+		}
 		if (r->ninflight >= r->max_pending) {
 			STAT_INC(r->st, REQUESTLIST_EXCEEDED);
 			res_reply_error(r, q, o, DNS_RCODE_SERVFAIL, done, arg);
@@ -632,7 +705,7 @@ res_forward(struct resolver *r, const struct dns_query *q,
 		inf->hash = hash;
 		inf->fq = fwd_query_start(r->out, r->sh->fwd, q->qname,
 		    q->qname_len, q->qtype, q->qclass, k->cd, k->dnssec_ok,
-		    &inf->no_cache, inflight_done_cb, inf);
+		    fep, &inf->no_cache, inflight_done_cb, inf);
 		if (inf->fq == NULL) {
 			free(inf);
 			goto servfail;
@@ -733,6 +806,100 @@ log_inform(const struct dns_query *q, const struct res_client *client)
 	    dns_type_to_text(q->qtype, tbuf));
 }
 
+/* Not in the cache: count it and go upstream. */
+static struct res_req *
+res_miss(struct resolver *r, const struct dns_query *q,
+    const struct dns_reply_opts *o, const struct cache_key *k,
+    res_done_cb done, void *arg)
+{
+	STAT_INC(r->st, NUM_CACHEMISS);
+	STAT_ADD_FIELD(r->st->requestlist_sum, r->ninflight);
+	if (r->ninflight > STAT_LOAD(r->st->requestlist_max))
+		__atomic_store_n(&r->st->requestlist_max,
+		    (uint64_t)r->ninflight, __ATOMIC_RELAXED);
+	return res_forward(r, q, o, k, done, arg);
+}
+
+/*
+ * Step 6 with send-client-subnet: the shared cache (unless the query
+ * carries its own ECS and client-subnet-always-forward), then the
+ * answers cached for the client's subnet, longest scope first; on a
+ * miss go upstream with the subnet in the key (see the top).
+ */
+static struct res_req *
+res_submit_ecs(struct resolver *r, const struct dns_query *q,
+    struct dns_reply_opts *o, struct cache_key *k,
+    const struct res_client *client, res_done_cb done, void *arg)
+{
+	const struct res_shared *sh = r->sh;
+	struct dns_ecs want;
+	bool have = false, forced = false;
+	size_t n;
+	int s;
+
+	if (q->ecs) {
+		unsigned max = q->ecs_family == 1 ? sh->ecs_max4 :
+		    sh->ecs_max6;
+
+		want.family = q->ecs_family;
+		want.source = q->ecs_source < max ? q->ecs_source :
+		    (uint8_t)max;
+		memcpy(want.addr, q->ecs_addr, sizeof(want.addr));
+		dns_ecs_mask(want.addr, want.source);
+		have = true;
+		forced = sh->ecs_always;
+	} else {
+		have = dns_ecs_from_addr(&want, client->addr, sh->ecs_max4,
+		    sh->ecs_max6);
+	}
+	if (!forced) {
+		n = msg_cache_reply(sh->cache, k, q, o, r->scratch,
+		    sizeof(r->scratch));
+		if (n > 0) {
+			STAT_INC(r->st, NUM_CACHEHITS);
+			res_reply(r, done, arg, r->scratch, n);
+			return NULL;
+		}
+	}
+	if (have) {
+		struct cache_key ek = *k;
+
+		ek.ecs_family = (uint8_t)want.family;
+		ek.ecs_forced = false;
+		for (s = want.source; s > 0; s--) {
+			if (!msg_cache_has_scope(sh->cache, want.family,
+			    (unsigned)s))
+				continue;
+			ek.ecs_scope = (uint8_t)s;
+			memcpy(ek.ecs_addr, want.addr, sizeof(ek.ecs_addr));
+			dns_ecs_mask(ek.ecs_addr, (unsigned)s);
+			o->ecs_scope = (uint8_t)s;
+			n = msg_cache_reply(sh->cache, &ek, q, o, r->scratch,
+			    sizeof(r->scratch));
+			if (n > 0) {
+				STAT_INC(r->st, NUM_CACHEHITS);
+				STAT_INC(r->st, QUERY_SUBNET_CACHE);
+				r->tailored = true;
+				res_reply(r, done, arg, r->scratch, n);
+				r->tailored = false;
+				return NULL;
+			}
+		}
+		o->ecs_scope = 0;
+	}
+	if (!(q->flags & DNS_RD)) {
+		res_reply_error(r, q, o, DNS_RCODE_REFUSED, done, arg);
+		return NULL;
+	}
+	if (have) {
+		k->ecs_family = (uint8_t)want.family;
+		k->ecs_scope = want.source;
+		k->ecs_forced = forced;
+		memcpy(k->ecs_addr, want.addr, sizeof(k->ecs_addr));
+	}
+	return res_miss(r, q, o, k, done, arg);
+}
+
 struct res_req *
 res_submit(struct resolver *r, const uint8_t *query, size_t len,
     const struct res_client *client, res_done_cb done, void *arg)
@@ -758,6 +925,9 @@ res_submit(struct resolver *r, const uint8_t *query, size_t len,
 		    ? q.edns_udp : DNS_MAX_UDP_NOEDNS;
 	o.edns_udp = r->edns_udp;
 	o.pad = client->encrypted;
+	/* RFC 7871 7.2.2: ECS back to a client that sent it, never else */
+	o.ecs = r->sh->ecs_on && q.ecs;
+	o.ecs_scope = 0;
 
 	if (acl == ACL_DENY) {
 		STAT_INC(r->st, UNWANTED_QUERIES);
@@ -807,6 +977,8 @@ res_submit(struct resolver *r, const uint8_t *query, size_t len,
 	}
 
 	cache_key_from_query(&k, &q);
+	if (r->sh->ecs_on)
+		return res_submit_ecs(r, &q, &o, &k, client, done, arg);
 	n = msg_cache_reply(r->sh->cache, &k, &q, &o, r->scratch,
 	    sizeof(r->scratch));
 	if (n > 0) {
@@ -820,10 +992,5 @@ res_submit(struct resolver *r, const uint8_t *query, size_t len,
 		return NULL;
 	}
 
-	STAT_INC(r->st, NUM_CACHEMISS);
-	STAT_ADD_FIELD(r->st->requestlist_sum, r->ninflight);
-	if (r->ninflight > STAT_LOAD(r->st->requestlist_max))
-		__atomic_store_n(&r->st->requestlist_max,
-		    (uint64_t)r->ninflight, __ATOMIC_RELAXED);
-	return res_forward(r, &q, &o, &k, done, arg);
+	return res_miss(r, &q, &o, &k, done, arg);
 }

@@ -108,6 +108,15 @@ struct res_req *res_submit(struct resolver *r, const uint8_t *query,
     size_t len, const struct res_client *client, res_done_cb done,
     void *arg);
 
+/*
+ * Inside a res_done_cb only: true if the answer being handed over is
+ * tailored to the client's subnet (EDNS Client Subnet scope > 0, from
+ * the cache or upstream), so that shared caches must not keep it (DoH
+ * says cache-control: private).  Read it before anything that may
+ * answer another query.
+ */
+bool res_answer_tailored(const struct resolver *r);
+
 /* Forget a request: its callback will not be called. */
 void res_cancel(struct res_req *req);
 

@@ -35,6 +35,8 @@
 	X(QUERY_UDPOUT,		"num.query.udpout") \
 	X(QUERY_TLSOUT,		"num.query.tlsout") \
 	X(QUERY_HTTPSOUT,	"num.query.httpsout") \
+	X(QUERY_SUBNET,		"num.query.subnet") \
+	X(QUERY_SUBNET_CACHE,	"num.query.subnet_cache") \
 	X(FLAG_QR,		"num.query.flags.QR") \
 	X(FLAG_AA,		"num.query.flags.AA") \
 	X(FLAG_TC,		"num.query.flags.TC") \

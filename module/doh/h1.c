@@ -104,6 +104,7 @@ struct h1_req {
 	bool drop;		/* resolver said drop: close at our turn */
 	bool close_after;	/* Connection: close */
 	bool keep_alive10;	/* HTTP/1.0 keep-alive: say so */
+	bool tailored;		/* ECS-tailored: cache-control private */
 	struct sockaddr_storage client;
 	socklen_t clientlen;
 };
@@ -328,12 +329,11 @@ h1_req_write(struct h1_conn *conn, struct h1_req *r)
 	    r->keep_alive10 ? "Connection: keep-alive\r\n" : "";
 
 	if (r->status == 200) {
-		char cc[48] = "";
-		int64_t ttl = dns_reply_min_ttl(r->rbuf, r->rbuf_n);
+		char cc[80] = "", v[48];
 
-		if (ttl >= 0)
-			snprintf(cc, sizeof(cc), "Cache-Control: max-age=%"
-			    PRId64 "\r\n", ttl);
+		if (doh_req_cache_control(v, sizeof(v), dns_reply_min_ttl(
+		    r->rbuf, r->rbuf_n), r->tailored) > 0)
+			snprintf(cc, sizeof(cc), "Cache-Control: %s\r\n", v);
 		n = snprintf(hdr, sizeof(hdr), "HTTP/1.1 200 OK\r\n"
 		    "Content-Type: application/dns-message\r\n"
 		    "Content-Length: %zu\r\n%s%s\r\n", r->rbuf_n, cc,
@@ -446,6 +446,7 @@ h1_answer_cb(void *arg, const uint8_t *ans, size_t ans_len)
 	struct h1_req *r = arg;
 	struct h1_conn *conn = r->conn;
 
+	r->tailored = res_answer_tailored(conn->env->res);
 	h1_req_clear_res(r, false);
 	h1_req_free_query(r);
 	r->ready = true;

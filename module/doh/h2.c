@@ -472,8 +472,9 @@ doh_answer_cb(void *arg, const uint8_t *ans, size_t ans_len)
 {
 	struct doh_stream *s = arg;
 	struct doh_conn *conn = s->conn;
-	char clen[24], cc[32];
-	int64_t ttl;
+	char clen[24], cc[48];
+	size_t ccn;
+	bool tailored = res_answer_tailored(conn->env->res);
 	nghttp2_nv nva[4] = {
 		DOH_NV(":status", "200", 3),
 		DOH_NV("content-type", "application/dns-message", 23),
@@ -505,12 +506,10 @@ doh_answer_cb(void *arg, const uint8_t *ans, size_t ans_len)
 
 	snprintf(clen, sizeof(clen), "%zu", ans_len);
 	nva[nv++] = (nghttp2_nv)DOH_NV("content-length", clen, strlen(clen));
-	ttl = dns_reply_min_ttl(ans, ans_len);
-	if (ttl >= 0) {
-		snprintf(cc, sizeof(cc), "max-age=%" PRId64, ttl);
-		nva[nv++] = (nghttp2_nv)DOH_NV("cache-control", cc,
-		    strlen(cc));
-	}
+	ccn = doh_req_cache_control(cc, sizeof(cc),
+	    dns_reply_min_ttl(ans, ans_len), tailored);
+	if (ccn > 0)
+		nva[nv++] = (nghttp2_nv)DOH_NV("cache-control", cc, ccn);
 	prd.source.ptr = s;
 	prd.read_callback = doh_read_cb;
 	if (nghttp2_submit_response(conn->sess, s->id, nva, nv, &prd) != 0)

@@ -10,7 +10,9 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <inttypes.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "dns/base64url.h"
@@ -469,4 +471,22 @@ use_peer:
 		*outlen = 0;
 	}
 	return false;
+}
+
+size_t
+doh_req_cache_control(char *buf, size_t cap, int64_t ttl, bool private_answer)
+{
+	int n;
+
+	if (ttl >= 0)
+		n = snprintf(buf, cap, "%smax-age=%" PRId64, private_answer ?
+		    "private, " : "", ttl);
+	else
+		n = snprintf(buf, cap, "%s", private_answer ? "private" : "");
+	if (n <= 0 || (size_t)n >= cap) {
+		if (cap > 0)
+			buf[0] = '\0';
+		return 0;
+	}
+	return (size_t)n;
 }

@@ -143,6 +143,16 @@ int doh_req_body_final(size_t len, bool has_content_length,
 const char *doh_req_status_text(int status);
 
 /*
+ * The cache-control value of a 200 answer: "max-age=TTL" ('ttl' the
+ * answer's dns_reply_min_ttl; nothing when it is < 0), preceded by
+ * "private" when the answer is tailored to the client's subnet
+ * (res_answer_tailored: shared caches must not keep it).  Written
+ * NUL-terminated into buf[cap]; returns its length, 0 for no header.
+ */
+size_t doh_req_cache_control(char *buf, size_t cap, int64_t ttl,
+    bool private_answer);
+
+/*
  * Forwarded client addresses (http-trusted-proxy), shared by HTTP/2 and
  * HTTP/1.1.  The caller adds the values of every Forwarded,
  * X-Forwarded-For and X-Real-IP header field of a request in the order

@@ -41,6 +41,7 @@ static void
 check_reply(const uint8_t *p, size_t len, const struct dns_reply_opts *o)
 {
 	struct dns_scan s;
+	struct dns_ecs e;
 
 	if (len == 0)
 		return;
@@ -48,6 +49,8 @@ check_reply(const uint8_t *p, size_t len, const struct dns_reply_opts *o)
 	CHECK(dns_pkt_scan(p, len, &s) == 0);
 	CHECK(s.end == len);
 	CHECK(dns_rd16(p + 2) & DNS_QR);
+	/* an echoed client subnet option is well formed */
+	CHECK(dns_reply_ecs(p, len, &e) >= 0);
 }
 
 static void
@@ -60,6 +63,8 @@ fuzz_replies(const uint8_t *data, size_t size, struct dns_query *q, int rc)
 	o.edns_udp = 1232;
 	o.max_len = size > 0 ? 512 + data[0] * 4 : 512;
 	o.pad = size > 1 && (data[1] & 1);
+	o.ecs = size > 1 && (data[1] & 2);
+	o.ecs_scope = size > 2 ? data[2] & 0x7f : 0;
 	len = dns_reply_error(out, sizeof(out), q, rc > 0 ? rc :
 	    DNS_RCODE_SERVFAIL, &o);
 	check_reply(out, len, &o);
@@ -91,7 +96,8 @@ fuzz_msg(const uint8_t *data, size_t size)
 {
 	struct dns_msg *m;
 	struct dns_query q;
-	struct dns_reply_opts o = { 1232, 1232, true };
+	struct dns_reply_opts o =
+	    { .max_len = 1232, .edns_udp = 1232, .pad = true };
 	const char *why;
 	uint8_t qbuf[512];
 	size_t ql, len;
@@ -198,6 +204,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct dns_query q;
+	struct dns_ecs e;
 	int rc;
 
 	rc = dns_query_parse(&q, data, size);
@@ -208,6 +215,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rc == 0)
 		CHECK(q.qname_len > 0 && q.question_end <= size);
 	(void)dns_reply_min_ttl(data, size);
+	rc = dns_reply_ecs(data, size, &e);
+	CHECK(rc != 1 || (dns_ecs_family_bits(e.family) >= e.source &&
+	    dns_ecs_family_bits(e.family) >= e.scope));
 	if (size >= 12 && dns_pkt_question(data, size, &(size_t){0}) == 0 &&
 	    dns_rd16(data + 4) == 1) {
 		size_t nl = dns_name_len(data + 12, size - 12);

@@ -200,6 +200,13 @@ res_cancel(struct res_req *req)
 	req->used = false;
 }
 
+bool
+res_answer_tailored(const struct resolver *r)
+{
+	(void)r;
+	return false;
+}
+
 /* ------------------------------------------------------------ target */
 
 static const uint8_t preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";

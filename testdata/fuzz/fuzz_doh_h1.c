@@ -199,6 +199,13 @@ res_cancel(struct res_req *req)
 	req->used = false;
 }
 
+bool
+res_answer_tailored(const struct resolver *r)
+{
+	(void)r;
+	return false;
+}
+
 /* ------------------------------------------------------------ target */
 
 int

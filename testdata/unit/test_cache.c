@@ -1,8 +1,8 @@
 /*
  * testdata/unit/test_cache.c - the sharded message cache: hits, misses,
  * TTL ageing and expiry on a test clock, negative answers, LRU eviction
- * under the byte bound, flush by name/type/subtree, DO/CD keys, and two
- * threads using one cache.
+ * under the byte bound, flush by name/type/subtree, DO/CD keys, client
+ * subnet keys and their scope counts, and two threads using one cache.
  */
 #include "config.h"
 
@@ -49,7 +49,8 @@ make_query(struct tq *t, const char *name, uint16_t type, bool dnssec_ok,
 	cache_key_from_query(&t->k, &t->q);
 }
 
-static const struct dns_reply_opts opts = { 65535, 1232, false };
+static const struct dns_reply_opts opts =
+    { .max_len = 65535, .edns_udp = 1232, .pad = false };
 
 /* An upstream reply to t: A records with 'ttl', or NXDOMAIN with SOA. */
 static struct dns_msg *
@@ -319,6 +320,77 @@ thread_main(void *p)
 	return NULL;
 }
 
+/* The key of t for clients in addr/scope (IPv4). */
+static struct cache_key
+ecs_key(const struct tq *t, const char *addr4, unsigned scope)
+{
+	struct cache_key k = t->k;
+
+	k.ecs_family = 1;
+	k.ecs_scope = (uint8_t)scope;
+	k.ecs_forced = false;
+	memset(k.ecs_addr, 0, sizeof(k.ecs_addr));
+	memcpy(k.ecs_addr, addr4, 4);
+	dns_ecs_mask(k.ecs_addr, scope);
+	return k;
+}
+
+static void
+test_ecs_keys(void **state)
+{
+	struct msg_cache *c = msg_cache_new(1 << 20);
+	struct tq t;
+	struct cache_key a, b, other;
+	uint8_t out[1024];
+	FILE *f;
+	char buf[4096];
+	size_t mem0 = msg_cache_mem(c);
+
+	(void)state;
+	test_now = 1000;
+	msg_cache_set_clock(c, test_clock, NULL);
+	make_query(&t, "ecs.example.", DNS_T_A, false, false);
+	a = ecs_key(&t, "\xc6\x33\x64\x4d", 24);
+	b = ecs_key(&t, "\xc6\x33\x64\x01", 24);	/* same /24 */
+	other = ecs_key(&t, "\xc6\x33\x65\x01", 24);
+	assert_true(cache_key_equal(&a, &b));
+	assert_int_equal(cache_key_hash(&a), cache_key_hash(&b));
+	assert_false(cache_key_equal(&a, &other));
+	assert_false(cache_key_equal(&a, &t.k));
+	assert_false(msg_cache_has_scope(c, 1, 24));
+
+	assert_true(msg_cache_insert(c, &a, make_msg(&t, 60, 0)));
+	assert_true(msg_cache_has_scope(c, 1, 24));
+	assert_false(msg_cache_has_scope(c, 1, 16));
+	assert_false(msg_cache_has_scope(c, 2, 24));
+	assert_false(msg_cache_has_scope(c, 3, 24));
+	/* only for that subnet: not for the shared key, not the next /24 */
+	assert_true(msg_cache_reply(c, &b, &t.q, &opts, out, sizeof(out)) > 0);
+	assert_int_equal(msg_cache_reply(c, &t.k, &t.q, &opts, out,
+	    sizeof(out)), 0);
+	assert_int_equal(msg_cache_reply(c, &other, &t.q, &opts, out,
+	    sizeof(out)), 0);
+	/* a shared entry beside it; dump_cache shows only that one */
+	assert_true(msg_cache_insert(c, &t.k, make_msg(&t, 60, 0)));
+	f = fmemopen(buf, sizeof(buf), "w");
+	assert_non_null(f);
+	assert_int_equal(msg_cache_dump(c, f), 1);
+	fclose(f);
+	/* replacing keeps one count; expiry and flush take it back to 0 */
+	assert_true(msg_cache_insert(c, &b, make_msg(&t, 60, 0)));
+	assert_true(msg_cache_insert(c, &other, make_msg(&t, 30, 0)));
+	assert_int_equal(msg_cache_count(c), 3);
+	test_now += 30;
+	assert_int_equal(msg_cache_reply(c, &other, &t.q, &opts, out,
+	    sizeof(out)), 0);
+	assert_true(msg_cache_has_scope(c, 1, 24));
+	assert_int_equal(msg_cache_flush(c, t.k.name, t.k.name_len, 0, false),
+	    2);
+	assert_false(msg_cache_has_scope(c, 1, 24));
+	assert_int_equal(msg_cache_mem(c), mem0);
+	msg_cache_free(c);
+}
+
 static void
 test_two_threads(void **state)
 {
@@ -349,6 +421,7 @@ main(void)
 		cmocka_unit_test(test_lru_eviction),
 		cmocka_unit_test(test_flush),
 		cmocka_unit_test(test_do_cd_keys),
+		cmocka_unit_test(test_ecs_keys),
 		cmocka_unit_test(test_two_threads),
 	};
 

@@ -60,7 +60,8 @@ fake_answer(const uint8_t *qp, size_t ql, uint8_t *out, size_t cap,
 {
 	struct dns_query q;
 	struct dns_buf b = { out, 0, cap, false };
-	struct dns_reply_opts o = { 65535, 1232, false };
+	struct dns_reply_opts o =
+	    { .max_len = 65535, .edns_udp = 1232, .pad = false };
 	static const uint8_t a[4] = { 192, 0, 2, 7 };
 	size_t n;
 

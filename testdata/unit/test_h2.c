@@ -169,6 +169,7 @@ static struct {
 	int cancelled;
 	bool last_stream, last_encrypted;
 	uint32_t ttl;
+	bool tailored;		/* res_answer_tailored says */
 } fres;
 
 /* The answer to q: QR, RA, one A record with fres.ttl. */
@@ -238,6 +239,13 @@ res_cancel(struct res_req *req)
 	req->cancelled = true;
 	req->used = false;
 	fres.cancelled++;
+}
+
+bool
+res_answer_tailored(const struct resolver *r)
+{
+	(void)r;
+	return fres.tailored;
 }
 
 /* Answer pending request i now (RES_LATER). */
@@ -633,6 +641,28 @@ test_get_ok(void **unused)
 	assert_false(T->conn.busy);
 	assert_int_equal(budget_used(&T->sh.query_budget), 0);
 	assert_int_equal(budget_used(&T->sh.response_budget), 0);
+	h2t_end();
+}
+
+static void
+test_tailored_answer_private(void **unused)
+{
+	int32_t id;
+
+	(void)unused;
+	h2t_start(0, 0, 65552, 100);
+	fres.tailored = true;
+	id = submit_get(0x1234, NULL, NULL);
+	pump();
+	check_200(id, 0x1234, "private, max-age=300");
+	fres.tailored = false;
+	fres.mode = RES_LATER;
+	id = submit_get(0x1235, NULL, NULL);
+	pump();
+	fres.tailored = true;
+	fres_answer(0);
+	pump();
+	check_200(id, 0x1235, "private, max-age=300");
 	h2t_end();
 }
 
@@ -1204,6 +1234,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_shared_new),
 		cmocka_unit_test(test_get_ok),
+		cmocka_unit_test(test_tailored_answer_private),
 		cmocka_unit_test(test_get_padded_and_ttl),
 		cmocka_unit_test(test_post_ok),
 		cmocka_unit_test(test_answer_later),

@@ -319,6 +319,13 @@ res_cancel(struct res_req *req)
 	fres.cancelled++;
 }
 
+bool
+res_answer_tailored(const struct resolver *r)
+{
+	(void)r;
+	return false;
+}
+
 static int
 fres_pending(void)
 {

@@ -73,7 +73,8 @@ ask(const struct local_zones *lz, const char *name, uint16_t type,
 	uint8_t q[512], wire[DNS_MAX_NAME];
 	size_t wl = dns_name_from_text(name, wire), ql;
 	struct dns_query dq;
-	struct dns_reply_opts o = { 65535, 1232, false };
+	struct dns_reply_opts o =
+	    { .max_len = 65535, .edns_udp = 1232, .pad = false };
 
 	assert_true(wl > 0);
 	ql = dns_query_build(q, sizeof(q), 0xbeef, wire, wl, type, DNS_C_IN,

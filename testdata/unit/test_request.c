@@ -239,6 +239,26 @@ test_check_headers(void **unused)
 }
 
 static void
+test_cache_control(void **unused)
+{
+	char b[48];
+
+	(void)unused;
+	assert_int_equal(doh_req_cache_control(b, sizeof(b), 300, false), 11);
+	assert_string_equal(b, "max-age=300");
+	assert_int_equal(doh_req_cache_control(b, sizeof(b), 0, true), 18);
+	assert_string_equal(b, "private, max-age=0");
+	/* no TTL to give (e.g. a negative answer without SOA) */
+	assert_int_equal(doh_req_cache_control(b, sizeof(b), -1, false), 0);
+	assert_string_equal(b, "");
+	assert_int_equal(doh_req_cache_control(b, sizeof(b), -1, true), 7);
+	assert_string_equal(b, "private");
+	/* does not fit: nothing rather than a cut header */
+	assert_int_equal(doh_req_cache_control(b, 8, 2147483647, false), 0);
+	assert_string_equal(b, "");
+}
+
+static void
 test_body(void **unused)
 {
 	(void)unused;
@@ -405,6 +425,7 @@ main(void)
 		cmocka_unit_test(test_b64_lengths),
 		cmocka_unit_test(test_check_headers),
 		cmocka_unit_test(test_body),
+		cmocka_unit_test(test_cache_control),
 		cmocka_unit_test(test_forwarded),
 		cmocka_unit_test(test_forwarded_many_fields),
 	};

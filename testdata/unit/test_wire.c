@@ -6,6 +6,8 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -15,9 +17,12 @@
 
 #include "dns/wire.h"
 
-static const struct dns_reply_opts udp512 = { 512, 1232, false };
-static const struct dns_reply_opts stream = { 65535, 1232, false };
-static const struct dns_reply_opts padded = { 65535, 1232, true };
+static const struct dns_reply_opts udp512 =
+    { .max_len = 512, .edns_udp = 1232, .pad = false };
+static const struct dns_reply_opts stream =
+    { .max_len = 65535, .edns_udp = 1232, .pad = false };
+static const struct dns_reply_opts padded =
+    { .max_len = 65535, .edns_udp = 1232, .pad = true };
 
 static void
 put16(uint8_t *p, uint16_t v)
@@ -377,6 +382,158 @@ test_parse_ecs(void **st)
 	/* shorter than family + prefixes */
 	n = ecs_query(b, (const uint8_t *)"\0\x08\0\3\0\1\x18", 7);
 	assert_int_equal(dns_query_parse(&q, b, n), DNS_RCODE_FORMERR);
+	/* RFC 7871 7.1.1: a non-zero scope in a query */
+	n = ecs_query(b, (const uint8_t *)"\0\x08\0\7\0\1\x18\x10\xc0\0\2", 11);
+	assert_int_equal(dns_query_parse(&q, b, n), DNS_RCODE_FORMERR);
+	assert_false(q.ecs);
+	/* two ECS options */
+	n = ecs_query(b, (const uint8_t *)
+	    "\0\x08\0\4\0\1\0\0\0\x08\0\4\0\1\0\0", 16);
+	assert_int_equal(dns_query_parse(&q, b, n), DNS_RCODE_FORMERR);
+}
+
+static void
+test_ecs_option(void **st)
+{
+	struct dns_ecs e, f;
+	uint8_t out[64], a[16];
+
+	(void)st;
+	/* a reply may carry a scope, a query may not */
+	assert_int_equal(dns_ecs_parse(&e,
+	    (const uint8_t *)"\0\1\x18\x10\xc0\0\2", 7, false), 0);
+	assert_int_equal(e.family, 1);
+	assert_int_equal(e.source, 24);
+	assert_int_equal(e.scope, 16);
+	assert_memory_equal(e.addr, "\xc0\0\2\0\0\0\0\0\0\0\0\0\0\0\0\0", 16);
+	assert_int_equal(dns_ecs_parse(&e,
+	    (const uint8_t *)"\0\1\x18\x10\xc0\0\2", 7, true), -1);
+	/* scope longer than the address, in a reply */
+	assert_int_equal(dns_ecs_parse(&e,
+	    (const uint8_t *)"\0\1\x18\x21\xc0\0\2", 7, false), -1);
+	assert_int_equal(dns_ecs_parse(&e,
+	    (const uint8_t *)"\0\2\x80\0", 4, false), -1);
+	assert_int_equal(dns_ecs_parse(&e, (const uint8_t *)"\0\1\0", 3,
+	    false), -1);
+	assert_int_equal(dns_ecs_family_bits(1), 32);
+	assert_int_equal(dns_ecs_family_bits(2), 128);
+	assert_int_equal(dns_ecs_family_bits(3), 0);
+
+	/* mask */
+	memset(a, 0xff, sizeof(a));
+	dns_ecs_mask(a, 13);
+	assert_memory_equal(a, "\xff\xf8\0\0", 4);
+	memset(a, 0xff, sizeof(a));
+	dns_ecs_mask(a, 128);
+	assert_int_equal(a[15], 0xff);
+	dns_ecs_mask(a, 0);
+	assert_int_equal(a[0], 0);
+
+	/* write: the address cut to ceil(source / 8) octets, masked */
+	memset(&e, 0, sizeof(e));
+	e.family = 1;
+	e.source = 20;
+	e.scope = 0;
+	memcpy(e.addr, "\xcb\0\x71\x55", 4);
+	assert_int_equal(dns_ecs_write(out, sizeof(out), &e), 11);
+	assert_memory_equal(out, "\0\x08\0\x07\0\1\x14\0\xcb\0\x70", 11);
+	assert_int_equal(dns_ecs_parse(&f, out + 4, 7, true), 0);
+	assert_int_equal(f.source, 20);
+	assert_memory_equal(f.addr, "\xcb\0\x70\0", 4);
+	assert_int_equal(dns_ecs_write(out, 10, &e), 0);
+	e.source = 0;
+	assert_int_equal(dns_ecs_write(out, sizeof(out), &e), 8);
+	assert_memory_equal(out, "\0\x08\0\x04\0\1\0\0", 8);
+	e.family = 3;
+	assert_int_equal(dns_ecs_write(out, sizeof(out), &e), 0);
+	e.family = 2;
+	e.source = 129;
+	assert_int_equal(dns_ecs_write(out, sizeof(out), &e), 0);
+}
+
+static void
+test_ecs_from_addr(void **st)
+{
+	struct sockaddr_in s4;
+	struct sockaddr_in6 s6;
+	struct sockaddr sa;
+	struct dns_ecs e;
+
+	(void)st;
+	memset(&s4, 0, sizeof(s4));
+	s4.sin_family = AF_INET;
+	inet_pton(AF_INET, "198.51.100.77", &s4.sin_addr);
+	assert_true(dns_ecs_from_addr(&e, (struct sockaddr *)&s4, 24, 56));
+	assert_int_equal(e.family, 1);
+	assert_int_equal(e.source, 24);
+	assert_int_equal(e.scope, 0);
+	assert_memory_equal(e.addr, "\xc6\x33\x64\0", 4);
+	assert_true(dns_ecs_from_addr(&e, (struct sockaddr *)&s4, 40, 56));
+	assert_int_equal(e.source, 32);
+	assert_memory_equal(e.addr, "\xc6\x33\x64\x4d", 4);
+
+	memset(&s6, 0, sizeof(s6));
+	s6.sin6_family = AF_INET6;
+	inet_pton(AF_INET6, "2001:db8:1:2ff::1", &s6.sin6_addr);
+	assert_true(dns_ecs_from_addr(&e, (struct sockaddr *)&s6, 24, 56));
+	assert_int_equal(e.family, 2);
+	assert_int_equal(e.source, 56);
+	assert_memory_equal(e.addr,
+	    "\x20\x01\x0d\xb8\0\x01\x02\0\0\0\0\0\0\0\0\0", 16);
+	/* IPv4-mapped IPv6 is an IPv4 client */
+	inet_pton(AF_INET6, "::ffff:192.0.2.200", &s6.sin6_addr);
+	assert_true(dns_ecs_from_addr(&e, (struct sockaddr *)&s6, 24, 56));
+	assert_int_equal(e.family, 1);
+	assert_int_equal(e.source, 24);
+	assert_memory_equal(e.addr, "\xc0\0\2\0", 4);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_family = AF_UNIX;
+	assert_false(dns_ecs_from_addr(&e, &sa, 24, 56));
+	assert_false(dns_ecs_from_addr(&e, NULL, 24, 56));
+}
+
+/* An upstream-style reply to a.example. A with one answer and an OPT
+ * carrying 'opt' (olen bytes). */
+static size_t
+ecs_reply(uint8_t *b, const uint8_t *opt, uint16_t olen)
+{
+	size_t n = mkhdr(b, 1, DNS_QR | DNS_RD | DNS_RA, "a.example.",
+	    DNS_T_A);
+
+	put16(b + 6, 1);
+	memcpy(b + n, "\xc0\x0c\0\1\0\1\0\0\0\x3c\0\4\xc0\0\2\1", 16);
+	n += 16;
+	return addopt(b, n, 1232, 0, opt, olen);
+}
+
+static void
+test_reply_ecs(void **st)
+{
+	uint8_t b[512];
+	struct dns_ecs e;
+	size_t n;
+
+	(void)st;
+	n = ecs_reply(b, (const uint8_t *)
+	    "\0\x0c\0\0\0\x08\0\7\0\1\x18\x10\xc0\0\2", 15);
+	assert_int_equal(dns_reply_ecs(b, n, &e), 1);
+	assert_int_equal(e.family, 1);
+	assert_int_equal(e.source, 24);
+	assert_int_equal(e.scope, 16);
+	/* no option, no OPT */
+	n = ecs_reply(b, NULL, 0);
+	assert_int_equal(dns_reply_ecs(b, n, &e), 0);
+	/* ARCOUNT still says 1 */
+	assert_int_equal(dns_reply_ecs(b, n - 11, &e), -1);
+	put16(b + 10, 0);
+	assert_int_equal(dns_reply_ecs(b, n - 11, &e), 0);
+	/* malformed option, option running past the OPT */
+	n = ecs_reply(b, (const uint8_t *)"\0\x08\0\7\0\3\x18\0\xc0\0\2", 11);
+	assert_int_equal(dns_reply_ecs(b, n, &e), -1);
+	n = ecs_reply(b, (const uint8_t *)"\0\x08\0\x09\0\1\x18\0\xc0\0\2", 11);
+	assert_int_equal(dns_reply_ecs(b, n, &e), -1);
+	assert_int_equal(dns_reply_ecs(NULL, 0, &e), -1);
 }
 
 /* a reply-ish message for hostile name tests: question + one answer
@@ -624,6 +781,68 @@ upstream(uint8_t *out, size_t cap, int rcode, int nanswers,
 }
 
 static void
+test_reply_echoes_ecs(void **st)
+{
+	uint8_t b[512], out[4096];
+	struct dns_query q;
+	struct dns_reply_opts o = stream;
+	struct dns_ecs e;
+	size_t n, len, opt;
+
+	(void)st;
+	/* 198.51.100.77/32 and padding */
+	n = mkhdr(b, 5, DNS_RD, "a.example.", DNS_T_TXT);
+	n = addopt(b, n, 1232, 0, (const uint8_t *)
+	    "\0\x08\0\x08\0\1\x20\0\xc6\x33\x64\x4d\0\x0c\0\0", 16);
+	assert_int_equal(dns_query_parse(&q, b, n), 0);
+	assert_true(q.ecs);
+	/* not asked to: no ECS, as for every client before */
+	len = reply_with_txt(out, sizeof(out), &q, 100, 1, &o);
+	opt = q.question_end + 2 + 10 + 100;
+	assert_int_equal(len, opt + 11);
+	assert_int_equal(dns_reply_ecs(out, len, &e), 0);
+	/* asked to: the client's option with the scope */
+	o.ecs = true;
+	o.ecs_scope = 24;
+	len = reply_with_txt(out, sizeof(out), &q, 100, 1, &o);
+	assert_int_equal(len, opt + 11 + 12);
+	assert_int_equal(get16(out + opt + 9), 12);
+	assert_int_equal(dns_reply_ecs(out, len, &e), 1);
+	assert_int_equal(e.family, 1);
+	assert_int_equal(e.source, 32);
+	assert_int_equal(e.scope, 24);
+	assert_memory_equal(e.addr, "\xc6\x33\x64\x4d", 4);
+	assert_int_equal(dns_reply_min_ttl(out, len), 60);
+	/* with padding: RDLENGTH covers both options */
+	o.pad = true;
+	len = reply_with_txt(out, sizeof(out), &q, 100, 1, &o);
+	assert_int_equal(len % DNS_PAD_BLOCK, 0);
+	assert_int_equal(get16(out + opt + 9), len - opt - 11);
+	assert_int_equal(dns_reply_ecs(out, len, &e), 1);
+	assert_int_equal(e.scope, 24);
+	/* truncation counts the option: header, question, OPT with ECS */
+	o.pad = false;
+	o.max_len = opt + 11 + 11;
+	len = reply_with_txt(out, sizeof(out), &q, 100, 1, &o);
+	assert_int_equal(len, q.question_end + 11 + 12);
+	assert_true(get16(out + 2) & DNS_TC);
+	assert_int_equal(dns_reply_ecs(out, len, &e), 1);
+	/* a query without ECS never gets one */
+	n = pad_query(b);
+	assert_int_equal(dns_query_parse(&q, b, n), 0);
+	o.max_len = 65535;
+	len = reply_with_txt(out, sizeof(out), &q, 100, 1, &o);
+	assert_int_equal(dns_reply_ecs(out, len, &e), 0);
+	/* error replies echo too */
+	n = ecs_query(b, (const uint8_t *)"\0\x08\0\4\0\1\0\0", 8);
+	assert_int_equal(dns_query_parse(&q, b, n), 0);
+	o.ecs_scope = 0;
+	len = dns_reply_error(out, sizeof(out), &q, DNS_RCODE_REFUSED, &o);
+	assert_int_equal(dns_reply_ecs(out, len, &e), 1);
+	assert_int_equal(e.source, 0);
+}
+
+static void
 test_min_ttl(void **st)
 {
 	uint8_t out[1024];
@@ -734,7 +953,8 @@ test_msg_cache(void **st)
 	n = mkhdr(b, 1, DNS_RD, "a.example.", DNS_T_A);
 	assert_int_equal(dns_query_parse(&q, b, n), 0);
 	{
-		struct dns_reply_opts tiny = { 60, 1232, false };
+		struct dns_reply_opts tiny =
+		    { .max_len = 60, .edns_udp = 1232, .pad = false };
 
 		len = dns_msg_reply(m, 0, &q, &tiny, out, sizeof(out));
 		assert_int_equal(len, q.question_end);
@@ -988,6 +1208,10 @@ main(void)
 		cmocka_unit_test(test_parse_edns),
 		cmocka_unit_test(test_parse_badvers),
 		cmocka_unit_test(test_parse_ecs),
+		cmocka_unit_test(test_ecs_option),
+		cmocka_unit_test(test_ecs_from_addr),
+		cmocka_unit_test(test_reply_ecs),
+		cmocka_unit_test(test_reply_echoes_ecs),
 		cmocka_unit_test(test_hostile_names),
 		cmocka_unit_test(test_hostile_counts),
 		cmocka_unit_test(test_padding),
