@@ -488,14 +488,19 @@ CONTRIB = os.path.join(harness.REPO, "contrib", "haproxy-doh.cfg")
 
 class Haproxy:
     """HAProxy in the foreground (-db) running contrib/haproxy-doh.cfg
-    with its ports replaced.  Stopped by PID."""
+    with its ports replaced; with 'crt' (a PEM with certificate and key)
+    the DoH frontend terminates TLS instead, as the file's comment says.
+    Stopped by PID."""
 
-    def __init__(self, workdir, doh_backend, dot_backend):
+    def __init__(self, workdir, doh_backend, dot_backend, crt=None):
         self.dir = workdir
         self.doh = harness.free_port()
         self.dot = harness.free_port()
         text = open(CONTRIB).read()
-        for old, new in (("bind :443", "bind 127.0.0.1:%d" % self.doh),
+        bind = "bind 127.0.0.1:%d" % self.doh
+        if crt:
+            bind += " ssl crt %s alpn h2,http/1.1" % crt
+        for old, new in (("bind :443", bind),
                          ("bind :853", "bind 127.0.0.1:%d" % self.dot),
                          ("127.0.0.1:8443", "127.0.0.1:%d" % doh_backend),
                          ("127.0.0.1:8853", "127.0.0.1:%d" % dot_backend)):
@@ -549,9 +554,9 @@ class Haproxy:
 def start_haproxy():
     started = []
 
-    def factory(doh_backend, dot_backend):
+    def factory(doh_backend, dot_backend, crt=None):
         h = Haproxy(harness.make_workdir("cairn-haproxy-"), doh_backend,
-                    dot_backend)
+                    dot_backend, crt)
         started.append(h)
         return h
     yield factory
@@ -609,3 +614,44 @@ def test_haproxy_send_proxy_v2(make_cairnd, certs, start_haproxy):
                    for x in lines), client
     wait_tcpusage_zero(d)
     d.check_doh_counters(6)
+
+
+@pytest.mark.skipif(HAPROXY is None, reason="haproxy binary absent "
+                    "(apt-get install haproxy)")
+@pytest.mark.skipif(not harness.have_tool("curl"), reason="curl missing")
+def test_haproxy_tls_termination(make_cairnd, certs, start_haproxy,
+                                 tmp_path):
+    """The alternative in contrib/haproxy-doh.cfg's comment: HAProxy
+    terminates TLS (ALPN h2 or http/1.1) and sends PROXY v2 and clear
+    text to cairnd's http-notls-downstream port, which tells h2c from
+    HTTP/1.1 by itself."""
+    port = harness.free_port()
+    d = make_cairnd(server_lines=ACL + """
+        access-control: 127.0.0.6/32 refuse
+        interface: 127.0.0.1@%d
+        https-port: %d
+        http-notls-downstream: yes
+        proxy-protocol-port: %d
+        """ % (port, port, port))
+    crt = str(tmp_path / "haproxy.pem")
+    with open(crt, "w") as f:
+        f.write(open(certs["cert"]).read() + open(certs["key"]).read())
+    h = start_haproxy(port, harness.free_port(), crt=crt)
+    wire = query(0).to_wire()
+    with H2Client(h.doh, certs["ca"], src="127.0.0.5") as c:
+        assert c.alpn == "h2"
+        assert noerror(harness.parse_answer(c.query(wire)))
+    with H2Client(h.doh, certs["ca"], src="127.0.0.6") as c:
+        assert refused(harness.parse_answer(c.query(wire)))
+    for src, check in (("127.0.0.5", noerror), ("127.0.0.6", refused)):
+        out = str(tmp_path / "out")
+        r = harness.run(["curl", "-sS", "-v", "--http1.1", "--cacert",
+                         certs["ca"], "--interface", src, "--max-time",
+                         "10", "-o", out,
+                         "https://127.0.0.1:%d/dns-query?dns=%s"
+                         % (h.doh, b64url(wire))])
+        assert r.returncode == 0, r.stderr
+        assert "< HTTP/1.1 200" in r.stderr, r.stderr
+        assert check(dns.message.from_wire(open(out, "rb").read()))
+    wait_tcpusage_zero(d)
+    d.check_doh_counters(4)
