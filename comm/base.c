@@ -219,7 +219,7 @@ comm_proxy_log_bad(struct comm_base *cb, const char *peer, const char *why)
 	if (cb->proxy_log_at == 0 ||
 	    now - cb->proxy_log_at >= COMM_PROXY_LOG_SEC) {
 		verbose(VERB_OPS, "comm: %s: no valid PROXY header (%s); "
-		    "%lu such peers since the last report", peer, why,
+		    "%lu such peer(s) since the last report", peer, why,
 		    cb->proxy_bad);
 		cb->proxy_log_at = now;
 		cb->proxy_bad = 0;

@@ -4,7 +4,11 @@
  * skipped, bytes after the header untouched), every prefix of a valid
  * header asking for more, the exact limits (107 bytes for v1, 16 +
  * PROXY_V2_MAX_LEN for v2) and the headers that must be refused, as
- * early as the first byte that cannot belong to one.
+ * early as the first byte that cannot belong to one.  Then the same
+ * through comm/ over loopback sockets (COMM_LISTEN_PROXY): the header
+ * consumed exactly, the proto opened after it with the proxied peer,
+ * access-control and tcp-connection-limit by that peer, the header
+ * deadline, and UDP.
  */
 #include "config.h"
 
@@ -15,11 +19,23 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
+#include <event2/event.h>
+
+#include "comm/comm.h"
 #include "comm/proxy.h"
+#include "util/netblock.h"
+#include "util/stats.h"
 
 #define BOTH	(PROXY_ALLOW_V1 | PROXY_ALLOW_V2)
 
@@ -427,6 +443,385 @@ test_v2_invalid(void **state)
 	    PROXY_ALLOW_V2, &h), PROXY_INVALID);
 }
 
+/* ------------------------------------------------ through comm/ */
+
+/*
+ * A listener with COMM_LISTEN_PROXY on loopback, the event loop run by
+ * the test between client actions, and a proto that records what it is
+ * handed: the header must be consumed exactly, the proto opened only
+ * after it, with the proxied peer, and the limits applied to that peer.
+ */
+static struct event_base *eb;
+static struct comm_base *cbase;
+static struct stats st;
+static struct comm_limits lim;
+static struct netblock_set acl, tcl;
+static int lfd = -1, lport;
+static int rec_opens, rec_closes;
+static uint8_t rec_in[256];
+static size_t rec_len;
+static char rec_peer[64];
+
+static int
+rec_open(struct comm_conn *c, void *s)
+{
+	(void)s;
+	rec_opens++;
+	snprintf(rec_peer, sizeof(rec_peer), "%s", comm_conn_peer_str(c));
+	return 0;
+}
+
+static int
+rec_input(struct comm_conn *c, void *s, const uint8_t *d, size_t len)
+{
+	(void)c;
+	(void)s;
+	if (rec_len + len <= sizeof(rec_in)) {
+		memcpy(rec_in + rec_len, d, len);
+		rec_len += len;
+	}
+	return 0;
+}
+
+static void
+rec_close(struct comm_conn *c, void *s, enum comm_close_why why)
+{
+	(void)c;
+	(void)s;
+	(void)why;
+	rec_closes++;
+}
+
+static const struct comm_proto rec_proto = {
+	"rec", 8, rec_open, rec_input, NULL, NULL, rec_close
+};
+static const struct comm_stream_spec rec_spec = { &rec_proto, NULL, NULL,
+    false };
+
+static void
+loop_for(int ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	event_base_loopexit(eb, &tv);
+	event_base_dispatch(eb);
+}
+
+static int
+comm_setup(void **state)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	int on = 1;
+
+	(void)state;
+	eb = event_base_new();
+	assert_non_null(eb);
+	memset(&st, 0, sizeof(st));
+	memset(&acl, 0, sizeof(acl));
+	memset(&tcl, 0, sizeof(tcl));
+	/* 127.0.0.9 may not send headers; 192.0.2.0/24 is denied */
+	assert_int_equal(netblock_add(&acl, "127.0.0.0/8", ACL_ALLOW), 0);
+	assert_int_equal(netblock_add(&acl, "127.0.0.9/32", ACL_REFUSE), 0);
+	assert_int_equal(netblock_add(&acl, "0.0.0.0/0", ACL_ALLOW), 0);
+	assert_int_equal(netblock_add(&acl, "192.0.2.0/24", ACL_DENY), 0);
+	netblock_finish(&acl);
+	assert_int_equal(netblock_add(&tcl, "203.0.113.0/24", 1), 0);
+	assert_int_equal(netblock_add(&tcl, "127.0.0.0/8", 1), 0);
+	netblock_finish(&tcl);
+	memset(&lim, 0, sizeof(lim));
+	lim.incoming_num_tcp = 10;
+	lim.tcp_idle_timeout_msec = 400;
+	lim.acl = &acl;
+	lim.tcl = &tcl;
+	cbase = comm_base_new(eb, &lim, &st);
+	assert_non_null(cbase);
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	assert_true(lfd >= 0);
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(lfd, 16), 0);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sin, &len), 0);
+	lport = ntohs(sin.sin_port);
+	assert_int_equal(comm_listen_stream(cbase, lfd, &rec_spec, NULL,
+	    COMM_LISTEN_PROXY), 0);
+	rec_opens = rec_closes = 0;
+	rec_len = 0;
+	rec_peer[0] = 0;
+	return 0;
+}
+
+static int
+comm_teardown(void **state)
+{
+	(void)state;
+	comm_base_free(cbase);
+	close(lfd);
+	event_base_free(eb);
+	/* every tcp-connection-limit count was given back */
+	assert_int_equal(tcl.v[0].count + tcl.v[1].count, 0);
+	netblock_clear(&acl);
+	netblock_clear(&tcl);
+	return 0;
+}
+
+/* A client from 'src' (127.0.0.x), nonblocking once connected. */
+static int
+cli(const char *src)
+{
+	struct sockaddr_in sin;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), on = 1;
+
+	assert_true(fd >= 0);
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	inet_pton(AF_INET, src, &sin.sin_addr);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	sin.sin_port = htons((uint16_t)lport);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	return fd;
+}
+
+static void
+cli_send(int fd, const void *p, size_t len)
+{
+	assert_int_equal(send(fd, p, len, MSG_NOSIGNAL), (ssize_t)len);
+}
+
+/* Did the server close fd within max_ms (running the loop)? */
+static bool
+cli_closed(int fd, int max_ms)
+{
+	int waited;
+
+	for (waited = 0; waited <= max_ms; waited += 10) {
+		uint8_t b[16];
+		ssize_t n = recv(fd, b, sizeof(b), 0);
+
+		if (n == 0 || (n < 0 && errno != EAGAIN &&
+		    errno != EWOULDBLOCK))
+			return true;
+		loop_for(10);
+	}
+	return false;
+}
+
+static long
+tcl_count(const char *block)
+{
+	size_t i;
+	int fam, prefix;
+	unsigned char a[16];
+
+	assert_int_equal(netblock_parse(block, &fam, a, &prefix), 0);
+	for (i = 0; i < tcl.n; i++)
+		if (tcl.v[i].prefix == prefix &&
+		    memcmp(tcl.v[i].addr, a, 16) == 0)
+			return tcl.v[i].count;
+	fail_msg("no entry %s", block);
+	return -1;
+}
+
+static void
+test_comm_header_then_data(void **state)
+{
+	static const char v1[] = "PROXY TCP4 203.0.113.5 127.0.0.1 4000 53\r\n";
+	uint8_t buf[128];
+	int a, b, c;
+
+	(void)state;
+	/* header and data in one segment: the proto gets only the data */
+	memcpy(buf, v1, sizeof(v1) - 1);
+	memcpy(buf + sizeof(v1) - 1, "hello", 5);
+	a = cli("127.0.0.1");
+	cli_send(a, buf, sizeof(v1) - 1 + 5);
+	loop_for(50);
+	assert_int_equal(rec_opens, 1);
+	assert_int_equal(rec_len, 5);
+	assert_memory_equal(rec_in, "hello", 5);
+	assert_string_equal(rec_peer, "203.0.113.5 port 4000");
+	/* counted for the proxied address only, not for the proxy's */
+	assert_int_equal(tcl_count("203.0.113.0/24"), 1);
+	assert_int_equal(tcl_count("127.0.0.0/8"), 0);
+	/* the same client again: over its limit of 1 */
+	b = cli("127.0.0.1");
+	cli_send(b, v1, sizeof(v1) - 1);
+	assert_true(cli_closed(b, 300));
+	assert_int_equal(STAT_LOAD(st.c[STAT_TCP_REFUSED_LIMIT]), 1);
+	assert_int_equal(rec_opens, 1);
+	/* LOCAL: the proxy's own address, counted for it */
+	c = cli("127.0.0.2");
+	cli_send(c, sig, 12);
+	cli_send(c, "\x20\x00\x00\x00", 4);
+	loop_for(50);
+	assert_int_equal(rec_opens, 2);
+	assert_true(strncmp(rec_peer, "127.0.0.2 port ", 15) == 0);
+	assert_int_equal(tcl_count("127.0.0.0/8"), 1);
+	close(a);
+	close(b);
+	close(c);
+	loop_for(50);
+	assert_int_equal(rec_closes, 2);
+	assert_int_equal(comm_base_conn_count(cbase), 0);
+}
+
+static void
+test_comm_dripped_and_refused(void **state)
+{
+	static const char v1[] = "PROXY TCP4 198.51.100.7 127.0.0.1 9 53\r\n";
+	static const char deny[] = "PROXY TCP4 192.0.2.7 127.0.0.1 9 53\r\n";
+	size_t i;
+	int a, b, c, d;
+
+	(void)state;
+	a = cli("127.0.0.1");
+	for (i = 0; i < sizeof(v1) - 1; i++) {
+		assert_int_equal(rec_opens, 0);	/* not before the end */
+		cli_send(a, v1 + i, 1);
+		loop_for(5);
+	}
+	cli_send(a, "x", 1);
+	loop_for(30);
+	assert_int_equal(rec_opens, 1);
+	assert_string_equal(rec_peer, "198.51.100.7 port 9");
+	assert_int_equal(rec_len, 1);
+	/* access-control deny by the proxied address */
+	b = cli("127.0.0.1");
+	cli_send(b, deny, sizeof(deny) - 1);
+	assert_true(cli_closed(b, 300));
+	/* a sender that is not allowed: closed at accept */
+	c = cli("127.0.0.9");
+	assert_true(cli_closed(c, 300));
+	/* no header */
+	d = cli("127.0.0.1");
+	cli_send(d, "\x00\x1d", 2);
+	assert_true(cli_closed(d, 300));
+	assert_int_equal(rec_opens, 1);
+	assert_int_equal(STAT_LOAD(st.c[STAT_TCP_REFUSED_LIMIT]), 0);
+	close(a);
+	close(b);
+	close(c);
+	close(d);
+	loop_for(30);
+	assert_int_equal(comm_base_conn_count(cbase), 0);
+}
+
+static void
+test_comm_header_deadline(void **state)
+{
+	static const char part[] = "PROXY TCP4 198.51.100.7 ";
+	struct timeval t0, t1;
+	long ms;
+	size_t i;
+	int a;
+
+	(void)state;
+	/* bytes keep coming, but the header is not done: cut at 400 ms */
+	a = cli("127.0.0.1");
+	gettimeofday(&t0, NULL);
+	for (i = 0; i < sizeof(part) - 1; i++) {
+		if (send(a, part + i, 1, MSG_NOSIGNAL) != 1 || cli_closed(a, 60))
+			break;
+	}
+	gettimeofday(&t1, NULL);
+	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_usec - t0.tv_usec) / 1000;
+	assert_true(i < sizeof(part) - 1);
+	assert_true(ms >= 350 && ms < 1000);
+	assert_int_equal(rec_opens, 0);
+	close(a);
+	loop_for(20);
+	assert_int_equal(comm_base_conn_count(cbase), 0);
+}
+
+/* UDP: the handler gets the payload after the header, the sender for the
+ * reply and the proxied client. */
+static int udp_calls;
+static char udp_from[64], udp_client[64];
+static uint8_t udp_pkt[64];
+static size_t udp_len;
+
+static void
+udp_rec(struct comm_udp *u, void *env, const uint8_t *pkt, size_t len,
+    const struct sockaddr *from, socklen_t fromlen,
+    const struct sockaddr *client, socklen_t clientlen)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	(void)u;
+	(void)env;
+	(void)fromlen;
+	(void)clientlen;
+	udp_calls++;
+	inet_ntop(AF_INET, &((const struct sockaddr_in *)from)->sin_addr, a,
+	    sizeof(a));
+	snprintf(udp_from, sizeof(udp_from), "%s", a);
+	inet_ntop(client->sa_family, client->sa_family == AF_INET ?
+	    (const void *)&((const struct sockaddr_in *)client)->sin_addr :
+	    (const void *)&((const struct sockaddr_in6 *)client)->sin6_addr,
+	    a, sizeof(a));
+	snprintf(udp_client, sizeof(udp_client), "%s", a);
+	udp_len = len < sizeof(udp_pkt) ? len : sizeof(udp_pkt);
+	memcpy(udp_pkt, pkt, udp_len);
+}
+
+static void
+test_comm_udp(void **state)
+{
+	static const uint8_t a4[12] = { 203, 0, 113, 9, 127, 0, 0, 1, 0, 9,
+	    0, 53 };
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	uint8_t buf[128];
+	int ufd, cfd;
+	size_t n;
+
+	(void)state;
+	ufd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(ufd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	getsockname(ufd, (struct sockaddr *)&sin, &len);
+	assert_int_equal(comm_listen_udp(cbase, ufd, udp_rec, NULL,
+	    COMM_LISTEN_PROXY), 0);
+	cfd = socket(AF_INET, SOCK_DGRAM, 0);
+	udp_calls = 0;
+	n = v2(buf, 0x21, 0x12, a4, sizeof(a4));
+	memcpy(buf + n, "query", 5);
+	sendto(cfd, buf, n + 5, 0, (struct sockaddr *)&sin, sizeof(sin));
+	loop_for(30);
+	assert_int_equal(udp_calls, 1);
+	assert_int_equal(udp_len, 5);
+	assert_memory_equal(udp_pkt, "query", 5);
+	assert_string_equal(udp_from, "127.0.0.1");
+	assert_string_equal(udp_client, "203.0.113.9");
+	/* LOCAL: the sender is the client */
+	n = v2(buf, 0x20, 0x00, NULL, 0);
+	memcpy(buf + n, "q2", 2);
+	sendto(cfd, buf, n + 2, 0, (struct sockaddr *)&sin, sizeof(sin));
+	loop_for(30);
+	assert_int_equal(udp_calls, 2);
+	assert_string_equal(udp_client, "127.0.0.1");
+	/* no header, v1, header alone: dropped and counted */
+	sendto(cfd, "query", 5, 0, (struct sockaddr *)&sin, sizeof(sin));
+	sendto(cfd, "PROXY UNKNOWN\r\nq", 16, 0, (struct sockaddr *)&sin,
+	    sizeof(sin));
+	sendto(cfd, buf, n, 0, (struct sockaddr *)&sin, sizeof(sin));
+	loop_for(30);
+	assert_int_equal(udp_calls, 2);
+	assert_int_equal(STAT_LOAD(st.c[STAT_UNWANTED_QUERIES]), 3);
+	close(cfd);
+	comm_base_free(cbase);	/* before its fd goes */
+	cbase = comm_base_new(eb, &lim, &st);
+	close(ufd);
+}
+
 int
 main(void)
 {
@@ -442,7 +837,14 @@ main(void)
 		cmocka_unit_test(test_v2_local_unspec_unix),
 		cmocka_unit_test(test_v2_limit),
 		cmocka_unit_test(test_v2_invalid),
+#define T(f) cmocka_unit_test_setup_teardown(f, comm_setup, comm_teardown)
+		T(test_comm_header_then_data),
+		T(test_comm_dripped_and_refused),
+		T(test_comm_header_deadline),
+		T(test_comm_udp),
+#undef T
 	};
 
+	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
