@@ -14,8 +14,7 @@
  *   COMM_BYTES_PER_EVENT bytes, then yields (event_active) so other
  *   connections get their turn;
  * - output above COMM_OUT_MARK stops reading; below it again reading
- *   resumes and proto->writable runs.
- *
+ *   resumes and proto->writable runs;
  * - on a proxy port the PROXY header is read first, before TLS, with
  *   no byte of what follows (proxy_read).
  *
