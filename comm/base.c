@@ -1,8 +1,9 @@
 /*
  * comm/base.c - one worker's comm state: stream listeners, accepting
  * connections under the limits (incoming-num-tcp slots,
- * tcp-connection-limit, access-control deny), the idle timeout rule, and
- * freeing a connection.
+ * tcp-connection-limit, access-control deny; on a proxy-protocol-port
+ * the same limits for the address a PROXY header names), the idle
+ * timeout rule, and freeing a connection.
  *
  * It does not read or write connections (tcp.c), speak TLS (tls.c) or
  * open sockets (listen.c).
@@ -17,11 +18,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 
 #include "comm/comm_int.h"
+#include "comm/proxy.h"
 #include "util/log.h"
 #include "util/netblock.h"
 #include "util/stats.h"
@@ -150,7 +153,7 @@ comm_conn_touch(struct comm_conn *c)
 	struct timeval tv;
 	int ms;
 
-	if (c->handshaking || c->closing)
+	if (c->handshaking || c->closing || c->proxy_wait)
 		return;
 	ms = comm_conn_timeout_msec(c);
 	tv.tv_sec = ms / 1000;
@@ -189,28 +192,49 @@ comm_conn_free(struct comm_conn *c, enum comm_close_why why)
 	if (c->ssl != NULL)
 		comm_tls_free(c);
 	close(c->fd);
+	free(c->pbuf);
 	free(c->out);
 	free(c->st);
 	free(c);
 }
 
-/* Take one accepted descriptor through the limits; false = refused. */
+bool
+comm_proxy_sender_allowed(const struct comm_base *cb,
+    const struct sockaddr *sa)
+{
+	enum acl_action a;
+
+	if (cb->lim.acl == NULL)
+		return true;
+	a = acl_lookup(cb->lim.acl, sa);
+	return a == ACL_ALLOW || a == ACL_ALLOW_SNOOP;
+}
+
+void
+comm_proxy_log_bad(struct comm_base *cb, const char *peer, const char *why)
+{
+	time_t now = time(NULL);
+
+	cb->proxy_bad++;
+	if (cb->proxy_log_at == 0 ||
+	    now - cb->proxy_log_at >= COMM_PROXY_LOG_SEC) {
+		verbose(VERB_OPS, "comm: %s: no valid PROXY header (%s); "
+		    "%lu such peer(s) since the last report", peer, why,
+		    cb->proxy_bad);
+		cb->proxy_log_at = now;
+		cb->proxy_bad = 0;
+		return;
+	}
+	verbose(VERB_QUERY, "comm: %s: no valid PROXY header (%s)", peer,
+	    why);
+}
+
+/* Count a conn from 'sa' against tcp-connection-limit; false = over. */
 static bool
-accept_allowed(struct comm_base *cb, const struct sockaddr *sa,
+tcl_take(struct comm_base *cb, const struct sockaddr *sa,
     struct netblock_entry **tcl, const char *peer)
 {
 	*tcl = NULL;
-	if (cb->lim.acl != NULL && acl_lookup(cb->lim.acl, sa) == ACL_DENY) {
-		verbose(VERB_QUERY, "comm: %s denied by access-control",
-		    peer);
-		return false;
-	}
-	if (cb->nconn >= cb->lim.incoming_num_tcp) {
-		STAT_INC(cb->st, TCP_REFUSED_LIMIT);
-		verbose(VERB_QUERY, "comm: %s refused: incoming-num-tcp %d "
-		    "reached", peer, cb->lim.incoming_num_tcp);
-		return false;
-	}
 	if (cb->lim.tcl != NULL) {
 		struct netblock_entry *e = netblock_lookup(cb->lim.tcl, sa);
 		if (e != NULL) {
@@ -231,6 +255,65 @@ accept_allowed(struct comm_base *cb, const struct sockaddr *sa,
 	return true;
 }
 
+/*
+ * Take one accepted descriptor through the limits; false = refused.  On
+ * a proxy port the sender must be allowed and tcp-connection-limit waits
+ * for the header (comm_conn_proxied).
+ */
+static bool
+accept_allowed(struct comm_base *cb, const struct sockaddr *sa,
+    struct netblock_entry **tcl, const char *peer, bool proxy)
+{
+	*tcl = NULL;
+	if (cb->lim.acl != NULL && acl_lookup(cb->lim.acl, sa) == ACL_DENY) {
+		verbose(VERB_QUERY, "comm: %s denied by access-control",
+		    peer);
+		return false;
+	}
+	if (proxy && !comm_proxy_sender_allowed(cb, sa)) {
+		verbose(VERB_QUERY, "comm: %s denied: a PROXY protocol sender "
+		    "must be allowed by access-control", peer);
+		return false;
+	}
+	if (cb->nconn >= cb->lim.incoming_num_tcp) {
+		STAT_INC(cb->st, TCP_REFUSED_LIMIT);
+		verbose(VERB_QUERY, "comm: %s refused: incoming-num-tcp %d "
+		    "reached", peer, cb->lim.incoming_num_tcp);
+		return false;
+	}
+	return proxy || tcl_take(cb, sa, tcl, peer);
+}
+
+/*
+ * The PROXY header of 'c' was read (proxy_wait is over): the client it
+ * names becomes the conn's peer (unless LOCAL), then access-control deny
+ * and tcp-connection-limit apply to that address as they would at
+ * accept.  Returns false when refused; the caller frees 'c'.
+ */
+bool
+comm_conn_proxied(struct comm_conn *c, const struct proxy_hdr *h)
+{
+	struct comm_base *cb = c->base;
+	char via[64];
+
+	memcpy(via, c->peerstr, sizeof(via));
+	if (!h->local) {
+		memcpy(&c->peer, &h->src, h->srclen);
+		c->peerlen = h->srclen;
+		comm_addr_str((struct sockaddr *)&c->peer, c->peerstr,
+		    sizeof(c->peerstr));
+	}
+	verbose(VERB_ALGO, "comm: %s: PROXY v%d header from %s%s",
+	    c->peerstr, h->version, via, h->local ? " (LOCAL)" : "");
+	if (!h->local && cb->lim.acl != NULL &&
+	    acl_lookup(cb->lim.acl, (struct sockaddr *)&c->peer) == ACL_DENY) {
+		verbose(VERB_QUERY, "comm: %s (via %s) denied by "
+		    "access-control", c->peerstr, via);
+		return false;
+	}
+	return tcl_take(cb, (struct sockaddr *)&c->peer, &c->tcl, c->peerstr);
+}
+
 static void
 conn_accept(struct comm_listener *l, int fd, struct sockaddr_storage *ss,
     socklen_t sslen)
@@ -242,7 +325,8 @@ conn_accept(struct comm_listener *l, int fd, struct sockaddr_storage *ss,
 	char peer[64];
 
 	comm_addr_str((struct sockaddr *)ss, peer, sizeof(peer));
-	if (!accept_allowed(cb, (struct sockaddr *)ss, &tcl, peer)) {
+	if (!accept_allowed(cb, (struct sockaddr *)ss, &tcl, peer,
+	    l->proxy)) {
 		close(fd);
 		return;
 	}
@@ -360,7 +444,7 @@ slow_accept_cb(int fd, short what, void *arg)
  */
 int
 comm_listen_stream(struct comm_base *cb, int fd,
-    const struct comm_stream_spec *spec, void *env)
+    const struct comm_stream_spec *spec, void *env, unsigned flags)
 {
 	struct comm_listener *l;
 
@@ -373,6 +457,7 @@ comm_listen_stream(struct comm_base *cb, int fd,
 	l->fd = fd;
 	l->spec = spec;
 	l->env = env;
+	l->proxy = (flags & COMM_LISTEN_PROXY) != 0;
 	l->ev = event_new(cb->eb, fd, EV_READ | EV_PERSIST, listener_cb, l);
 	l->slow = evtimer_new(cb->eb, slow_accept_cb, l);
 	if (l->ev == NULL || l->slow == NULL ||

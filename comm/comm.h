@@ -31,6 +31,17 @@
  *                     when the conn is freed; over it: closed at once
  *                     (num.tcp.refused.limit).
  *   access-control    deny closes the conn at accept.
+ *   proxy-protocol-port  a port opened with COMM_LISTEN_PROXY: each conn
+ *                     must start with a PROXY v1 or v2 header (before
+ *                     TLS), each datagram with a v2 header (comm/proxy.h).
+ *                     The sender's own address must be access-control
+ *                     allow or allow_snoop (else: closed / dropped); the
+ *                     header's source address then replaces the peer's
+ *                     (comm_conn_peer, logs, access-control deny,
+ *                     tcp-connection-limit, which is counted only once
+ *                     the header is read); LOCAL keeps the real peer.
+ *                     No valid header within tcp-idle-timeout: closed
+ *                     (datagrams: dropped, unwanted.queries).
  *   tcp-idle-timeout  restarted by every read and write (or, after
  *                     comm_conn_own_activity, when the module says);
  *                     cut to 1/100
@@ -130,6 +141,7 @@ struct comm_port {
 	struct comm_port *next;
 	int fd;
 	enum comm_port_kind kind;
+	bool proxy;		/* its port number is a proxy-protocol-port */
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
 };
@@ -170,13 +182,23 @@ int comm_base_conn_count(const struct comm_base *cb);
 /* Stop accepting (listeners off) without closing connections. */
 void comm_base_stop_accept(struct comm_base *cb);
 
-/* Datagram handler: a query arrived on a UDP port. */
-typedef void (*comm_udp_cb)(struct comm_udp *u, void *env, const uint8_t *pkt,
-    size_t len, const struct sockaddr *from, socklen_t fromlen);
+/* comm_listen_* flags: the port expects PROXY headers (see above). */
+#define COMM_LISTEN_PROXY	0x1
 
-/* Serve a UDP port (fd borrowed, not closed by comm). Returns 0/-errno. */
+/*
+ * Datagram handler: a query arrived on a UDP port.  The reply goes to
+ * 'from' (the sender); 'client' is who the query is for (the address a
+ * PROXY header named, else 'from' itself): access-control and logs use
+ * it.  Both are borrowed for the call.
+ */
+typedef void (*comm_udp_cb)(struct comm_udp *u, void *env, const uint8_t *pkt,
+    size_t len, const struct sockaddr *from, socklen_t fromlen,
+    const struct sockaddr *client, socklen_t clientlen);
+
+/* Serve a UDP port (fd borrowed, not closed by comm); 'flags'
+ * COMM_LISTEN_*.  Returns 0/-errno. */
 int comm_listen_udp(struct comm_base *cb, int fd, comm_udp_cb handler,
-    void *env);
+    void *env, unsigned flags);
 /* Send a datagram reply from the same socket. Returns 0 or -errno. */
 int comm_udp_send(struct comm_udp *u, const uint8_t *pkt, size_t len,
     const struct sockaddr *to, socklen_t tolen);
@@ -190,9 +212,10 @@ void comm_udp_set_data(struct comm_udp *u, void *data,
     void (*data_free)(struct comm_udp *u, void *data));
 void *comm_udp_get_data(const struct comm_udp *u);
 
-/* Serve a stream port (fd borrowed). 'spec' must outlive the base. */
+/* Serve a stream port (fd borrowed). 'spec' must outlive the base;
+ * 'flags' COMM_LISTEN_*. */
 int comm_listen_stream(struct comm_base *cb, int fd,
-    const struct comm_stream_spec *spec, void *env);
+    const struct comm_stream_spec *spec, void *env, unsigned flags);
 
 /*
  * Queue bytes for the peer (copied).  They are sent when the current
@@ -226,9 +249,10 @@ void comm_conn_set_busy(struct comm_conn *c, bool busy);
 void comm_conn_own_activity(struct comm_conn *c);
 void comm_conn_activity(struct comm_conn *c);
 void *comm_conn_env(const struct comm_conn *c);
+/* The client: the TCP peer, or the source a PROXY header named. */
 const struct sockaddr *comm_conn_peer(const struct comm_conn *c,
     socklen_t *len);
-/* "192.0.2.1 port 5353" for log lines. */
+/* "192.0.2.1 port 5353" for log lines (the same address). */
 const char *comm_conn_peer_str(const struct comm_conn *c);
 bool comm_conn_is_tls(const struct comm_conn *c);
 /* TLS and the session was resumed (a ticket): num.query.tls.resume

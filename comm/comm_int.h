@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "comm/comm.h"
 
@@ -36,6 +37,9 @@ typedef struct ssl_st SSL;
 #define COMM_UDP_MAX		65535
 /* Rounds of flush/writable/close settling after one callback. */
 #define COMM_SETTLE_ROUNDS	8
+/* At most one VERB_OPS line a worker per this many seconds about peers
+ * without a valid PROXY header (each one is at VERB_QUERY). */
+#define COMM_PROXY_LOG_SEC	60
 
 struct comm_listener {
 	struct comm_listener *next;
@@ -45,6 +49,7 @@ struct comm_listener {
 	struct event *slow;		/* re-enables accept after EMFILE */
 	const struct comm_stream_spec *spec;
 	void *env;
+	bool proxy;			/* COMM_LISTEN_PROXY */
 };
 
 struct comm_udp {
@@ -56,6 +61,7 @@ struct comm_udp {
 	void *env;
 	void *data;			/* module data (comm_udp_set_data) */
 	void (*data_free)(struct comm_udp *u, void *data);
+	bool proxy;			/* COMM_LISTEN_PROXY */
 };
 
 struct comm_base {
@@ -68,6 +74,10 @@ struct comm_base {
 	struct comm_udp *udps;
 	bool accepting;
 	bool freeing;
+	/* peers without a valid PROXY header: reported at VERB_OPS at
+	 * most once per COMM_PROXY_LOG_SEC with the count in between */
+	time_t proxy_log_at;
+	unsigned long proxy_bad;
 	uint8_t rbuf[COMM_READ_BUF];	/* shared read buffer */
 	uint8_t *udpbuf;		/* COMM_UDP_BATCH * (COMM_UDP_MAX+1) */
 };
@@ -85,15 +95,18 @@ struct comm_conn {
 					   also activated by hand to flush */
 	struct event *tev;		/* idle / handshake / close deadline */
 	struct netblock_entry *tcl;	/* tcp-connection-limit entry held */
-	struct sockaddr_storage peer;
+	struct sockaddr_storage peer;	/* the client (PROXY: proxied) */
 	socklen_t peerlen;
 	char peerstr[64];
+	uint8_t *pbuf;			/* PROXY header read so far */
+	size_t plen;
 
 	uint8_t *out;			/* output buffer */
 	size_t out_off, out_len, out_cap; /* pending = out_len - out_off */
 
 	int depth;			/* comm callbacks on the stack */
 	enum comm_close_why why;	/* reason of a requested close */
+	bool proxy_wait;		/* PROXY header not read yet */
 	bool handshaking;		/* TLS handshake not done */
 	bool opened;			/* proto->open was called */
 	bool close_req;			/* a close was asked for */
@@ -118,6 +131,17 @@ void comm_addr_str(const struct sockaddr *sa, char *buf, size_t len);
 void comm_conn_free(struct comm_conn *c, enum comm_close_why why);
 int comm_conn_timeout_msec(const struct comm_conn *c);
 void comm_conn_touch(struct comm_conn *c);
+struct proxy_hdr;
+/* The PROXY header of c is read: take its client address and apply
+ * access-control deny and tcp-connection-limit to it.  false = refused
+ * (the caller frees c). */
+bool comm_conn_proxied(struct comm_conn *c, const struct proxy_hdr *h);
+/* A peer sent no valid PROXY header: log it without flooding. */
+void comm_proxy_log_bad(struct comm_base *cb, const char *peer,
+    const char *why);
+/* May 'sa' send PROXY headers (access-control allow or allow_snoop)? */
+bool comm_proxy_sender_allowed(const struct comm_base *cb,
+    const struct sockaddr *sa);
 
 /* tcp.c */
 void comm_conn_read_cb(int fd, short what, void *arg);

@@ -1,7 +1,8 @@
 /*
  * comm/listen.c - open the listening sockets the config asks for
  * (interface, port, do-ip4/6, do-udp/tcp, tls-port, https-port,
- * so-reuseport, incoming-num-tcp) and close them.
+ * so-reuseport, incoming-num-tcp) and close them; a port whose number
+ * is a proxy-protocol-port is marked so (comm_port.proxy).
  *
  * Each socket is nonblocking and close-on-exec; IPv6 sockets are
  * IPV6_V6ONLY; stream sockets listen with a backlog of COMM_BACKLOG.
@@ -69,6 +70,18 @@ sa_port(const struct sockaddr_storage *ss)
 	if (ss->ss_family == AF_INET)
 		return ntohs(((const struct sockaddr_in *)ss)->sin_port);
 	return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+}
+
+/* Is 'port' listed as a proxy-protocol-port? */
+static bool
+port_is_proxy(const struct config *cfg, int port)
+{
+	const struct cfg_strlist *s;
+
+	for (s = cfg->proxy_protocol_ports; s != NULL; s = s->next)
+		if (s->str != NULL && atoi(s->str) == port)
+			return true;
+	return false;
 }
 
 /* Open one socket; NULL with err set (and errno kept). */
@@ -151,7 +164,7 @@ ports_add(struct comm_port **head, const struct config *cfg,
 	socklen_t len;
 	enum comm_port_kind kinds[2];
 	int nk = 0, i, port;
-	bool tcp_ok = cfg->do_tcp && cfg->incoming_num_tcp > 0;
+	bool proxy, tcp_ok = cfg->do_tcp && cfg->incoming_num_tcp > 0;
 
 	if (iface_parse(iface, cfg->port, &ss, &len) < 0) {
 		snprintf(err, errlen, "interface %s: not an IP address "
@@ -162,6 +175,7 @@ ports_add(struct comm_port **head, const struct config *cfg,
 	    (ss.ss_family == AF_INET6 && !cfg->do_ip6))
 		return 0;
 	port = sa_port(&ss);
+	proxy = port_is_proxy(cfg, port);
 	if (port == cfg->https_port) {
 		if (tcp_ok)
 			kinds[nk++] = cfg->http_notls_downstream ?
@@ -189,6 +203,7 @@ ports_add(struct comm_port **head, const struct config *cfg,
 			}
 			return -1;
 		}
+		p->proxy = proxy;
 		while (*tail != NULL)
 			tail = &(*tail)->next;
 		*tail = p;	/* keep the config's order */

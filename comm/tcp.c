@@ -14,10 +14,12 @@
  *   COMM_BYTES_PER_EVENT bytes, then yields (event_active) so other
  *   connections get their turn;
  * - output above COMM_OUT_MARK stops reading; below it again reading
- *   resumes and proto->writable runs.
+ *   resumes and proto->writable runs;
+ * - on a proxy port the PROXY header is read first, before TLS, with
+ *   no byte of what follows (proxy_read).
  *
  * It does not accept or count connections (base.c) nor speak TLS
- * itself (tls.c).
+ * itself (tls.c) nor parse the PROXY header (proxy.c).
  */
 #include "config.h"
 
@@ -30,6 +32,7 @@
 #include <event2/event.h>
 
 #include "comm/comm_int.h"
+#include "comm/proxy.h"
 #include "util/log.h"
 
 static size_t
@@ -261,9 +264,9 @@ handshake_step(struct comm_conn *c)
 		event_active(c->rev, EV_READ, 1); /* data after Finished */
 }
 
-/* Start a freshly accepted connection: TLS handshake or open. */
-int
-comm_conn_start(struct comm_conn *c)
+/* Start the TLS handshake or open the proto.  -1 = c was freed. */
+static int
+conn_begin(struct comm_conn *c)
 {
 	if (c->ssl != NULL) {
 		int ms = comm_conn_timeout_msec(c);
@@ -280,6 +283,106 @@ comm_conn_start(struct comm_conn *c)
 	event_add(c->rev, NULL);
 	c->rev_on = true;
 	return conn_open(c) ? 0 : -1;
+}
+
+/* No valid PROXY header: log (rate-limited) and free c. */
+static void
+proxy_fail(struct comm_conn *c, const char *why, enum comm_close_why cw)
+{
+	comm_proxy_log_bad(c->base, c->peerstr, why);
+	comm_conn_free(c, cw);
+}
+
+/*
+ * Read the PROXY header, and not one byte more: what follows it (a TLS
+ * ClientHello, DNS or HTTP) stays in the socket for TLS or the proto.
+ * The bytes there are peeked at; as long as proxy_parse needs more they
+ * all belong to the header and are consumed (so a slow sender does not
+ * wake us again for the same bytes); once it is complete exactly its
+ * length is consumed.
+ */
+static void
+proxy_read(struct comm_conn *c)
+{
+	struct proxy_hdr h;
+	enum proxy_status r;
+	size_t take;
+	ssize_t n;
+
+	if (c->pbuf == NULL) {
+		c->pbuf = malloc(PROXY_MAX);
+		if (c->pbuf == NULL) {
+			log_err("comm: %s: out of memory", c->peerstr);
+			comm_conn_free(c, COMM_CLOSE_ERROR);
+			return;
+		}
+	}
+	if (c->plen >= PROXY_MAX) {
+		/* proxy_parse never asks for more than PROXY_MAX */
+		proxy_fail(c, "header too long", COMM_CLOSE_ERROR);
+		return;
+	}
+	n = recv(c->fd, c->pbuf + c->plen, PROXY_MAX - c->plen, MSG_PEEK);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+			return;
+		proxy_fail(c, strerror(errno), COMM_CLOSE_ERROR);
+		return;
+	}
+	if (n == 0) {
+		proxy_fail(c, "closed before the header ended",
+		    COMM_CLOSE_EOF);
+		return;
+	}
+	r = proxy_parse(c->pbuf, c->plen + (size_t)n,
+	    PROXY_ALLOW_V1 | PROXY_ALLOW_V2, &h);
+	if (r == PROXY_INVALID) {
+		proxy_fail(c, h.why, COMM_CLOSE_ERROR);
+		return;
+	}
+	take = r == PROXY_DONE ? h.len - c->plen : (size_t)n;
+	do
+		n = recv(c->fd, c->pbuf + c->plen, take, 0);
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)take) {
+		/* the peeked bytes are queued: only an error gets here */
+		proxy_fail(c, n < 0 ? strerror(errno) : "short read",
+		    COMM_CLOSE_ERROR);
+		return;
+	}
+	c->plen += take;
+	if (r == PROXY_NEED_MORE)
+		return;
+	free(c->pbuf);
+	c->pbuf = NULL;
+	c->proxy_wait = false;
+	event_del(c->tev);
+	if (!comm_conn_proxied(c, &h)) {
+		comm_conn_free(c, COMM_CLOSE_ERROR);
+		return;
+	}
+	(void)conn_begin(c);
+}
+
+/*
+ * Start a freshly accepted connection: on a proxy port wait for the
+ * PROXY header first (within one idle timeout, not restarted by reads),
+ * then the TLS handshake or open.
+ */
+int
+comm_conn_start(struct comm_conn *c)
+{
+	if (c->lst->proxy) {
+		int ms = comm_conn_timeout_msec(c);
+		struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+		c->proxy_wait = true;
+		event_add(c->tev, &tv);
+		event_add(c->rev, NULL);
+		c->rev_on = true;
+		return 0;
+	}
+	return conn_begin(c);
 }
 
 static void
@@ -347,6 +450,10 @@ comm_conn_read_cb(int fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (c->proxy_wait) {
+		proxy_read(c);
+		return;
+	}
 	if (c->handshaking) {
 		handshake_step(c);
 		return;
@@ -367,6 +474,8 @@ comm_conn_write_cb(int fd, short what, void *arg)
 	struct comm_conn *c = arg;
 
 	c->flush_scheduled = false;
+	if (c->proxy_wait)
+		return;		/* nothing to write before the header */
 	if (c->handshaking) {
 		handshake_step(c);
 		return;
@@ -389,6 +498,11 @@ comm_conn_timer_cb(int fd, short what, void *arg)
 	(void)what;
 	if (c->close_req && !c->closing) {
 		comm_conn_settle(c);	/* a close is on its way */
+		return;
+	}
+	if (c->proxy_wait) {
+		proxy_fail(c, "none within tcp-idle-timeout",
+		    COMM_CLOSE_TIMEOUT);
 		return;
 	}
 	if (c->closing || c->handshaking) {

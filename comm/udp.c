@@ -4,6 +4,9 @@
  * replies with sendto from the same socket.
  *
  * Datagrams that were truncated (larger than COMM_UDP_MAX) are ignored.
+ * On a proxy port each datagram must start with a PROXY v2 header from a
+ * sender access-control allows; the reply goes to the sender without a
+ * header, as Unbound does.
  * A reply the socket cannot take now (EAGAIN) is dropped, as a busy
  * UDP server must.  It does not parse DNS.
  */
@@ -17,18 +20,65 @@
 #include <event2/event.h>
 
 #include "comm/comm_int.h"
+#include "comm/proxy.h"
 #include "util/log.h"
+#include "util/stats.h"
 
 #define SLOT (COMM_UDP_MAX + 1)	/* one more byte shows truncation */
+
+/* A datagram on a proxy port from a sender that may not send one, or
+ * without a valid PROXY v2 header: dropped, counted as unwanted. */
+static void
+udp_proxy_drop(struct comm_udp *u, const struct sockaddr *from,
+    const char *why, bool bad_header)
+{
+	char peer[64];
+
+	STAT_INC(u->base->st, UNWANTED_QUERIES);
+	if (!bad_header && !VERBOSE_ON(VERB_QUERY))
+		return;
+	comm_addr_str(from, peer, sizeof(peer));
+	if (bad_header)
+		comm_proxy_log_bad(u->base, peer, why);
+	else
+		verbose(VERB_QUERY, "comm: udp from %s dropped: %s", peer,
+		    why);
+}
 
 static void
 udp_deliver(struct comm_udp *u, const uint8_t *pkt, size_t len, int flags,
     const struct sockaddr_storage *from, socklen_t fromlen)
 {
+	const struct sockaddr *sa = (const struct sockaddr *)from;
+	struct proxy_hdr h;
+
 	if ((flags & MSG_TRUNC) || len > COMM_UDP_MAX || len == 0)
 		return;
-	u->handler(u, u->env, pkt, len, (const struct sockaddr *)from,
-	    fromlen);
+	if (!u->proxy) {
+		u->handler(u, u->env, pkt, len, sa, fromlen, sa, fromlen);
+		return;
+	}
+	/* Unbound's rule: every datagram starts with a v2 header */
+	if (!comm_proxy_sender_allowed(u->base, sa)) {
+		udp_proxy_drop(u, sa, "a PROXY protocol sender must be "
+		    "allowed by access-control", false);
+		return;
+	}
+	if (proxy_parse(pkt, len, PROXY_ALLOW_V2, &h) != PROXY_DONE) {
+		udp_proxy_drop(u, sa, h.why != NULL ? h.why :
+		    "datagram shorter than its header", true);
+		return;
+	}
+	if (h.len == len) {
+		udp_proxy_drop(u, sa, "nothing after the header", true);
+		return;
+	}
+	if (h.local)
+		u->handler(u, u->env, pkt + h.len, len - h.len, sa, fromlen,
+		    sa, fromlen);
+	else
+		u->handler(u, u->env, pkt + h.len, len - h.len, sa, fromlen,
+		    (const struct sockaddr *)&h.src, h.srclen);
 }
 
 static void
@@ -96,11 +146,12 @@ udp_read_cb(int fd, short what, void *arg)
 
 /*
  * Serve the UDP port 'fd' (borrowed): each datagram goes to 'handler'
- * with 'env'.  Returns 0 or -errno.
+ * with 'env'; with COMM_LISTEN_PROXY in 'flags' without its PROXY v2
+ * header, and for the client it names.  Returns 0 or -errno.
  */
 int
 comm_listen_udp(struct comm_base *cb, int fd, comm_udp_cb handler,
-    void *env)
+    void *env, unsigned flags)
 {
 	struct comm_udp *u;
 
@@ -119,6 +170,7 @@ comm_listen_udp(struct comm_base *cb, int fd, comm_udp_cb handler,
 	u->fd = fd;
 	u->handler = handler;
 	u->env = env;
+	u->proxy = (flags & COMM_LISTEN_PROXY) != 0;
 	u->ev = event_new(cb->eb, fd, EV_READ | EV_PERSIST, udp_read_cb, u);
 	if (u->ev == NULL) {
 		free(u);

@@ -65,9 +65,11 @@ static int
 worker_listen(struct worker *w, const struct comm_port *p)
 {
 	const struct comm_stream_spec *spec;
+	unsigned flags = p->proxy ? COMM_LISTEN_PROXY : 0;
 
 	if (p->kind == COMM_PORT_UDP)
-		return comm_listen_udp(w->comm, p->fd, dns_udp_input, &w->env);
+		return comm_listen_udp(w->comm, p->fd, dns_udp_input, &w->env,
+		    flags);
 	spec = &w->daemon->spec[p->kind];
 	if (spec->proto == NULL) {
 		/* HTTPS/HTTP port in a build without DoH (config_check
@@ -77,7 +79,7 @@ worker_listen(struct worker *w, const struct comm_port *p)
 			    "DNS-over-HTTPS", (int)p->kind);
 		return 0;
 	}
-	return comm_listen_stream(w->comm, p->fd, spec, &w->env);
+	return comm_listen_stream(w->comm, p->fd, spec, &w->env, flags);
 }
 
 struct worker *

@@ -401,7 +401,8 @@ udp_port_free_cb(struct comm_udp *u, void *data)
  */
 void
 dns_udp_input(struct comm_udp *u, void *envp, const uint8_t *pkt,
-    size_t len, const struct sockaddr *from, socklen_t fromlen)
+    size_t len, const struct sockaddr *from, socklen_t fromlen,
+    const struct sockaddr *src, socklen_t srclen)
 {
 	struct module_env *env = envp;
 	struct dns_udp_port *p = comm_udp_get_data(u);
@@ -431,8 +432,8 @@ dns_udp_input(struct comm_udp *u, void *envp, const uint8_t *pkt,
 		p->pending->prev = q;
 	p->pending = q;
 
-	client.addr = from;
-	client.addrlen = fromlen;
+	client.addr = src;	/* the PROXY header's client, or 'from' */
+	client.addrlen = srclen;
 	client.stream = false;
 	client.encrypted = false;
 	q->in_submit = true;

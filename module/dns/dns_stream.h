@@ -19,8 +19,10 @@
 
 extern const struct comm_proto dns_stream_proto;
 
-/* comm_udp_cb for UDP ports; env is a struct module_env. */
+/* comm_udp_cb for UDP ports; env is a struct module_env.  The answer
+ * goes to 'from'; the resolver sees 'client' (a PROXY header's). */
 void dns_udp_input(struct comm_udp *u, void *env, const uint8_t *pkt,
-    size_t len, const struct sockaddr *from, socklen_t fromlen);
+    size_t len, const struct sockaddr *from, socklen_t fromlen,
+    const struct sockaddr *client, socklen_t clientlen);
 
 #endif

@@ -168,11 +168,13 @@ class TcpConn:
     """One TCP (or TLS) connection speaking 2-byte framed DNS."""
 
     def __init__(self, port, src="127.0.0.1", timeout=3.0, tls=None,
-                 alpn=None, host="127.0.0.1"):
+                 alpn=None, host="127.0.0.1", pre=b""):
         raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         raw.settimeout(timeout)
         raw.bind((src, 0))
         raw.connect((host, port))
+        if pre:     # bytes before TLS/DNS (a PROXY protocol header)
+            raw.sendall(pre)
         if tls:
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
             ctx.load_verify_locations(tls)
@@ -919,7 +921,7 @@ class H2Client:
 
     def __init__(self, port, cafile, host="127.0.0.1", src="127.0.0.1",
                  timeout=5.0, alpn=("h2",), settings=None, auto_ack=True,
-                 preface=True, auto_window=True):
+                 preface=True, auto_window=True, pre=b""):
         self.timeout = timeout * SLOW
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.load_verify_locations(cafile)
@@ -932,6 +934,8 @@ class H2Client:
         raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         raw.bind((src, 0))
         raw.connect((host, port))
+        if pre:     # bytes before TLS (a PROXY protocol header)
+            raw.sendall(pre)
         self.sock = ctx.wrap_socket(raw, server_hostname="localhost")
         self.alpn = self.sock.selected_alpn_protocol()
         self.enc = hpack.Encoder()

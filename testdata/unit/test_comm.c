@@ -451,7 +451,7 @@ start(const struct comm_stream_spec *spec, void *env, int sndbuf)
 	cbase = comm_base_new(eb, &lim, &st);
 	assert_non_null(cbase);
 	lfd = tcp_listener(&lport, sndbuf);
-	assert_int_equal(comm_listen_stream(cbase, lfd, spec, env), 0);
+	assert_int_equal(comm_listen_stream(cbase, lfd, spec, env, 0), 0);
 }
 
 static int
@@ -1068,7 +1068,7 @@ test_udp(void **state)
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	assert_int_equal(bind(ufd, (struct sockaddr *)&sin, sizeof(sin)), 0);
 	getsockname(ufd, (struct sockaddr *)&sin, &len);
-	assert_int_equal(comm_listen_udp(cbase, ufd, dns_udp_input, &menv),
+	assert_int_equal(comm_listen_udp(cbase, ufd, dns_udp_input, &menv, 0),
 	    0);
 	cfd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
 	l = mkquery(q, 0x4242, 10);
