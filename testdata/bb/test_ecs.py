@@ -483,3 +483,40 @@ def test_off_without_send_client_subnet(make_cairnd, ups):
     m = ask(d, "www.ecs.lab.", src="127.0.1.2", ecs=("198.51.100.0", 24))
     assert answer_ecs(m) is None
     assert len(a.queries("www.ecs.lab.")) == 1
+
+
+def test_proxied_client_address_is_the_ecs_source(make_cairnd, ups):
+    """Behind a load balancer (proxy-protocol-port), ECS carries the
+    client address of the PROXY header, not the balancer's: over TCP
+    (v1 and v2) and over UDP (v2 in the datagram)."""
+    import test_proxy
+    a, b = ups
+    pp = harness.free_port()
+    d = make_cairnd(server_lines=ECS_LINES +
+                    "interface: 127.0.0.1@%d\nproxy-protocol-port: %d\n"
+                    "access-control: 0.0.0.0/0 allow\n" % (pp, pp),
+                    extra=zones(a, b))
+    q = make_query("tcp1.ecs.lab.", "A")
+    c = harness.TcpConn(pp, timeout=5 * SLOW,
+                        pre=test_proxy.v1("198.51.100.77", dport=pp))
+    try:
+        m = c.query(q)
+    finally:
+        c.close()
+    assert m.rcode() == dns.rcode.NOERROR and m.answer
+    assert a.queries("tcp1.ecs.lab.") == [(1, 24, "198.51.100.0")]
+    q = make_query("tcp2.ecs.lab.", "A")
+    c = harness.TcpConn(pp, timeout=5 * SLOW,
+                        pre=test_proxy.v2("203.0.113.9", dport=pp))
+    try:
+        m = c.query(q)
+    finally:
+        c.close()
+    assert m.rcode() == dns.rcode.NOERROR and m.answer
+    assert a.queries("tcp2.ecs.lab.") == [(1, 24, "203.0.113.0")]
+    q = make_query("udp.ecs.lab.", "A")
+    m = test_proxy.udp_ask(pp, test_proxy.v2("192.0.2.200", dport=pp,
+                                             dgram=True) + q.to_wire())
+    assert m is not None and m.rcode() == dns.rcode.NOERROR and m.answer
+    assert a.queries("udp.ecs.lab.") == [(1, 24, "192.0.2.0")]
+    assert answer_ecs(m) is None
