@@ -1047,6 +1047,7 @@ daemon_stats_print(struct daemon *d, bool reset, FILE *out)
 	timersub(&g.now, &d->start_time, &g.up);
 	timersub(&g.now, &d->reset_time, &g.elapsed);
 	g.mem_cache_message = d->sh ? res_shared_cache_mem(d->sh) : 0;
+	g.mem_http_upstream = res_upstream_http_mem();
 #ifdef HAVE_NGHTTP2
 	if (d->doh) {
 		g.mem_http_query_buffer = budget_used(&d->doh->query_budget);

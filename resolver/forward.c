@@ -498,13 +498,12 @@ table_swap(struct fwd_zones *zs, struct fwd_table *c)
 
 int
 fwd_zones_add(struct fwd_zones *zs, const char *zone, const char *addrs,
-    bool tls, char *err, size_t errlen)
+    enum fwd_transport tr, char *err, size_t errlen)
 {
 	uint8_t name[DNS_MAX_NAME];
 	size_t len = dns_name_from_text(zone ? zone : "", name);
 	struct fwd_table *c;
 	struct fwd_zone *z;
-	enum fwd_transport tr = tls ? FWD_DOT : FWD_DO53;
 	const char *p = addrs ? addrs : "";
 	size_t i, found = 0;
 
@@ -514,8 +513,14 @@ fwd_zones_add(struct fwd_zones *zs, const char *zone, const char *addrs,
 		return -1;
 	}
 	dns_name_lower(name, name, len);
+#ifndef HAVE_NGHTTP2
+	if (tr == FWD_DOH) {
+		snprintf(err, errlen, "+h needs cairnd built with nghttp2.");
+		return -1;
+	}
+#endif
 	pthread_mutex_lock(&zs->lock);
-	if (tls && zones_tls_ctx(zs) == NULL) {
+	if (tr != FWD_DO53 && zones_tls_ctx(zs) == NULL) {
 		pthread_mutex_unlock(&zs->lock);
 		snprintf(err, errlen, "cannot set up TLS (tls-cert-bundle).");
 		return -1;

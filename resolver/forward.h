@@ -132,13 +132,13 @@ const struct fwd_zone *fwd_table_lookup(const struct fwd_table *t,
 
 /*
  * Control: print "NAME IN forward [+t|+h] ADDR ..." lines; add (or
- * replace) a zone with space separated IP[@port][#name] addresses,
- * DoT when 'tls'; remove a zone.  Thread safe against running workers
+ * replace) a zone with space separated IP[@port][#name] addresses over
+ * transport 't' (DoH: endpoint FWD_HTTP_ENDPOINT); remove a zone.  Thread safe against running workers
  * (copy-on-write).  Return 0, or -1 with a sentence in err.
  */
 int fwd_zones_list(struct fwd_zones *z, FILE *out);
 int fwd_zones_add(struct fwd_zones *z, const char *zone, const char *addrs,
-    bool tls, char *err, size_t errlen);
+    enum fwd_transport t, char *err, size_t errlen);
 int fwd_zones_remove(struct fwd_zones *z, const char *zone, char *err,
     size_t errlen);
 

@@ -77,4 +77,15 @@ struct ups_req *ups_query(struct ups_pool *p, void *tls_ctx,
 /* Forget a request: no callback. */
 void ups_req_cancel(struct ups_req *r);
 
+/*
+ * mem.http.upstream: bytes buffered right now by all DoH upstream
+ * connections of all workers: the query of each DoH request from when it
+ * is queued until it is answered, failed or cancelled; the response
+ * body being assembled on each stream; and the connection's output
+ * buffer (HTTP/2 frames taken from nghttp2 and not yet written to TLS;
+ * freed when it has all been written).  nghttp2's and OpenSSL's own
+ * session memory is not in it.  0 when no DoH query is in progress.
+ */
+size_t ups_http_mem_used(void);
+
 #endif

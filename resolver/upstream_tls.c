@@ -24,8 +24,17 @@
 
 #include "resolver/upstream.h"
 #include "resolver/upstream_int.h"
+#include "util/budget.h"
 #include "util/log.h"
 #include "util/stats.h"
+
+struct budget ups_http_mem;	/* limit 0: counted, bounded elsewhere */
+
+size_t
+ups_http_mem_used(void)
+{
+	return budget_used(&ups_http_mem);
+}
 
 void *
 ups_tls_ctx_new(const char *bundle)
@@ -95,6 +104,8 @@ ups_conn_out_append(struct ups_conn *c, const uint8_t *p, size_t n)
 		q = realloc(c->out, cap);
 		if (q == NULL)
 			return -1;
+		if (c->t == FWD_DOH)
+			(void)budget_reserve(&ups_http_mem, cap - c->out_cap);
 		c->out = q;
 		c->out_cap = cap;
 	}
@@ -121,9 +132,22 @@ req_unlink(struct ups_req *r)
 	r->prev = r->next = NULL;
 }
 
+/* Free the output buffer (all written, or the connection is going). */
+static void
+out_free(struct ups_conn *c)
+{
+	if (c->t == FWD_DOH && c->out_cap > 0)
+		budget_release(&ups_http_mem, c->out_cap);
+	free(c->out);
+	c->out = NULL;
+	c->out_cap = c->out_len = c->out_off = 0;
+}
+
 static void
 req_free(struct ups_req *r)
 {
+	if (r->mem + r->ans_len > 0)
+		budget_release(&ups_http_mem, r->mem + r->ans_len);
 	free(r->ans);
 	free(r);
 }
@@ -225,7 +249,7 @@ conn_free(struct ups_conn *c)
 		SSL_free(c->ssl);
 	if (c->fd >= 0)
 		close(c->fd);
-	free(c->out);
+	out_free(c);
 	free(c->frame);
 	free(c);
 }
@@ -478,7 +502,8 @@ conn_write(struct ups_conn *c)
 			return -1;
 		}
 		if (c->out_off == c->out_len) {
-			c->out_off = c->out_len = 0;
+			/* all written: an idle connection holds no buffer */
+			out_free(c);
 			return 0;
 		}
 		ERR_clear_error();
@@ -793,6 +818,10 @@ ups_query(struct ups_pool *p, void *tls_ctx, const struct fwd_addr *a,
 	}
 	memcpy(r->q, query, qlen);
 	r->qlen = qlen;
+	if (t == FWD_DOH) {
+		(void)budget_reserve(&ups_http_mem, qlen);
+		r->mem = qlen;
+	}
 	r->cb = cb;
 	r->arg = arg;
 	r->stream_id = -1;

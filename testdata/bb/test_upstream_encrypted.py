@@ -405,13 +405,17 @@ class FakeDoH:
     the connection is closed shortly after; the streams after it are
     left unprocessed (the client must resend them elsewhere).
     silent=True: complete TLS and HTTP/2 set-up, never answer.
+    stall_body=K: answer each request with its headers and the first K
+    bytes of the body, never the rest.
     self.conns: connections accepted; self.answered: streams answered.
     Every loop is bounded by self.stop_at.
     """
 
-    def __init__(self, certs, goaway_after=None, silent=False):
+    def __init__(self, certs, goaway_after=None, silent=False,
+                 stall_body=None):
         self.goaway_after = goaway_after
         self.silent = silent
+        self.stall_body = stall_body
         self.conns = 0
         self.answered = 0
         self.bodies = []
@@ -504,6 +508,9 @@ class FakeDoH:
                             (":status", "200"),
                             ("content-type", "application/dns-message"),
                             ("content-length", str(len(body)))])
+                        if self.stall_body is not None:
+                            conn.send_data(sid, body[:self.stall_body])
+                            continue
                         conn.send_data(sid, body, end_stream=True)
                         served += 1
                         last_ok = max(last_ok, sid)

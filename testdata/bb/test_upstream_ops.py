@@ -1,0 +1,185 @@
+"""
+testdata/bb/test_upstream_ops.py - running encrypted upstreams (issue 5):
+the mem.http.upstream gauge, forward zones to DoT/DoH upstreams added at
+run time (cairn-control forward_add +t / +h), forward-host names looked
+up at start-up and reload, and the backoff of upstreams that fail.
+
+The upstreams are a second cairnd serving local-data over DoH or DoT on
+loopback (as in test_upstream_encrypted.py), FakeDoH from that file
+where a test needs an upstream that misbehaves on purpose, and plain
+listening sockets that count the connections made to them.
+"""
+
+import concurrent.futures
+import os
+import socket
+import threading
+import time
+
+import dns.message
+import dns.rcode
+
+import harness
+from harness import SLOW
+from test_control import _ctl, _ctl_input
+from test_upstream_encrypted import (a_of, fake_doh, local_lines,  # noqa: F401
+                                     make_stub, many_queries,
+                                     upstream_cairnd)
+
+PADDED = 128        # every DoT/DoH query is padded to 128 bytes (RFC 8467)
+
+
+def mem_upstream(d):
+    return harness.stat(d.stats(), "mem.http.upstream")
+
+
+def wait_mem(d, want, timeout):
+    seen = []
+
+    def ok():
+        seen.append(mem_upstream(d))
+        return seen[-1] == want
+    try:
+        harness.wait_until(ok, timeout, step=0.1,
+                           what="mem.http.upstream == %d" % want)
+    except harness.HarnessError:
+        raise AssertionError("mem.http.upstream %r, expected %d"
+                             % (seen[-5:], want))
+
+
+# ------------------------------------------------------------ mem.http.upstream
+
+def test_mem_http_upstream_exact_while_stalled(make_cairnd, certs, fake_doh):
+    """An upstream that sends the headers and 40 bytes of each answer and
+    then stalls: while the queries wait, mem.http.upstream is exactly
+    their padded queries plus the 40 bytes received on each stream; when
+    they have been given up (SERVFAIL) it is 0 again."""
+    f = fake_doh(stall_body=40)
+    stub = make_stub(make_cairnd, certs, f.port)
+    assert mem_upstream(stub) == 0
+    n = 10
+    names = ["st%d.enc.lab." % i for i in range(n)]
+    with concurrent.futures.ThreadPoolExecutor(1) as ex:
+        fut = ex.submit(many_queries, stub, names, n, 12.0)
+        wait_mem(stub, n * (PADDED + 40), 3 * SLOW)
+        res = fut.result(timeout=30 * SLOW)
+    for r in res:
+        assert isinstance(r, dns.message.Message), r
+        assert r.rcode() == dns.rcode.SERVFAIL
+    wait_mem(stub, 0, 3 * SLOW)
+    assert len(f.bodies) == n
+
+
+def test_mem_http_upstream_burst_back_to_zero(make_cairnd, certs):
+    """A burst of 300 queries to a DoH upstream: the gauge is read while
+    they run, all are answered, and it is 0 afterwards without waiting
+    for the connection to close."""
+    up = upstream_cairnd(make_cairnd)
+    stub = make_stub(make_cairnd, certs, up.https_port)
+    names = ["h%d.enc.lab." % (i % 200) for i in range(300)]
+    seen = []
+    stop = threading.Event()
+
+    def poll():
+        while not stop.is_set():
+            seen.append(mem_upstream(stub))
+    t = threading.Thread(target=poll, daemon=True)
+    t.start()
+    try:
+        res = many_queries(stub, names, workers=48)
+    finally:
+        stop.set()
+        t.join(10)
+    bad = [(n, r) for n, r in zip(names, res)
+           if not isinstance(r, dns.message.Message)
+           or r.rcode() != dns.rcode.NOERROR]
+    assert not bad, bad[:3]
+    assert seen, "the gauge was never read"
+    # never more than 300 queries and their answers could hold
+    assert max(seen) < 300 * (PADDED + 512) + 256 * 1024, max(seen)
+    print("mem.http.upstream during the burst: max %d over %d reads"
+          % (max(seen), len(seen)))
+    # the connection stays open (idle timeout 10 s) and holds nothing
+    assert mem_upstream(stub) == 0
+    st = stub.stats()
+    assert harness.stat(st, "num.query.httpsout") <= 300
+    up.expected_https = False
+
+
+# ------------------------------------------------------------ forward_add
+
+def stub_without_zone(make_cairnd, certs):
+    return make_cairnd(server_lines='tls-cert-bundle: "%s"' % certs["ca"])
+
+
+def test_forward_add_https_zone(make_cairnd, certs):
+    """forward_add +h makes a DoH forward zone at run time: the queries
+    below it go over HTTPS to a second cairnd serving local-data."""
+    up = upstream_cairnd(make_cairnd)
+    stub = stub_without_zone(make_cairnd, certs)
+    r = stub.udp("www.enc.lab.", "A")
+    assert r.rcode() == dns.rcode.SERVFAIL     # "." goes to a closed port
+    addr = "127.0.0.1@%d#localhost" % up.https_port
+    assert _ctl(stub.conf, "forward_add", "+h", "enc.lab.", addr) == "ok\n"
+    lines = _ctl(stub.conf, "list_forwards").splitlines()
+    assert "enc.lab. IN forward +h %s" % addr in lines, lines
+    r = stub.udp("www.enc.lab.", "A")
+    assert r.rcode() == dns.rcode.NOERROR
+    assert a_of(r) == ["192.0.2.53"]
+    r = stub.tcp("v6.enc.lab.", "AAAA")
+    assert [rd.address for rr in r.answer for rd in rr] == ["2001:db8::53"]
+    st = stub.stats()
+    assert harness.stat(st, "num.query.httpsout") == 2
+    assert harness.stat(st, "num.query.tlsout") == 0
+    assert harness.stat(up.stats(), "num.query.https") == 2
+    up.expected_https = 2
+    stub.check_doh_counters(expected_https=False)
+
+
+def test_forward_add_https_wrong_name_fails(make_cairnd, certs):
+    """+h checks the certificate: a name it is not for fails (SERVFAIL),
+    nothing reaches the upstream."""
+    up = upstream_cairnd(make_cairnd)
+    stub = stub_without_zone(make_cairnd, certs)
+    assert _ctl(stub.conf, "forward_add", "+h", "enc.lab.",
+                "127.0.0.1@%d#wrong.example" % up.https_port) == "ok\n"
+    r = stub.udp("www.enc.lab.", "A", timeout=8 * SLOW)
+    assert r.rcode() == dns.rcode.SERVFAIL
+    assert harness.stat(up.stats(), "num.query.https") == 0
+
+
+def test_forward_add_tls_flags_as_unbound(make_cairnd, certs):
+    """unbound-control's forms: "+i +t" and "+it" both make a DoT zone
+    (+i changes nothing: cairn does not validate)."""
+    up = upstream_cairnd(make_cairnd, dot=True)
+    stub = stub_without_zone(make_cairnd, certs)
+    addr = "127.0.0.1@%d#localhost" % up.tls_port
+    assert _ctl(stub.conf, "forward_add", "+i", "+t", "enc.lab.",
+                addr) == "ok\n"
+    assert "enc.lab. IN forward +t %s" % addr in \
+        _ctl(stub.conf, "list_forwards").splitlines()
+    assert a_of(stub.udp("www.enc.lab.", "A")) == ["192.0.2.53"]
+    assert _ctl(stub.conf, "forward_add", "+it", "enc.lab.", addr) == "ok\n"
+    assert _ctl(stub.conf, "flush_zone", "enc.lab.").startswith("ok")
+    assert a_of(stub.udp("www.enc.lab.", "A")) == ["192.0.2.53"]
+    assert harness.stat(stub.stats(), "num.query.tlsout") == 2
+    assert harness.stat(up.stats(), "num.query.tls") == 2
+    # +i alone: plain DNS
+    assert _ctl(stub.conf, "forward_add", "+i", "plain.lab.",
+                "127.0.0.1@%d" % up.port) == "ok\n"
+    assert "plain.lab. IN forward 127.0.0.1@%d" % up.port in \
+        _ctl(stub.conf, "list_forwards").splitlines()
+
+
+def test_forward_add_flag_errors(make_cairnd, certs):
+    stub = stub_without_zone(make_cairnd, certs)
+    for args, word in ((["+th", "x.lab.", "127.0.0.1"], "exclude"),
+                       (["+t", "+h", "x.lab.", "127.0.0.1"], "exclude"),
+                       (["+x", "x.lab.", "127.0.0.1"], "unknown flag"),
+                       (["+h", "x.lab."], "takes"),
+                       (["+h", "x.lab.", "dns.example"], "not an")):
+        r = _ctl_input(stub.conf, ["forward_add"] + args, "")
+        assert r.returncode == 1, (args, r.stdout, r.stderr)
+        assert r.stderr.startswith("error") and word in r.stderr, \
+            (args, r.stderr)
+    assert "x.lab." not in _ctl(stub.conf, "list_forwards")
