@@ -541,6 +541,9 @@ reload_same(struct daemon *d, struct config *cfg, bool keep_cache)
 	}
 	if (!keep_cache && d->sh)
 		(void)res_shared_flush(d->sh, NULL, 0, 0, false);
+	/* forward zones from the file again: forward-host looked up anew */
+	if (!keep_cache && d->sh && res_shared_forward_reset(d->sh, d->cfg) < 0)
+		log_err("reload: the forward zones stay as they were");
 	stats_collect(d, true, NULL);
 	gettimeofday(&d->reset_time, NULL);
 	verbosity_apply(d);

@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -292,10 +293,125 @@ zones_tls_ctx(struct fwd_zones *zs)
 	return zs->tls_ctx;
 }
 
-struct fwd_zones *
-fwd_zones_new(const struct config *cfg, const char *resolv_conf)
+/*
+ * Add the addresses of forward-host 's' ("host[@port][#name]") to z:
+ * every address getaddrinfo gives (the files in /etc/nsswitch.conf
+ * first, so /etc/hosts), those of a family turned off with do-ip4 /
+ * do-ip6 left out.  Without #name a DoT/DoH certificate is checked for
+ * the host name.  Returns 0, or -1 with the error logged as
+ * "file:line: forward-host: value: why".
+ */
+static int
+zone_add_host(struct fwd_zone *z, const struct cfg_strlist *s,
+    const struct config *cfg)
 {
-	struct fwd_zones *zs = calloc(1, sizeof(*zs));
+	char host[256], auth[256] = "";
+	const char *hash = strchr(s->str, '#'), *at, *end;
+	const char *file = s->file ? s->file : "-";
+	long port = transport_port(z->transport);
+	struct addrinfo hints, *res = NULL, *ai;
+	size_t hl, added = 0;
+	int rc;
+
+	end = hash ? hash : s->str + strlen(s->str);
+	at = memchr(s->str, '@', (size_t)(end - s->str));
+	hl = (size_t)((at ? at : end) - s->str);
+	if (hl == 0 || hl >= sizeof(host) || (hash != NULL &&
+	    (hash[1] == '\0' || strlen(hash + 1) >= sizeof(auth)))) {
+		log_err("%s:%d: forward-host: %s: not a host[@port][#name]",
+		    file, s->line, s->str);
+		return -1;
+	}
+	memcpy(host, s->str, hl);
+	host[hl] = '\0';
+	if (at != NULL) {
+		char *ep;
+
+		port = strtol(at + 1, &ep, 10);
+		if (ep != end || port <= 0 || port > 65535) {
+			log_err("%s:%d: forward-host: %s: bad port", file,
+			    s->line, s->str);
+			return -1;
+		}
+	}
+	if (hash != NULL)
+		snprintf(auth, sizeof(auth), "%s", hash + 1);
+	else if (z->transport != FWD_DO53)
+		snprintf(auth, sizeof(auth), "%s", host);
+	memset(&hints, 0, sizeof(hints));
+	/* both families in one look-up: /etc/hosts then answers it even
+	 * when it has only one of them (no DNS query for the other) */
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_DGRAM;
+	rc = getaddrinfo(host, NULL, &hints, &res);
+	if (rc != 0) {
+		log_err("%s:%d: forward-host: %s: cannot resolve %s: %s", file,
+		    s->line, s->str, host, rc == EAI_SYSTEM ? strerror(errno) :
+		    gai_strerror(rc));
+		return -1;
+	}
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		struct fwd_addr a;
+		char ip[INET6_ADDRSTRLEN];
+		size_t j;
+
+		if (ai->ai_family == AF_INET ? !cfg->do_ip4 :
+		    ai->ai_family == AF_INET6 ? !cfg->do_ip6 : true)
+			continue;
+		if (ai->ai_addrlen > sizeof(a.ss))
+			continue;
+		memset(&a, 0, sizeof(a));
+		memcpy(&a.ss, ai->ai_addr, ai->ai_addrlen);
+		a.len = (socklen_t)ai->ai_addrlen;
+		if (ai->ai_family == AF_INET6) {
+			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&a.ss;
+
+			s6->sin6_port = htons((uint16_t)port);
+			inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
+		} else {
+			struct sockaddr_in *s4 = (struct sockaddr_in *)&a.ss;
+
+			s4->sin_port = htons((uint16_t)port);
+			inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
+		}
+		memcpy(a.auth, auth, sizeof(a.auth));
+		snprintf(a.text, sizeof(a.text), "%s@%ld", ip, port);
+		for (j = 0; j < z->naddrs; j++)
+			if (z->addrs[j].len == a.len && memcmp(&z->addrs[j].ss,
+			    &a.ss, a.len) == 0 && strcmp(z->addrs[j].auth,
+			    a.auth) == 0)
+				break;
+		if (j < z->naddrs)
+			continue;		/* given twice */
+		if (zone_add_addr(z, &a) < 0) {
+			log_warn("%s:%d: forward-host: %s: more than %d "
+			    "addresses in the zone: %s left out", file, s->line,
+			    s->str, FWD_MAX_ADDRS, a.text);
+			continue;
+		}
+		added++;
+		verbose(VERB_OPS, "forward-host %s: %s", s->str, a.text);
+	}
+	freeaddrinfo(res);
+	if (added == 0 && z->naddrs < FWD_MAX_ADDRS) {
+		log_err("%s:%d: forward-host: %s: %s has no %s address", file,
+		    s->line, s->str, host, !cfg->do_ip4 ? "IPv6 (do-ip4: no)" :
+		    !cfg->do_ip6 ? "IPv4 (do-ip6: no)" : "usable");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A new table (refs 1) from the forward-zone clauses of cfg, forward-host
+ * names looked up now; "." from resolv_conf when no clause is for it.
+ * Errors are logged; NULL on a bad forward-addr, a forward-host that
+ * does not resolve, a TLS context that cannot be made or no memory.
+ */
+static struct fwd_table *
+table_from_config(struct fwd_zones *zs, const struct config *cfg,
+    const char *resolv_conf)
+{
 	struct fwd_table *t;
 	const struct cfg_forward *f;
 	const struct cfg_strlist *s;
@@ -303,13 +419,9 @@ fwd_zones_new(const struct config *cfg, const char *resolv_conf)
 	bool have_root = false;
 	size_t i;
 
-	if (zs == NULL)
+	t = calloc(1, sizeof(*t));
+	if (t == NULL)
 		return NULL;
-	pthread_mutex_init(&zs->lock, NULL);
-	zs->bundle = strdup(cfg->tls_cert_bundle ? cfg->tls_cert_bundle : "");
-	t = zs->cur = calloc(1, sizeof(*t));
-	if (t == NULL || zs->bundle == NULL)
-		goto fail;
 	t->refs = 1;
 	for (f = cfg->forwards; f != NULL; f = f->next) {
 		uint8_t name[DNS_MAX_NAME];
@@ -343,6 +455,9 @@ fwd_zones_new(const struct config *cfg, const char *resolv_conf)
 			if (zone_add_addr(z, &a) < 0)
 				goto fail;
 		}
+		for (s = f->hosts; s != NULL; s = s->next)
+			if (zone_add_host(z, s, cfg) < 0)
+				goto fail;
 		z->no_cache = f->no_cache != 0;
 #ifndef HAVE_NGHTTP2
 		if (z->transport == FWD_DOH) {
@@ -373,10 +488,61 @@ fwd_zones_new(const struct config *cfg, const char *resolv_conf)
 		    FWD_RESOLV_CONF);
 	}
 	t->tls_ctx = zs->tls_ctx;
+	return t;
+fail:
+	table_free(t);
+	return NULL;
+}
+
+struct fwd_zones *
+fwd_zones_new(const struct config *cfg, const char *resolv_conf)
+{
+	struct fwd_zones *zs = calloc(1, sizeof(*zs));
+
+	if (zs == NULL)
+		return NULL;
+	pthread_mutex_init(&zs->lock, NULL);
+	zs->bundle = strdup(cfg->tls_cert_bundle ? cfg->tls_cert_bundle : "");
+	if (zs->bundle == NULL)
+		goto fail;
+	zs->cur = table_from_config(zs, cfg, resolv_conf);
+	if (zs->cur == NULL)
+		goto fail;
 	return zs;
 fail:
 	fwd_zones_free(zs);
 	return NULL;
+}
+
+static void table_swap(struct fwd_zones *zs, struct fwd_table *c);
+
+int
+fwd_zones_reset(struct fwd_zones *zs, const struct config *cfg,
+    const char *resolv_conf)
+{
+	const struct cfg_forward *f;
+	struct fwd_table *t;
+	bool tls = false;
+
+	for (f = cfg->forwards; f != NULL; f = f->next)
+		if (f->tls_upstream || f->https_upstream)
+			tls = true;
+	/* the TLS context under the lock (forward_add may make it too);
+	 * the look-ups without it, so that workers go on meanwhile */
+	pthread_mutex_lock(&zs->lock);
+	if (tls && zones_tls_ctx(zs) == NULL) {
+		pthread_mutex_unlock(&zs->lock);
+		log_err("forward zones: cannot set up TLS (tls-cert-bundle)");
+		return -1;
+	}
+	pthread_mutex_unlock(&zs->lock);
+	t = table_from_config(zs, cfg, resolv_conf);
+	if (t == NULL)
+		return -1;
+	pthread_mutex_lock(&zs->lock);
+	table_swap(zs, t);
+	pthread_mutex_unlock(&zs->lock);
+	return 0;
 }
 
 const struct fwd_zone *

@@ -114,11 +114,22 @@ int fwd_addr_parse(const char *s, struct fwd_addr *a);
 /*
  * Forward zones from cfg->forwards; if none is for ".", "." gets the
  * nameservers of 'resolv_conf' (FWD_RESOLV_CONF when NULL; logged at
- * VERB_OPS).  Errors are logged; returns NULL on a bad forward-addr,
- * a TLS context that cannot be made (tls-cert-bundle unreadable) or
- * allocation failure.
+ * VERB_OPS).  forward-host names are looked up here with getaddrinfo
+ * (blocking; /etc/hosts first), every address of an enabled family
+ * (do-ip4, do-ip6) added, logged at VERB_OPS.  Errors are logged;
+ * returns NULL on a bad forward-addr, a forward-host that does not
+ * resolve ("file:line: forward-host: value: why"), a TLS context that
+ * cannot be made (tls-cert-bundle unreadable) or allocation failure.
  */
 struct fwd_zones *fwd_zones_new(const struct config *cfg,
+    const char *resolv_conf);
+/*
+ * Build the table again from cfg (forward-host names looked up again)
+ * and make it the live one; zones added or removed at run time are
+ * gone.  Thread safe against running workers.  Returns 0, or -1 (logged;
+ * the old table stays).
+ */
+int fwd_zones_reset(struct fwd_zones *z, const struct config *cfg,
     const char *resolv_conf);
 /* Only once no worker uses it any more. */
 void fwd_zones_free(struct fwd_zones *z);

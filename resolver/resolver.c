@@ -224,6 +224,12 @@ res_shared_forward_remove(struct res_shared *sh, const char *zone, char *err,
 	return fwd_zones_remove(sh->fwd, zone, err, errlen);
 }
 
+int
+res_shared_forward_reset(struct res_shared *sh, const struct config *cfg)
+{
+	return fwd_zones_reset(sh->fwd, cfg, NULL);
+}
+
 size_t
 res_shared_cache_mem(struct res_shared *sh)
 {

@@ -94,6 +94,9 @@ int res_shared_forward_add(struct res_shared *sh, const char *zone,
     const char *addrs, bool tls, bool https, char *err, size_t errlen);
 int res_shared_forward_remove(struct res_shared *sh, const char *zone,
     char *err, size_t errlen);
+/* The forward zones of cfg again, forward-host names looked up anew
+ * (reload with an unchanged config).  0, or -1 (logged; unchanged). */
+int res_shared_forward_reset(struct res_shared *sh, const struct config *cfg);
 
 /*
  * Resolve 'query' (borrowed for the call) for 'client'; 'done' is called

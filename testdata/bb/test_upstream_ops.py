@@ -183,3 +183,96 @@ def test_forward_add_flag_errors(make_cairnd, certs):
         assert r.stderr.startswith("error") and word in r.stderr, \
             (args, r.stderr)
     assert "x.lab." not in _ctl(stub.conf, "list_forwards")
+
+
+# ------------------------------------------------------------ forward-host
+
+def host_zone(port, more=""):
+    return ("forward-zone:\n"
+            '    name: "."\n'
+            "    forward-host: localhost@%d\n%s" % (port, more))
+
+
+def test_forward_host_localhost(make_cairnd):
+    """forward-host: localhost@PORT is looked up in /etc/hosts: the
+    queries go to 127.0.0.1@PORT, a cairnd serving local-data."""
+    up = make_cairnd(server_lines=local_lines())
+    stub = make_cairnd(extra=host_zone(up.port))
+    r = stub.udp("www.enc.lab.", "A")
+    assert r.rcode() == dns.rcode.NOERROR
+    assert a_of(r) == ["192.0.2.53"]
+    assert ". IN forward 127.0.0.1@%d" % up.port in \
+        _ctl(stub.conf, "list_forwards").splitlines()
+    assert "forward-host localhost@%d: 127.0.0.1@%d" % (up.port, up.port) \
+        in stub.stderr()
+    assert harness.stat(stub.stats(), "num.query.udpout") == 1
+
+
+def test_forward_host_https_checks_the_host_name(make_cairnd, certs):
+    """Over HTTPS without #name the certificate is checked for the host
+    name (the test certificate is for localhost)."""
+    up = upstream_cairnd(make_cairnd)
+    stub = make_cairnd(server_lines='tls-cert-bundle: "%s"' % certs["ca"],
+                       extra=host_zone(up.https_port,
+                                       "    forward-https-upstream: yes\n"))
+    assert a_of(stub.udp("www.enc.lab.", "A")) == ["192.0.2.53"]
+    assert ". IN forward +h 127.0.0.1@%d#localhost" % up.https_port in \
+        _ctl(stub.conf, "list_forwards").splitlines()
+    assert harness.stat(stub.stats(), "num.query.httpsout") == 1
+    up.expected_https = 1
+
+
+def test_forward_host_no_usable_address_stops_startup(tmp_path):
+    """localhost has only 127.0.0.1 in /etc/hosts: with do-ip4: no it has
+    no usable address, and cairnd says where (file, line, value).  (A
+    name that is not in /etc/hosts is not tried: it would be asked of the
+    network.)"""
+    conf = tmp_path / "cairn.conf"
+    port = harness.free_port()
+    conf.write_text("server:\n"
+                    "    interface: ::1@%d\n"
+                    "    do-ip4: no\n"
+                    "    use-syslog: no\n"
+                    '    logfile: ""\n'
+                    '    pidfile: ""\n'
+                    "forward-zone:\n"
+                    '    name: "."\n'
+                    "    forward-addr: ::1@9\n"
+                    "    forward-host: localhost@5353\n" % port)
+    r = harness.run([harness.program("cairnd"), "-d", "-c", str(conf)],
+                    timeout=20)
+    assert r.returncode == 1, (r.returncode, r.stderr)
+    want = "%s:10: forward-host: localhost@5353: localhost has no IPv6" \
+        % conf
+    assert want in r.stderr, r.stderr
+
+
+def test_forward_host_looked_up_again_on_reload(make_cairnd):
+    """reload looks forward-host up again, also when the file did not
+    change (a zone added at run time is then gone, as the file says);
+    a changed port takes effect."""
+    up1 = make_cairnd(server_lines=local_lines())
+    up2 = make_cairnd(server_lines='local-zone: "enc.lab." static\n'
+                      'local-data: "www.enc.lab. 300 IN A 192.0.2.54"')
+    stub = make_cairnd(extra=host_zone(up1.port))
+    line = "forward-host localhost@%d: 127.0.0.1@%d" % (up1.port, up1.port)
+    assert stub.stderr().count(line) == 1
+    assert a_of(stub.udp("www.enc.lab.", "A")) == ["192.0.2.53"]
+    assert _ctl(stub.conf, "forward_add", "x.lab.", "127.0.0.1@9") == "ok\n"
+    assert _ctl(stub.conf, "reload") == "ok\n"
+    harness.wait_until(lambda: stub.stderr().count(line) == 2, 10 * SLOW,
+                       what="forward-host looked up again")
+    harness.wait_until(lambda: "x.lab." not in
+                       _ctl(stub.conf, "list_forwards"), 10 * SLOW,
+                       what="the run-time zone gone")
+    with open(stub.conf) as f:
+        text = f.read()
+    with open(stub.conf, "w") as f:
+        f.write(text.replace("localhost@%d" % up1.port,
+                             "localhost@%d" % up2.port))
+    assert _ctl(stub.conf, "reload") == "ok\n"
+
+    def moved():
+        r = stub.udp("www.enc.lab.", "A", timeout=1)
+        return r is not None and a_of(r) == ["192.0.2.54"]
+    harness.wait_until(moved, 10 * SLOW, step=0.2, what="the new upstream")
