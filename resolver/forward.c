@@ -24,6 +24,7 @@
 #include <event2/event.h>
 
 #include "dns/wire.h"
+#include "resolver/backoff.h"
 #include "resolver/forward.h"
 #include "resolver/upstream.h"
 #include "util/config.h"
@@ -39,6 +40,7 @@ struct outside {
 	uint8_t rnd[256];		/* buffered getrandom output */
 	size_t rnd_pos;
 	struct ups_pool *pool;		/* DoT/DoH connections */
+	struct backoff *bo;		/* upstream addresses that are down */
 	uint8_t rbuf[65536];		/* UDP receive buffer */
 };
 
@@ -51,6 +53,7 @@ struct fwd_query {
 	struct fwd_table *tab;		/* reference: zone lives in it */
 	const struct fwd_zone *zone;
 	size_t addr_idx;
+	uint64_t tried;		/* bit i: zone->addrs[i] asked (FWD_MAX_ADDRS) */
 	enum fwd_state state;
 	int fd;
 	struct event *ev;
@@ -800,8 +803,10 @@ outside_new(struct event_base *base, struct stats *st, uint16_t edns_udp)
 	o->st = st;
 	o->edns_udp = edns_udp;
 	o->rnd_pos = sizeof(o->rnd);
-	o->pool = ups_pool_new(base, st);
+	o->bo = backoff_new();
+	o->pool = o->bo != NULL ? ups_pool_new(base, st, o->bo) : NULL;
 	if (o->pool == NULL) {
+		backoff_free(o->bo);
 		free(o);
 		return NULL;
 	}
@@ -913,34 +918,100 @@ outside_free(struct outside *o)
 	while (o->queries != NULL)
 		query_unlink_free(o->queries);
 	ups_pool_free(o->pool);
+	backoff_free(o->bo);
 	free(o);
 }
 
-/* Finish: free the query, then call back (it may start new queries). */
+/* Finish: free the query, then call back (it may start new queries).
+ * An answer (pkt) came from the current address: it is up. */
 static void
 query_done(struct fwd_query *fq, const uint8_t *pkt, size_t len)
 {
 	fwd_done_cb cb = fq->cb;
 	void *arg = fq->arg;
 
+	if (pkt != NULL && fq->state != FWD_START) {
+		const struct fwd_addr *a = &fq->zone->addrs[fq->addr_idx];
+
+		backoff_ok(fq->o->bo, &a->ss, a->len, fq->zone->transport);
+	}
 	query_unlink_free(fq);
 	cb(arg, pkt, len);
 }
 
 static void try_attempt(struct fwd_query *fq);
 
-static void
-next_addr(struct fwd_query *fq)
+/*
+ * The next address to ask, or -1 when every one was asked: the first
+ * (in the zone's order) that is not down, else the one that failed
+ * longest ago - a query is never failed without asking.
+ */
+static int
+pick_addr(struct fwd_query *fq)
 {
-	attempt_close(fq);
-	fq->addr_idx++;
-	fq->ups_retries = 0;
-	if (fq->addr_idx >= fq->zone->naddrs || now_msec() >= fq->deadline) {
+	const struct fwd_zone *z = fq->zone;
+	uint64_t now = now_msec(), oldest = UINT64_MAX;
+	int down = -1;
+	size_t i;
+
+	for (i = 0; i < z->naddrs && i < 64; i++) {
+		uint64_t last;
+
+		if (fq->tried & ((uint64_t)1 << i))
+			continue;
+		/* up; or its time is over and no other query tries it now */
+		if (backoff_down_until(fq->o->bo, &z->addrs[i].ss,
+		    z->addrs[i].len, z->transport, now, &last) == 0 &&
+		    (last == 0 || backoff_probe(fq->o->bo, &z->addrs[i].ss,
+		    z->addrs[i].len, z->transport, now, z->transport ==
+		    FWD_DO53 ? FWD_UDP_TIMEOUT_MSEC + FWD_TCP_TIMEOUT_MSEC :
+		    FWD_UPS_TIMEOUT_MSEC)))
+			return (int)i;
+		if (down < 0 || last < oldest) {
+			down = (int)i;
+			oldest = last;
+		}
+	}
+	if (down >= 0)
+		verbose(VERB_ALGO, "forward: %s is down, asked as the last "
+		    "one left", z->addrs[down].text);
+	return down;
+}
+
+/* Ask the next address (see pick_addr), or fail the query. */
+static void
+start_next(struct fwd_query *fq)
+{
+	int i = pick_addr(fq);
+
+	if (i < 0 || now_msec() >= fq->deadline) {
 		verbose(VERB_ALGO, "forward: all upstreams failed");
 		query_done(fq, NULL, 0);
 		return;
 	}
+	fq->addr_idx = (size_t)i;
+	fq->tried |= (uint64_t)1 << i;
+	fq->ups_retries = 0;
 	try_attempt(fq);
+}
+
+static void
+next_addr(struct fwd_query *fq)
+{
+	attempt_close(fq);
+	start_next(fq);
+}
+
+/* The current address failed (refused, reset, no answer in time): down
+ * for a while (backoff.h), then the next one. */
+static void
+addr_failed(struct fwd_query *fq)
+{
+	const struct fwd_addr *a = &fq->zone->addrs[fq->addr_idx];
+
+	backoff_fail(fq->o->bo, &a->ss, a->len, fq->zone->transport,
+	    now_msec());
+	next_addr(fq);
 }
 
 static void
@@ -1039,7 +1110,7 @@ udp_read_cb(evutil_socket_t fd, short what, void *arg)
 			verbose(VERB_ALGO, "forward: %s: %s",
 			    fq->zone->addrs[fq->addr_idx].text,
 			    strerror(errno));
-			next_addr(fq);
+			addr_failed(fq);
 			return;
 		}
 		if (!reply_ok(fq, id, o->rbuf, (size_t)n))
@@ -1064,7 +1135,7 @@ timeout_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (fq->state == FWD_START) {
-		try_attempt(fq);
+		start_next(fq);
 		return;
 	}
 	if (fq->state == FWD_UDP && now_msec() < fq->deadline) {
@@ -1075,7 +1146,7 @@ timeout_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	verbose(VERB_ALGO, "forward: %s: timeout",
 	    fq->zone->addrs[fq->addr_idx].text);
-	next_addr(fq);
+	addr_failed(fq);
 }
 
 static int
@@ -1104,7 +1175,7 @@ try_udp(struct fwd_query *fq)
 	if (connect(fq->fd, (const struct sockaddr *)&a->ss, a->len) < 0 ||
 	    send(fq->fd, fq->qbuf + 2, fq->qlen, 0) < 0) {
 		verbose(VERB_ALGO, "forward: %s: %s", a->text, strerror(errno));
-		next_addr(fq);
+		addr_failed(fq);
 		return;
 	}
 	if (fq->o->st != NULL)
@@ -1136,7 +1207,7 @@ tcp_cb(evutil_socket_t fd, short what, void *arg)
 			verbose(VERB_ALGO, "forward: %s: TCP connect: %s",
 			    fq->zone->addrs[fq->addr_idx].text,
 			    strerror(err ? err : errno));
-			next_addr(fq);
+			addr_failed(fq);
 			return;
 		}
 		fq->state = FWD_TCP_WRITE;
@@ -1149,7 +1220,7 @@ tcp_cb(evutil_socket_t fd, short what, void *arg)
 			if (errno == EAGAIN || errno == EWOULDBLOCK ||
 			    errno == EINTR)
 				return;
-			next_addr(fq);
+			addr_failed(fq);
 			return;
 		}
 		fq->tcp_done += (size_t)n;
@@ -1187,7 +1258,7 @@ tcp_cb(evutil_socket_t fd, short what, void *arg)
 			verbose(VERB_ALGO, "forward: %s: TCP read: %s",
 			    fq->zone->addrs[fq->addr_idx].text,
 			    n == 0 ? "closed" : strerror(errno));
-			next_addr(fq);
+			addr_failed(fq);
 			return;
 		}
 		fq->tcp_done += (size_t)n;
@@ -1258,7 +1329,7 @@ try_tcp(struct fwd_query *fq, bool keep_udp)
 	    errno != EINPROGRESS) {
 		verbose(VERB_ALGO, "forward: %s: TCP connect: %s", a->text,
 		    strerror(errno));
-		next_addr(fq);
+		addr_failed(fq);
 		return;
 	}
 	if (fq->o->st != NULL)

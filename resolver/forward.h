@@ -9,6 +9,14 @@
  * event_base; it sends one upstream query per fwd_query_start and calls
  * back once with the reply (or NULL when every upstream failed).
  *
+ * The forward-addrs of a zone are asked one after the other: first those
+ * that are up, in the zone's order, then those that are down (backoff.h:
+ * an address that was refused, failed TLS or did not answer in time is
+ * down for 1 s, doubling to 120 s at each further failure, until it
+ * answers), the least recently failed first, so that a query is never
+ * failed without asking.  When an address's time is over one query tries
+ * it while the others keep away from it.
+ *
  * Per upstream query, for each forward-addr in turn:
  *   - UDP: a fresh socket connected to the upstream (the kernel picks a
  *     random source port), a random query ID (getrandom).  A reply that

@@ -55,6 +55,8 @@ struct ups_req {
 };
 
 enum ups_conn_state {
+	UPS_C_WAIT,			/* the address is down: no socket
+					   yet, the timer starts the connect */
 	UPS_C_CONNECT,			/* TCP connect in progress */
 	UPS_C_HANDSHAKE,		/* TLS handshake */
 	UPS_C_OPEN,
@@ -64,6 +66,7 @@ enum ups_conn_state {
 struct ups_pool {
 	struct event_base *base;
 	struct stats *st;
+	struct backoff *bo;		/* borrowed: forward.c's */
 	struct ups_conn *conns;
 	time_t last_warn;		/* last certificate warning */
 	struct ups_sess sess[UPS_MAX_SESS];
@@ -73,6 +76,7 @@ struct ups_pool {
 struct ups_conn {
 	struct ups_pool *pool;
 	struct ups_conn *prev, *next;	/* pool->conns */
+	SSL_CTX *ctx;			/* borrowed (the table's) */
 	struct fwd_addr addr;
 	enum fwd_transport t;
 	char endpoint[256];

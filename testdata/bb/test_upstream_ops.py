@@ -276,3 +276,179 @@ def test_forward_host_looked_up_again_on_reload(make_cairnd):
         r = stub.udp("www.enc.lab.", "A", timeout=1)
         return r is not None and a_of(r) == ["192.0.2.54"]
     harness.wait_until(moved, 10 * SLOW, step=0.2, what="the new upstream")
+
+
+# ------------------------------------------------------------ backoff
+
+class CountingListener:
+    """A TCP port on 127.0.0.1 that accepts, counts and closes at once
+    (a TLS handshake with it fails): a dead DoT/DoH upstream whose
+    connection attempts can be counted.  Bounded by stop_at."""
+
+    def __init__(self):
+        self.accepts = 0
+        self.lock = threading.Lock()
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.sock.settimeout(0.1)
+        self.port = self.sock.getsockname()[1]
+        self.done = False
+        self.stop_at = time.monotonic() + 120
+        self.t = threading.Thread(target=self._loop, daemon=True)
+        self.t.start()
+
+    def _loop(self):
+        while not self.done and time.monotonic() < self.stop_at:
+            try:
+                s, _ = self.sock.accept()
+            except (socket.timeout, OSError):
+                continue
+            with self.lock:
+                self.accepts += 1
+            s.close()
+
+    def close(self):
+        self.done = True
+        self.t.join(3)
+        self.sock.close()
+
+
+class CountingUdp:
+    """A UDP port on 127.0.0.1 that counts datagrams and never answers
+    (an upstream that times out)."""
+
+    def __init__(self):
+        self.count = 0
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.1)
+        self.port = self.sock.getsockname()[1]
+        self.done = False
+        self.stop_at = time.monotonic() + 120
+        self.t = threading.Thread(target=self._loop, daemon=True)
+        self.t.start()
+
+    def _loop(self):
+        while not self.done and time.monotonic() < self.stop_at:
+            try:
+                self.sock.recv(65536)
+            except (socket.timeout, OSError):
+                continue
+            self.count += 1
+
+    def close(self):
+        self.done = True
+        self.t.join(3)
+        self.sock.close()
+
+
+def paced(stub, names, gap, timeout=8.0):
+    """One query every 'gap' seconds, each in its own thread; returns
+    [(message or exception, seconds taken)]."""
+    def one(n):
+        t0 = time.monotonic()
+        try:
+            r = harness.udp_msg(harness.make_query(n, "A"), stub.port,
+                                timeout=timeout * SLOW)
+        except Exception as e:     # noqa: BLE001 - reported by the caller
+            r = e
+        return r, time.monotonic() - t0
+    futs = []
+    with concurrent.futures.ThreadPoolExecutor(len(names)) as ex:
+        for n in names:
+            futs.append(ex.submit(one, n))
+            time.sleep(gap)
+        return [f.result() for f in futs]
+
+
+def test_backoff_doh_dead_address_not_tried_each_query(make_cairnd, certs):
+    """A DoH zone whose first address accepts and closes (TLS fails) and
+    whose second is a working cairnd: every answer comes at once from the
+    second, and the first gets a connection attempt per back-off interval
+    (1 s, then 2 s), not one per query."""
+    dead = CountingListener()
+    try:
+        up = upstream_cairnd(make_cairnd)
+        stub = make_stub(make_cairnd, certs, dead.port,
+                         more="    forward-addr: 127.0.0.1@%d#localhost\n"
+                         % up.https_port)
+        names = ["h%d.enc.lab." % i for i in range(20)]
+        res = paced(stub, names, 0.12)
+        for n, (r, took) in zip(names, res):
+            assert isinstance(r, dns.message.Message), (n, r)
+            assert r.rcode() == dns.rcode.NOERROR, n
+            assert took < 1.0 * SLOW, "%s took %.2fs" % (n, took)
+        # 20 queries over ~2.4 s: attempts at 0 s and ~1 s (then 2 s on)
+        print("connection attempts to the dead address: %d" % dead.accepts)
+        assert 1 <= dead.accepts <= 3, dead.accepts
+        assert harness.stat(up.stats(), "num.query.https") == 20
+        up.expected_https = 20
+    finally:
+        dead.close()
+
+
+def test_backoff_doh_all_down_still_tried(make_cairnd, certs):
+    """The only DoH address is dead: each query is still sent to it (and
+    gets SERVFAIL, none is lost), but queries made while it is down wait
+    for the one connection attempt at the end of its back-off instead of
+    each making one."""
+    dead = CountingListener()
+    try:
+        stub = make_stub(make_cairnd, certs, dead.port)
+        names = ["d%d.enc.lab." % i for i in range(10)]
+        res = paced(stub, names, 0.1)
+        for n, (r, took) in zip(names, res):
+            assert isinstance(r, dns.message.Message), (n, r)
+            assert r.rcode() == dns.rcode.SERVFAIL, n
+            assert took < 5.0 * SLOW, "%s took %.2fs" % (n, took)
+        print("connection attempts: %d for 10 queries" % dead.accepts)
+        assert 1 <= dead.accepts <= 3, dead.accepts
+        stub.check_doh_counters(expected_https=False)
+    finally:
+        dead.close()
+
+
+def test_backoff_do53_refused_address_skipped(make_cairnd):
+    """Plain DNS: the first address refuses (ICMP port unreachable), the
+    second answers.  Without backoff each query would go to both
+    (num.query.udpout = 2 per query); with it the refusing one is asked
+    about once a second."""
+    up = make_cairnd(server_lines=local_lines())
+    dead = harness.closed_port()
+    stub = make_cairnd(upstreams=[dead, up.port])
+    names = ["h%d.enc.lab." % i for i in range(20)]
+    res = paced(stub, names, 0.1)
+    for n, (r, took) in zip(names, res):
+        assert isinstance(r, dns.message.Message), (n, r)
+        assert a_of(r), n
+        assert took < 0.5 * SLOW, "%s took %.2fs" % (n, took)
+    out = harness.stat(stub.stats(), "num.query.udpout")
+    print("num.query.udpout %d for 20 queries" % out)
+    assert 21 <= out <= 23, out
+
+
+def test_backoff_do53_silent_address_skipped(make_cairnd):
+    """Plain DNS: the first address never answers (UDP timeout, then TCP
+    refused).  The first query waits for it once; the following ones go
+    to the second address at once while the first is down, and the first
+    sees a query only about once per back-off interval."""
+    up = make_cairnd(server_lines=local_lines())
+    dead = CountingUdp()
+    try:
+        stub = make_cairnd(upstreams=[dead.port, up.port])
+        r = stub.udp("h0.enc.lab.", "A", timeout=8 * SLOW)
+        assert a_of(r) == ["192.0.2.1"]
+        names = ["h%d.enc.lab." % i for i in range(1, 13)]
+        res = paced(stub, names, 0.1)
+        slow = [(n, took) for n, (r, took) in zip(names, res)
+                if not isinstance(r, dns.message.Message) or not a_of(r)
+                or took > 0.5 * SLOW]
+        # the query that tries it again after 1 s waits its UDP timeout
+        assert len(slow) <= 1, slow
+        print("datagrams to the silent address: %d for 13 queries"
+              % dead.count)
+        assert 1 <= dead.count <= 3, dead.count
+    finally:
+        dead.close()
