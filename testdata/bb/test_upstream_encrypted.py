@@ -392,6 +392,8 @@ def test_upstream_restarted_mid_flight(make_cairnd, certs, https):
     r = stub.udp("h199.enc.lab.", "A", timeout=8 * SLOW)
     assert a_of(r) == ["192.0.2.200"]
     up.expected_https = False
+    # nothing left buffered for the dropped connection (mem.http.upstream)
+    stub.check_doh_counters(expected_https=False)
 
 
 # ------------------------------------------------------------ fake DoH
@@ -582,6 +584,7 @@ def test_goaway_mid_flight_none_lost(make_cairnd, certs, fake_doh):
     # (a slow machine may time some out: SERVFAIL, still not lost)
     assert ok >= 40, "only %d of 60 answered" % ok
     assert f.conns >= 2
+    stub.check_doh_counters(expected_https=False)
 
 
 def test_silent_upstream_not_reused(make_cairnd, certs, fake_doh):
