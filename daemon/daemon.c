@@ -541,6 +541,9 @@ reload_same(struct daemon *d, struct config *cfg, bool keep_cache)
 	}
 	if (!keep_cache && d->sh)
 		(void)res_shared_flush(d->sh, NULL, 0, 0, false);
+	/* forward zones from the file again: forward-host looked up anew */
+	if (!keep_cache && d->sh && res_shared_forward_reset(d->sh, d->cfg) < 0)
+		log_err("reload: the forward zones stay as they were");
 	stats_collect(d, true, NULL);
 	gettimeofday(&d->reset_time, NULL);
 	verbosity_apply(d);
@@ -1050,6 +1053,7 @@ daemon_stats_print(struct daemon *d, bool reset, FILE *out)
 	timersub(&g.now, &d->start_time, &g.up);
 	timersub(&g.now, &d->reset_time, &g.elapsed);
 	g.mem_cache_message = d->sh ? res_shared_cache_mem(d->sh) : 0;
+	g.mem_http_upstream = res_upstream_http_mem();
 #ifdef HAVE_NGHTTP2
 	if (d->doh) {
 		g.mem_http_query_buffer = budget_used(&d->doh->query_budget);

@@ -463,18 +463,37 @@ remote_cmd_forward_add(struct remote_conn *c, int argc, char **argv,
 	struct res_shared *sh = remote_sh(c, out);
 	char addrs[REMOTE_MAX_LINE + 1], err[512];
 	size_t len = 0;
-	bool tls = false;
+	bool tls = false, https = false;
 	int i;
 
 	if (sh == NULL)
 		return;
-	if (strcmp(argv[0], "+t") == 0) {
-		tls = true;
+	/* Unbound's flags, "+i +t" or "+it": +i (insecure: cairn does
+	 * not validate, so nothing to turn off), +t TLS, +h (cairn) HTTPS */
+	while (argc > 0 && argv[0][0] == '+') {
+		const char *f;
+
+		for (f = argv[0] + 1; *f != '\0'; f++) {
+			if (*f == 't') {
+				tls = true;
+			} else if (*f == 'h') {
+				https = true;
+			} else if (*f != 'i') {
+				fprintf(out, "error forward_add: unknown flag "
+				    "'+%c' (+i, +t or +h)\n", *f);
+				return;
+			}
+		}
 		argv++;
 		argc--;
 	}
+	if (tls && https) {
+		fputs("error forward_add: +t and +h exclude each other\n", out);
+		return;
+	}
 	if (argc < 2) {
-		fputs("error forward_add takes [+t] ZONE ADDR...\n", out);
+		fputs("error forward_add takes [+i] [+t|+h] ZONE ADDR...\n",
+		    out);
 		return;
 	}
 	addrs[0] = '\0';
@@ -488,8 +507,8 @@ remote_cmd_forward_add(struct remote_conn *c, int argc, char **argv,
 		}
 		len += (size_t)n;
 	}
-	remote_result(res_shared_forward_add(sh, argv[0], addrs, tls, err,
-	    sizeof(err)), err, out);
+	remote_result(res_shared_forward_add(sh, argv[0], addrs, tls, https,
+	    err, sizeof(err)), err, out);
 }
 
 static void

@@ -362,6 +362,7 @@ stats_print(FILE *out, const struct stats_thread *th, int n,
 	print_u(out, "", "mem.http.query_buffer", g->mem_http_query_buffer);
 	print_u(out, "", "mem.http.response_buffer",
 	    g->mem_http_response_buffer);
+	print_u(out, "", "mem.http.upstream", g->mem_http_upstream);
 
 	for (i = 0; i < STATS_HIST_BUCKETS; i++) {
 		stats_hist_bounds(i, &lo, &hi);

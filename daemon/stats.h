@@ -38,6 +38,7 @@ struct stats_global {
 	uint64_t mem_cache_message;
 	uint64_t mem_http_query_buffer;
 	uint64_t mem_http_response_buffer;
+	uint64_t mem_http_upstream;	/* DoH upstream connections */
 };
 
 /* Copy 'src' (written by another thread) into 'dst' with atomic loads. */

@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@
 #include <event2/event.h>
 
 #include "dns/wire.h"
+#include "resolver/backoff.h"
 #include "resolver/forward.h"
 #include "resolver/upstream.h"
 #include "util/config.h"
@@ -39,6 +41,7 @@ struct outside {
 	uint8_t rnd[256];		/* buffered getrandom output */
 	size_t rnd_pos;
 	struct ups_pool *pool;		/* DoT/DoH connections */
+	struct backoff *bo;		/* upstream addresses that are down */
 	uint8_t rbuf[65536];		/* UDP receive buffer */
 };
 
@@ -51,6 +54,7 @@ struct fwd_query {
 	struct fwd_table *tab;		/* reference: zone lives in it */
 	const struct fwd_zone *zone;
 	size_t addr_idx;
+	uint64_t tried;		/* bit i: zone->addrs[i] asked (FWD_MAX_ADDRS) */
 	enum fwd_state state;
 	int fd;
 	struct event *ev;
@@ -297,10 +301,125 @@ zones_tls_ctx(struct fwd_zones *zs)
 	return zs->tls_ctx;
 }
 
-struct fwd_zones *
-fwd_zones_new(const struct config *cfg, const char *resolv_conf)
+/*
+ * Add the addresses of forward-host 's' ("host[@port][#name]") to z:
+ * every address getaddrinfo gives (the files in /etc/nsswitch.conf
+ * first, so /etc/hosts), those of a family turned off with do-ip4 /
+ * do-ip6 left out.  Without #name a DoT/DoH certificate is checked for
+ * the host name.  Returns 0, or -1 with the error logged as
+ * "file:line: forward-host: value: why".
+ */
+static int
+zone_add_host(struct fwd_zone *z, const struct cfg_strlist *s,
+    const struct config *cfg)
 {
-	struct fwd_zones *zs = calloc(1, sizeof(*zs));
+	char host[256], auth[256] = "";
+	const char *hash = strchr(s->str, '#'), *at, *end;
+	const char *file = s->file ? s->file : "-";
+	long port = transport_port(z->transport);
+	struct addrinfo hints, *res = NULL, *ai;
+	size_t hl, added = 0;
+	int rc;
+
+	end = hash ? hash : s->str + strlen(s->str);
+	at = memchr(s->str, '@', (size_t)(end - s->str));
+	hl = (size_t)((at ? at : end) - s->str);
+	if (hl == 0 || hl >= sizeof(host) || (hash != NULL &&
+	    (hash[1] == '\0' || strlen(hash + 1) >= sizeof(auth)))) {
+		log_err("%s:%d: forward-host: %s: not a host[@port][#name]",
+		    file, s->line, s->str);
+		return -1;
+	}
+	memcpy(host, s->str, hl);
+	host[hl] = '\0';
+	if (at != NULL) {
+		char *ep;
+
+		port = strtol(at + 1, &ep, 10);
+		if (ep != end || port <= 0 || port > 65535) {
+			log_err("%s:%d: forward-host: %s: bad port", file,
+			    s->line, s->str);
+			return -1;
+		}
+	}
+	if (hash != NULL)
+		snprintf(auth, sizeof(auth), "%s", hash + 1);
+	else if (z->transport != FWD_DO53)
+		snprintf(auth, sizeof(auth), "%s", host);
+	memset(&hints, 0, sizeof(hints));
+	/* both families in one look-up: /etc/hosts then answers it even
+	 * when it has only one of them (no DNS query for the other) */
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_DGRAM;
+	rc = getaddrinfo(host, NULL, &hints, &res);
+	if (rc != 0) {
+		log_err("%s:%d: forward-host: %s: cannot resolve %s: %s", file,
+		    s->line, s->str, host, rc == EAI_SYSTEM ? strerror(errno) :
+		    gai_strerror(rc));
+		return -1;
+	}
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		struct fwd_addr a;
+		char ip[INET6_ADDRSTRLEN];
+		size_t j;
+
+		if (ai->ai_family == AF_INET ? !cfg->do_ip4 :
+		    ai->ai_family == AF_INET6 ? !cfg->do_ip6 : true)
+			continue;
+		if (ai->ai_addrlen > sizeof(a.ss))
+			continue;
+		memset(&a, 0, sizeof(a));
+		memcpy(&a.ss, ai->ai_addr, ai->ai_addrlen);
+		a.len = (socklen_t)ai->ai_addrlen;
+		if (ai->ai_family == AF_INET6) {
+			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&a.ss;
+
+			s6->sin6_port = htons((uint16_t)port);
+			inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
+		} else {
+			struct sockaddr_in *s4 = (struct sockaddr_in *)&a.ss;
+
+			s4->sin_port = htons((uint16_t)port);
+			inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
+		}
+		memcpy(a.auth, auth, sizeof(a.auth));
+		snprintf(a.text, sizeof(a.text), "%s@%ld", ip, port);
+		for (j = 0; j < z->naddrs; j++)
+			if (z->addrs[j].len == a.len && memcmp(&z->addrs[j].ss,
+			    &a.ss, a.len) == 0 && strcmp(z->addrs[j].auth,
+			    a.auth) == 0)
+				break;
+		if (j < z->naddrs)
+			continue;		/* given twice */
+		if (zone_add_addr(z, &a) < 0) {
+			log_warn("%s:%d: forward-host: %s: more than %d "
+			    "addresses in the zone: %s left out", file, s->line,
+			    s->str, FWD_MAX_ADDRS, a.text);
+			continue;
+		}
+		added++;
+		verbose(VERB_OPS, "forward-host %s: %s", s->str, a.text);
+	}
+	freeaddrinfo(res);
+	if (added == 0 && z->naddrs < FWD_MAX_ADDRS) {
+		log_err("%s:%d: forward-host: %s: %s has no %s address", file,
+		    s->line, s->str, host, !cfg->do_ip4 ? "IPv6 (do-ip4: no)" :
+		    !cfg->do_ip6 ? "IPv4 (do-ip6: no)" : "usable");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A new table (refs 1) from the forward-zone clauses of cfg, forward-host
+ * names looked up now; "." from resolv_conf when no clause is for it.
+ * Errors are logged; NULL on a bad forward-addr, a forward-host that
+ * does not resolve, a TLS context that cannot be made or no memory.
+ */
+static struct fwd_table *
+table_from_config(struct fwd_zones *zs, const struct config *cfg,
+    const char *resolv_conf)
+{
 	struct fwd_table *t;
 	const struct cfg_forward *f;
 	const struct cfg_strlist *s;
@@ -308,13 +427,9 @@ fwd_zones_new(const struct config *cfg, const char *resolv_conf)
 	bool have_root = false;
 	size_t i;
 
-	if (zs == NULL)
+	t = calloc(1, sizeof(*t));
+	if (t == NULL)
 		return NULL;
-	pthread_mutex_init(&zs->lock, NULL);
-	zs->bundle = strdup(cfg->tls_cert_bundle ? cfg->tls_cert_bundle : "");
-	t = zs->cur = calloc(1, sizeof(*t));
-	if (t == NULL || zs->bundle == NULL)
-		goto fail;
 	t->refs = 1;
 	for (f = cfg->forwards; f != NULL; f = f->next) {
 		uint8_t name[DNS_MAX_NAME];
@@ -348,6 +463,9 @@ fwd_zones_new(const struct config *cfg, const char *resolv_conf)
 			if (zone_add_addr(z, &a) < 0)
 				goto fail;
 		}
+		for (s = f->hosts; s != NULL; s = s->next)
+			if (zone_add_host(z, s, cfg) < 0)
+				goto fail;
 		z->no_cache = f->no_cache != 0;
 #ifndef HAVE_NGHTTP2
 		if (z->transport == FWD_DOH) {
@@ -378,10 +496,61 @@ fwd_zones_new(const struct config *cfg, const char *resolv_conf)
 		    FWD_RESOLV_CONF);
 	}
 	t->tls_ctx = zs->tls_ctx;
+	return t;
+fail:
+	table_free(t);
+	return NULL;
+}
+
+struct fwd_zones *
+fwd_zones_new(const struct config *cfg, const char *resolv_conf)
+{
+	struct fwd_zones *zs = calloc(1, sizeof(*zs));
+
+	if (zs == NULL)
+		return NULL;
+	pthread_mutex_init(&zs->lock, NULL);
+	zs->bundle = strdup(cfg->tls_cert_bundle ? cfg->tls_cert_bundle : "");
+	if (zs->bundle == NULL)
+		goto fail;
+	zs->cur = table_from_config(zs, cfg, resolv_conf);
+	if (zs->cur == NULL)
+		goto fail;
 	return zs;
 fail:
 	fwd_zones_free(zs);
 	return NULL;
+}
+
+static void table_swap(struct fwd_zones *zs, struct fwd_table *c);
+
+int
+fwd_zones_reset(struct fwd_zones *zs, const struct config *cfg,
+    const char *resolv_conf)
+{
+	const struct cfg_forward *f;
+	struct fwd_table *t;
+	bool tls = false;
+
+	for (f = cfg->forwards; f != NULL; f = f->next)
+		if (f->tls_upstream || f->https_upstream)
+			tls = true;
+	/* the TLS context under the lock (forward_add may make it too);
+	 * the look-ups without it, so that workers go on meanwhile */
+	pthread_mutex_lock(&zs->lock);
+	if (tls && zones_tls_ctx(zs) == NULL) {
+		pthread_mutex_unlock(&zs->lock);
+		log_err("forward zones: cannot set up TLS (tls-cert-bundle)");
+		return -1;
+	}
+	pthread_mutex_unlock(&zs->lock);
+	t = table_from_config(zs, cfg, resolv_conf);
+	if (t == NULL)
+		return -1;
+	pthread_mutex_lock(&zs->lock);
+	table_swap(zs, t);
+	pthread_mutex_unlock(&zs->lock);
+	return 0;
 }
 
 const struct fwd_zone *
@@ -503,13 +672,12 @@ table_swap(struct fwd_zones *zs, struct fwd_table *c)
 
 int
 fwd_zones_add(struct fwd_zones *zs, const char *zone, const char *addrs,
-    bool tls, char *err, size_t errlen)
+    enum fwd_transport tr, char *err, size_t errlen)
 {
 	uint8_t name[DNS_MAX_NAME];
 	size_t len = dns_name_from_text(zone ? zone : "", name);
 	struct fwd_table *c;
 	struct fwd_zone *z;
-	enum fwd_transport tr = tls ? FWD_DOT : FWD_DO53;
 	const char *p = addrs ? addrs : "";
 	size_t i, found = 0;
 
@@ -519,8 +687,14 @@ fwd_zones_add(struct fwd_zones *zs, const char *zone, const char *addrs,
 		return -1;
 	}
 	dns_name_lower(name, name, len);
+#ifndef HAVE_NGHTTP2
+	if (tr == FWD_DOH) {
+		snprintf(err, errlen, "+h needs cairnd built with nghttp2.");
+		return -1;
+	}
+#endif
 	pthread_mutex_lock(&zs->lock);
-	if (tls && zones_tls_ctx(zs) == NULL) {
+	if (tr != FWD_DO53 && zones_tls_ctx(zs) == NULL) {
 		pthread_mutex_unlock(&zs->lock);
 		snprintf(err, errlen, "cannot set up TLS (tls-cert-bundle).");
 		return -1;
@@ -634,8 +808,10 @@ outside_new(struct event_base *base, struct stats *st, uint16_t edns_udp)
 	o->st = st;
 	o->edns_udp = edns_udp;
 	o->rnd_pos = sizeof(o->rnd);
-	o->pool = ups_pool_new(base, st);
+	o->bo = backoff_new();
+	o->pool = o->bo != NULL ? ups_pool_new(base, st, o->bo) : NULL;
 	if (o->pool == NULL) {
+		backoff_free(o->bo);
 		free(o);
 		return NULL;
 	}
@@ -747,10 +923,12 @@ outside_free(struct outside *o)
 	while (o->queries != NULL)
 		query_unlink_free(o->queries);
 	ups_pool_free(o->pool);
+	backoff_free(o->bo);
 	free(o);
 }
 
-/* Finish: free the query, then call back (it may start new queries). */
+/* Finish: free the query, then call back (it may start new queries).
+ * An answer (pkt) came from the current address: it is up. */
 static void
 query_done(struct fwd_query *fq, const uint8_t *pkt, size_t len)
 {
@@ -758,24 +936,88 @@ query_done(struct fwd_query *fq, const uint8_t *pkt, size_t len)
 	void *arg = fq->arg;
 	int scope = pkt != NULL && fq->ecs_sent ? fq->ecs_scope : -1;
 
+	if (pkt != NULL && fq->state != FWD_START) {
+		const struct fwd_addr *a = &fq->zone->addrs[fq->addr_idx];
+
+		backoff_ok(fq->o->bo, &a->ss, a->len, fq->zone->transport);
+	}
 	query_unlink_free(fq);
 	cb(arg, pkt, len, scope);
 }
 
 static void try_attempt(struct fwd_query *fq);
 
-static void
-next_addr(struct fwd_query *fq)
+/*
+ * The next address to ask, or -1 when every one was asked: the first
+ * (in the zone's order) that is not down, else the one that failed
+ * longest ago - a query is never failed without asking.
+ */
+static int
+pick_addr(struct fwd_query *fq)
 {
-	attempt_close(fq);
-	fq->addr_idx++;
-	fq->ups_retries = 0;
-	if (fq->addr_idx >= fq->zone->naddrs || now_msec() >= fq->deadline) {
+	const struct fwd_zone *z = fq->zone;
+	uint64_t now = now_msec(), oldest = UINT64_MAX;
+	int down = -1;
+	size_t i;
+
+	for (i = 0; i < z->naddrs && i < 64; i++) {
+		uint64_t last;
+
+		if (fq->tried & ((uint64_t)1 << i))
+			continue;
+		/* up; or its time is over and no other query tries it now */
+		if (backoff_down_until(fq->o->bo, &z->addrs[i].ss,
+		    z->addrs[i].len, z->transport, now, &last) == 0 &&
+		    (last == 0 || backoff_probe(fq->o->bo, &z->addrs[i].ss,
+		    z->addrs[i].len, z->transport, now, z->transport ==
+		    FWD_DO53 ? FWD_UDP_TIMEOUT_MSEC + FWD_TCP_TIMEOUT_MSEC :
+		    FWD_UPS_TIMEOUT_MSEC)))
+			return (int)i;
+		if (down < 0 || last < oldest) {
+			down = (int)i;
+			oldest = last;
+		}
+	}
+	if (down >= 0)
+		verbose(VERB_ALGO, "forward: %s is down, asked as the last "
+		    "one left", z->addrs[down].text);
+	return down;
+}
+
+/* Ask the next address (see pick_addr), or fail the query. */
+static void
+start_next(struct fwd_query *fq)
+{
+	int i = pick_addr(fq);
+
+	if (i < 0 || now_msec() >= fq->deadline) {
 		verbose(VERB_ALGO, "forward: all upstreams failed");
 		query_done(fq, NULL, 0);
 		return;
 	}
+	fq->addr_idx = (size_t)i;
+	fq->tried |= (uint64_t)1 << i;
+	fq->ups_retries = 0;
 	try_attempt(fq);
+}
+
+static void
+next_addr(struct fwd_query *fq)
+{
+	attempt_close(fq);
+	start_next(fq);
+}
+
+/* The current address failed (refused, reset, no answer in time): down
+ * for a while (backoff.h), then the next one. */
+static void
+addr_failed(struct fwd_query *fq)
+{
+	const struct fwd_addr *a = &fq->zone->addrs[fq->addr_idx];
+
+	backoff_fail(fq->o->bo, &a->ss, a->len, fq->zone->transport,
+	    now_msec());
+	next_addr(fq);
 }
 
 static void
@@ -923,7 +1165,7 @@ udp_read_cb(evutil_socket_t fd, short what, void *arg)
 			verbose(VERB_ALGO, "forward: %s: %s",
 			    fq->zone->addrs[fq->addr_idx].text,
 			    strerror(errno));
-			next_addr(fq);
+			addr_failed(fq);
 			return;
 		}
 		if (!reply_ok(fq, id, o->rbuf, (size_t)n))
@@ -948,7 +1190,7 @@ timeout_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (fq->state == FWD_START) {
-		try_attempt(fq);
+		start_next(fq);
 		return;
 	}
 	if (fq->state == FWD_UDP && now_msec() < fq->deadline) {
@@ -959,7 +1201,7 @@ timeout_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	verbose(VERB_ALGO, "forward: %s: timeout",
 	    fq->zone->addrs[fq->addr_idx].text);
-	next_addr(fq);
+	addr_failed(fq);
 }
 
 static int
@@ -988,7 +1230,7 @@ try_udp(struct fwd_query *fq)
 	if (connect(fq->fd, (const struct sockaddr *)&a->ss, a->len) < 0 ||
 	    send(fq->fd, fq->qbuf + 2, fq->qlen, 0) < 0) {
 		verbose(VERB_ALGO, "forward: %s: %s", a->text, strerror(errno));
-		next_addr(fq);
+		addr_failed(fq);
 		return;
 	}
 	if (fq->o->st != NULL)
@@ -1020,7 +1262,7 @@ tcp_cb(evutil_socket_t fd, short what, void *arg)
 			verbose(VERB_ALGO, "forward: %s: TCP connect: %s",
 			    fq->zone->addrs[fq->addr_idx].text,
 			    strerror(err ? err : errno));
-			next_addr(fq);
+			addr_failed(fq);
 			return;
 		}
 		fq->state = FWD_TCP_WRITE;
@@ -1033,7 +1275,7 @@ tcp_cb(evutil_socket_t fd, short what, void *arg)
 			if (errno == EAGAIN || errno == EWOULDBLOCK ||
 			    errno == EINTR)
 				return;
-			next_addr(fq);
+			addr_failed(fq);
 			return;
 		}
 		fq->tcp_done += (size_t)n;
@@ -1071,7 +1313,7 @@ tcp_cb(evutil_socket_t fd, short what, void *arg)
 			verbose(VERB_ALGO, "forward: %s: TCP read: %s",
 			    fq->zone->addrs[fq->addr_idx].text,
 			    n == 0 ? "closed" : strerror(errno));
-			next_addr(fq);
+			addr_failed(fq);
 			return;
 		}
 		fq->tcp_done += (size_t)n;
@@ -1142,7 +1384,7 @@ try_tcp(struct fwd_query *fq, bool keep_udp)
 	    errno != EINPROGRESS) {
 		verbose(VERB_ALGO, "forward: %s: TCP connect: %s", a->text,
 		    strerror(errno));
-		next_addr(fq);
+		addr_failed(fq);
 		return;
 	}
 	if (fq->o->st != NULL)

@@ -9,6 +9,14 @@
  * event_base; it sends one upstream query per fwd_query_start and calls
  * back once with the reply (or NULL when every upstream failed).
  *
+ * The forward-addrs of a zone are asked one after the other: first those
+ * that are up, in the zone's order, then those that are down (backoff.h:
+ * an address that was refused, failed TLS or did not answer in time is
+ * down for 1 s, doubling to 120 s at each further failure, until it
+ * answers), the least recently failed first, so that a query is never
+ * failed without asking.  When an address's time is over one query tries
+ * it while the others keep away from it.
+ *
  * Per upstream query, for each forward-addr in turn:
  *   - UDP: a fresh socket connected to the upstream (the kernel picks a
  *     random source port), a random query ID (getrandom).  A reply that
@@ -120,11 +128,22 @@ int fwd_addr_parse(const char *s, struct fwd_addr *a);
 /*
  * Forward zones from cfg->forwards; if none is for ".", "." gets the
  * nameservers of 'resolv_conf' (FWD_RESOLV_CONF when NULL; logged at
- * VERB_OPS).  Errors are logged; returns NULL on a bad forward-addr,
- * a TLS context that cannot be made (tls-cert-bundle unreadable) or
- * allocation failure.
+ * VERB_OPS).  forward-host names are looked up here with getaddrinfo
+ * (blocking; /etc/hosts first), every address of an enabled family
+ * (do-ip4, do-ip6) added, logged at VERB_OPS.  Errors are logged;
+ * returns NULL on a bad forward-addr, a forward-host that does not
+ * resolve ("file:line: forward-host: value: why"), a TLS context that
+ * cannot be made (tls-cert-bundle unreadable) or allocation failure.
  */
 struct fwd_zones *fwd_zones_new(const struct config *cfg,
+    const char *resolv_conf);
+/*
+ * Build the table again from cfg (forward-host names looked up again)
+ * and make it the live one; zones added or removed at run time are
+ * gone.  Thread safe against running workers.  Returns 0, or -1 (logged;
+ * the old table stays).
+ */
+int fwd_zones_reset(struct fwd_zones *z, const struct config *cfg,
     const char *resolv_conf);
 /* Only once no worker uses it any more. */
 void fwd_zones_free(struct fwd_zones *z);
@@ -138,13 +157,13 @@ const struct fwd_zone *fwd_table_lookup(const struct fwd_table *t,
 
 /*
  * Control: print "NAME IN forward [+t|+h] ADDR ..." lines; add (or
- * replace) a zone with space separated IP[@port][#name] addresses,
- * DoT when 'tls'; remove a zone.  Thread safe against running workers
+ * replace) a zone with space separated IP[@port][#name] addresses over
+ * transport 't' (DoH: endpoint FWD_HTTP_ENDPOINT); remove a zone.  Thread safe against running workers
  * (copy-on-write).  Return 0, or -1 with a sentence in err.
  */
 int fwd_zones_list(struct fwd_zones *z, FILE *out);
 int fwd_zones_add(struct fwd_zones *z, const char *zone, const char *addrs,
-    bool tls, char *err, size_t errlen);
+    enum fwd_transport t, char *err, size_t errlen);
 int fwd_zones_remove(struct fwd_zones *z, const char *zone, char *err,
     size_t errlen);
 

@@ -48,6 +48,7 @@
 #include "resolver/forward.h"
 #include "resolver/localzone.h"
 #include "resolver/resolver.h"
+#include "resolver/upstream.h"
 #include "util/config.h"
 #include "util/log.h"
 #include "util/netblock.h"
@@ -247,10 +248,11 @@ res_shared_forward_list(struct res_shared *sh, FILE *out)
 
 int
 res_shared_forward_add(struct res_shared *sh, const char *zone,
-    const char *addrs, bool tls, char *err, size_t errlen)
+    const char *addrs, bool tls, bool https, char *err, size_t errlen)
 {
 	sh->edited = true;
-	return fwd_zones_add(sh->fwd, zone, addrs, tls, err, errlen);
+	return fwd_zones_add(sh->fwd, zone, addrs, https ? FWD_DOH : tls ?
+	    FWD_DOT : FWD_DO53, err, errlen);
 }
 
 int
@@ -267,10 +269,22 @@ res_shared_edited(const struct res_shared *sh)
 	return sh->edited;
 }
 
+int
+res_shared_forward_reset(struct res_shared *sh, const struct config *cfg)
+{
+	return fwd_zones_reset(sh->fwd, cfg, NULL);
+}
+
 size_t
 res_shared_cache_mem(struct res_shared *sh)
 {
 	return msg_cache_mem(sh->cache);
+}
+
+size_t
+res_upstream_http_mem(void)
+{
+	return ups_http_mem_used();
 }
 
 /* ------------------------------------------------------------ control */

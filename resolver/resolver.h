@@ -57,6 +57,9 @@ size_t res_shared_flush(struct res_shared *sh, const uint8_t *name,
     size_t name_len, uint16_t type, bool subtree);
 /* Bytes held by the message cache (mem.cache.message). */
 size_t res_shared_cache_mem(struct res_shared *sh);
+/* mem.http.upstream: bytes buffered by the DoH upstream connections of
+ * every worker (resolver/upstream.h says what counts). */
+size_t res_upstream_http_mem(void);
 
 /* A worker's resolver on 'base', counting into 'st'. */
 struct resolver *res_new(struct res_shared *sh, struct event_base *base,
@@ -81,7 +84,8 @@ size_t res_pending(const struct resolver *r);
  * the transport's default).  res_shared_forward_add adds a zone or
  * replaces one of the same name: 'addrs' is space separated
  * IP[@port][#name], 'tls' makes it DoT (port 853 by default, the
- * certificate checked for #name or the IP).  res_shared_forward_remove
+ * certificate checked for #name or the IP), 'https' DoH (port 443 by
+ * default, POST to /dns-query, the certificate checked the same way).  res_shared_forward_remove
  * removes a zone (queries below it then go to the closest enclosing
  * zone, or get SERVFAIL).  Return 0, or -1 with a sentence in 'err'.
  */
@@ -92,9 +96,12 @@ size_t res_pending(const struct resolver *r);
 bool res_shared_edited(const struct res_shared *sh);
 int res_shared_forward_list(struct res_shared *sh, FILE *out);
 int res_shared_forward_add(struct res_shared *sh, const char *zone,
-    const char *addrs, bool tls, char *err, size_t errlen);
+    const char *addrs, bool tls, bool https, char *err, size_t errlen);
 int res_shared_forward_remove(struct res_shared *sh, const char *zone,
     char *err, size_t errlen);
+/* The forward zones of cfg again, forward-host names looked up anew
+ * (reload with an unchanged config).  0, or -1 (logged; unchanged). */
+int res_shared_forward_reset(struct res_shared *sh, const struct config *cfg);
 
 /*
  * Resolve 'query' (borrowed for the call) for 'client'; 'done' is called

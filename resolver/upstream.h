@@ -10,7 +10,13 @@
  * at most the server's SETTINGS_MAX_CONCURRENT_STREAMS at once, queueing
  * the rest.  A connection is made when first needed, kept while it works
  * and closed after UPS_IDLE_MSEC without queries, after GOAWAY (once its
- * streams are done) or on any error.
+ * streams are done) or on any error.  A connection that fails before it
+ * answered anything (refused, TLS or certificate failure, set-up timed
+ * out) marks the address down in the worker's backoff table
+ * (backoff.h); a new connection to an address that is down is not made
+ * before its time is over: the queries wait for it on the connection
+ * (state UPS_C_WAIT), so a dead upstream gets one connection attempt
+ * per back-off interval, not one per query.
  *
  * Bounds (per connection): UPS_MAX_QUEUED queries waiting or in flight,
  * UPS_MAX_OUTBUF bytes of unsent output.  Past them ups_query fails at
@@ -32,6 +38,7 @@
 #define UPS_MAX_QUEUED		1024	/* queries per connection */
 #define UPS_MAX_OUTBUF		(256 * 1024)	/* unsent bytes per connection */
 
+struct backoff;
 struct event_base;
 struct stats;
 struct ups_pool;
@@ -60,7 +67,9 @@ typedef void (*ups_done_cb)(void *arg, enum ups_result res,
 void *ups_tls_ctx_new(const char *bundle);
 void ups_tls_ctx_free(void *ctx);
 
-struct ups_pool *ups_pool_new(struct event_base *base, struct stats *st);
+/* 'bo' (borrowed, outlives the pool) is the worker's backoff table. */
+struct ups_pool *ups_pool_new(struct event_base *base, struct stats *st,
+    struct backoff *bo);
 /* Closes every connection; no callback is called. */
 void ups_pool_free(struct ups_pool *p);
 
@@ -76,5 +85,16 @@ struct ups_req *ups_query(struct ups_pool *p, void *tls_ctx,
     uint8_t *query, size_t qlen, ups_done_cb cb, void *arg);
 /* Forget a request: no callback. */
 void ups_req_cancel(struct ups_req *r);
+
+/*
+ * mem.http.upstream: bytes buffered right now by all DoH upstream
+ * connections of all workers: the query of each DoH request from when it
+ * is queued until it is answered, failed or cancelled; the response
+ * body being assembled on each stream; and the connection's output
+ * buffer (HTTP/2 frames taken from nghttp2 and not yet written to TLS;
+ * freed when it has all been written).  nghttp2's and OpenSSL's own
+ * session memory is not in it.  0 when no DoH query is in progress.
+ */
+size_t ups_http_mem_used(void);
 
 #endif

@@ -73,6 +73,7 @@ on_data_chunk_cb(nghttp2_session *s, uint8_t flags, int32_t stream_id,
 	p = realloc(r->ans, r->ans_len + len);
 	if (p == NULL)
 		return NGHTTP2_ERR_CALLBACK_FAILURE;
+	(void)budget_reserve(&ups_http_mem, len);	/* req_free releases */
 	r->ans = p;
 	memcpy(r->ans + r->ans_len, data, len);
 	r->ans_len += len;
@@ -110,9 +111,12 @@ on_stream_close_cb(nghttp2_session *s, int32_t stream_id,
 		uint8_t *ans = r->ans;
 		size_t n = r->ans_len;
 
-		r->ans = NULL;		/* keep it past the free */
+		/* keep it past the free of r, released when freed here */
+		r->ans = NULL;
+		r->ans_len = 0;
 		ups_req_finish(r, UPS_OK, ans, n);
 		free(ans);
+		budget_release(&ups_http_mem, n);
 	}
 	return 0;
 }

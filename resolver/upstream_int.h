@@ -17,6 +17,7 @@
 #include <openssl/ssl.h>
 
 #include "resolver/upstream.h"
+#include "util/budget.h"
 
 #define UPS_CONNECT_MSEC	5000	/* TCP connect + TLS handshake */
 #define UPS_MAX_ANSWER		65535	/* DoH body / DoT message */
@@ -47,12 +48,15 @@ struct ups_req {
 	size_t q_off;			/* DoH: body bytes handed to nghttp2 */
 	uint64_t answers;		/* c->answers when it was queued */
 	uint8_t *ans;			/* DoH: response body so far */
-	size_t ans_len;
+	size_t ans_len;			/* its size, charged to ups_http_mem */
+	size_t mem;			/* DoH: qlen, charged to ups_http_mem */
 	size_t qlen;
 	uint8_t q[];			/* the query */
 };
 
 enum ups_conn_state {
+	UPS_C_WAIT,			/* the address is down: no socket
+					   yet, the timer starts the connect */
 	UPS_C_CONNECT,			/* TCP connect in progress */
 	UPS_C_HANDSHAKE,		/* TLS handshake */
 	UPS_C_OPEN,
@@ -62,6 +66,7 @@ enum ups_conn_state {
 struct ups_pool {
 	struct event_base *base;
 	struct stats *st;
+	struct backoff *bo;		/* borrowed: forward.c's */
 	struct ups_conn *conns;
 	time_t last_warn;		/* last certificate warning */
 	struct ups_sess sess[UPS_MAX_SESS];
@@ -71,6 +76,7 @@ struct ups_pool {
 struct ups_conn {
 	struct ups_pool *pool;
 	struct ups_conn *prev, *next;	/* pool->conns */
+	SSL_CTX *ctx;			/* borrowed (the table's) */
 	struct fwd_addr addr;
 	enum fwd_transport t;
 	char endpoint[256];
@@ -98,6 +104,14 @@ struct ups_conn {
 	size_t h2_streams;		/* streams open */
 	bool goaway;
 };
+
+/*
+ * mem.http.upstream: bytes held by the DoH upstream connections of all
+ * workers (see ups_http_mem_used in upstream.h).  Charged with
+ * budget_reserve (no limit: the bounds are per connection) where the
+ * bytes are allocated, released with the stored size where freed.
+ */
+extern struct budget ups_http_mem;
 
 /* Append to the connection's output; -1 past UPS_MAX_OUTBUF. */
 int ups_conn_out_append(struct ups_conn *c, const uint8_t *p, size_t n);

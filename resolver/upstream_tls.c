@@ -22,10 +22,20 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "resolver/backoff.h"
 #include "resolver/upstream.h"
 #include "resolver/upstream_int.h"
+#include "util/budget.h"
 #include "util/log.h"
 #include "util/stats.h"
+
+struct budget ups_http_mem;	/* limit 0: counted, bounded elsewhere */
+
+size_t
+ups_http_mem_used(void)
+{
+	return budget_used(&ups_http_mem);
+}
 
 void *
 ups_tls_ctx_new(const char *bundle)
@@ -63,6 +73,16 @@ ups_tls_ctx_free(void *ctx)
 
 /* ------------------------------------------------------------ helpers */
 
+/* Monotonic msec, the clock of forward.c and backoff.h. */
+static uint64_t
+mono_msec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 static void
 set_timer(struct ups_conn *c, unsigned msec)
 {
@@ -95,6 +115,8 @@ ups_conn_out_append(struct ups_conn *c, const uint8_t *p, size_t n)
 		q = realloc(c->out, cap);
 		if (q == NULL)
 			return -1;
+		if (c->t == FWD_DOH)
+			(void)budget_reserve(&ups_http_mem, cap - c->out_cap);
 		c->out = q;
 		c->out_cap = cap;
 	}
@@ -121,9 +143,22 @@ req_unlink(struct ups_req *r)
 	r->prev = r->next = NULL;
 }
 
+/* Free the output buffer (all written, or the connection is going). */
+static void
+out_free(struct ups_conn *c)
+{
+	if (c->t == FWD_DOH && c->out_cap > 0)
+		budget_release(&ups_http_mem, c->out_cap);
+	free(c->out);
+	c->out = NULL;
+	c->out_cap = c->out_len = c->out_off = 0;
+}
+
 static void
 req_free(struct ups_req *r)
 {
+	if (r->mem + r->ans_len > 0)
+		budget_release(&ups_http_mem, r->mem + r->ans_len);
 	free(r->ans);
 	free(r);
 }
@@ -225,7 +260,7 @@ conn_free(struct ups_conn *c)
 		SSL_free(c->ssl);
 	if (c->fd >= 0)
 		close(c->fd);
-	free(c->out);
+	out_free(c);
 	free(c->frame);
 	free(c);
 }
@@ -254,6 +289,11 @@ conn_fail(struct ups_conn *c, const char *why, bool logged)
 		verbose(c->answered ? VERB_ALGO : VERB_DETAIL,
 		    "upstream %s (%s): %s", c->addr.text, c->t == FWD_DOH ?
 		    "https" : "tls", why);
+	/* a connection that never answered: the address is down for a
+	 * while (a working one that drops is retried by the caller) */
+	if (c->state != UPS_C_DEAD && !c->answered)
+		backoff_fail(c->pool->bo, &c->addr.ss, c->addr.len, c->t,
+		    mono_msec());
 	c->state = UPS_C_DEAD;
 	c->reusable = false;
 	if (c->busy == 0)
@@ -478,7 +518,8 @@ conn_write(struct ups_conn *c)
 			return -1;
 		}
 		if (c->out_off == c->out_len) {
-			c->out_off = c->out_len = 0;
+			/* all written: an idle connection holds no buffer */
+			out_free(c);
 			return 0;
 		}
 		ERR_clear_error();
@@ -588,6 +629,8 @@ conn_io_cb(evutil_socket_t fd, short what, void *arg)
 	conn_io(arg);
 }
 
+static int conn_start(struct ups_conn *c);
+
 static void
 conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -595,6 +638,12 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (c->state == UPS_C_WAIT) {
+		/* the address's back-off is over: connect now */
+		if (conn_start(c) < 0)
+			ups_conn_fail(c, "connect failed");
+		return;
+	}
 	if (c->state != UPS_C_OPEN) {
 		ups_conn_fail(c, "connect or TLS handshake timed out");
 		return;
@@ -608,7 +657,7 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 /* ------------------------------------------------------------ pool */
 
 struct ups_pool *
-ups_pool_new(struct event_base *base, struct stats *st)
+ups_pool_new(struct event_base *base, struct stats *st, struct backoff *bo)
 {
 	struct ups_pool *p = calloc(1, sizeof(*p));
 
@@ -616,6 +665,7 @@ ups_pool_new(struct event_base *base, struct stats *st)
 		return NULL;
 	p->base = base;
 	p->st = st;
+	p->bo = bo;
 	return p;
 }
 
@@ -656,37 +706,21 @@ addr_ip(const struct fwd_addr *a, char *buf, size_t len)
 		    &a->ss)->sin_addr, buf, (socklen_t)len);
 }
 
-static struct ups_conn *
-conn_new(struct ups_pool *p, SSL_CTX *ctx, const struct fwd_addr *a,
-    enum fwd_transport t, const char *endpoint)
+/*
+ * Open the socket, start the TCP connect and set up TLS for c (state
+ * UPS_C_CONNECT, the set-up timer running).  Returns 0, or -1 (c has
+ * no socket events then; the caller fails or frees it).
+ */
+static int
+conn_start(struct ups_conn *c)
 {
-	struct ups_conn *c = calloc(1, sizeof(*c));
+	struct ups_pool *p = c->pool;
+	const struct fwd_addr *a = &c->addr;
 	X509_VERIFY_PARAM *vp;
 	char ip[INET6_ADDRSTRLEN];
 
-	if (c == NULL)
-		return NULL;
-	c->fd = -1;
-	c->pool = p;
-	c->addr = *a;
-	c->t = t;
-	snprintf(c->endpoint, sizeof(c->endpoint), "%s", endpoint ? endpoint :
-	    FWD_HTTP_ENDPOINT);
-	addr_ip(a, ip, sizeof(ip));
-	if (a->auth[0] != '\0')
-		snprintf(c->authority, sizeof(c->authority), "%s", a->auth);
-	else if (a->ss.ss_family == AF_INET6)
-		snprintf(c->authority, sizeof(c->authority), "[%s]", ip);
-	else
-		snprintf(c->authority, sizeof(c->authority), "%s", ip);
 	c->state = UPS_C_CONNECT;
-	c->reusable = true;
-	/* in the pool from here on: conn_free unlinks it */
-	c->next = p->conns;
-	if (p->conns != NULL)
-		p->conns->prev = c;
-	p->conns = c;
-
+	addr_ip(a, ip, sizeof(ip));
 	c->fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0);
 	if (c->fd < 0)
@@ -697,7 +731,7 @@ conn_new(struct ups_pool *p, SSL_CTX *ctx, const struct fwd_addr *a,
 		    strerror(errno));
 		goto fail;
 	}
-	c->ssl = SSL_new(ctx);
+	c->ssl = SSL_new(c->ctx);
 	if (c->ssl == NULL || SSL_set_fd(c->ssl, c->fd) != 1)
 		goto fail;
 	SSL_set_connect_state(c->ssl);
@@ -711,7 +745,7 @@ conn_new(struct ups_pool *p, SSL_CTX *ctx, const struct fwd_addr *a,
 	} else if (X509_VERIFY_PARAM_set1_ip_asc(vp, ip) != 1) {
 		goto fail;
 	}
-	if (t == FWD_DOH && SSL_set_alpn_protos(c->ssl,
+	if (c->t == FWD_DOH && SSL_set_alpn_protos(c->ssl,
 	    (const unsigned char *)"\x02h2", 3) != 0)
 		goto fail;
 	{
@@ -725,16 +759,76 @@ conn_new(struct ups_pool *p, SSL_CTX *ctx, const struct fwd_addr *a,
 	    conn_io_cb, c);
 	c->ev_write = event_new(p->base, c->fd, EV_WRITE | EV_PERSIST,
 	    conn_io_cb, c);
-	c->timer = evtimer_new(p->base, conn_timer_cb, c);
-	if (c->ev_read == NULL || c->ev_write == NULL || c->timer == NULL ||
+	if (c->ev_read == NULL || c->ev_write == NULL ||
 	    event_add(c->ev_read, NULL) < 0 || event_add(c->ev_write, NULL) < 0)
 		goto fail;
 	set_timer(c, UPS_CONNECT_MSEC);
-	return c;
+	return 0;
 fail:
 	ERR_clear_error();
-	conn_free(c);
-	return NULL;
+	if (c->ev_read != NULL)
+		event_free(c->ev_read);
+	if (c->ev_write != NULL)
+		event_free(c->ev_write);
+	c->ev_read = c->ev_write = NULL;
+	return -1;
+}
+
+/*
+ * A connection to a for 't', in the pool.  While the address is down
+ * (backoff.h) it waits (UPS_C_WAIT) and connects when the time is over;
+ * else it connects now.  NULL when it cannot be made (the address is
+ * then marked down if the connect itself failed).
+ */
+static struct ups_conn *
+conn_new(struct ups_pool *p, SSL_CTX *ctx, const struct fwd_addr *a,
+    enum fwd_transport t, const char *endpoint)
+{
+	struct ups_conn *c = calloc(1, sizeof(*c));
+	char ip[INET6_ADDRSTRLEN];
+	uint64_t now = mono_msec(), until;
+
+	if (c == NULL)
+		return NULL;
+	c->fd = -1;
+	c->pool = p;
+	c->ctx = ctx;
+	c->addr = *a;
+	c->t = t;
+	snprintf(c->endpoint, sizeof(c->endpoint), "%s", endpoint ? endpoint :
+	    FWD_HTTP_ENDPOINT);
+	addr_ip(a, ip, sizeof(ip));
+	if (a->auth[0] != '\0')
+		snprintf(c->authority, sizeof(c->authority), "%s", a->auth);
+	else if (a->ss.ss_family == AF_INET6)
+		snprintf(c->authority, sizeof(c->authority), "[%s]", ip);
+	else
+		snprintf(c->authority, sizeof(c->authority), "%s", ip);
+	c->state = UPS_C_WAIT;
+	c->reusable = true;
+	/* in the pool from here on: conn_free unlinks it */
+	c->next = p->conns;
+	if (p->conns != NULL)
+		p->conns->prev = c;
+	p->conns = c;
+	c->timer = evtimer_new(p->base, conn_timer_cb, c);
+	if (c->timer == NULL) {
+		conn_free(c);
+		return NULL;
+	}
+	until = backoff_down_until(p->bo, &a->ss, a->len, t, now, NULL);
+	if (until > now) {
+		verbose(VERB_ALGO, "upstream %s: down, next connect in %llu "
+		    "ms", a->text, (unsigned long long)(until - now));
+		set_timer(c, (unsigned)(until - now));
+		return c;
+	}
+	if (conn_start(c) < 0) {
+		backoff_fail(p->bo, &a->ss, a->len, t, now);
+		conn_free(c);
+		return NULL;
+	}
+	return c;
 }
 
 /* A DoT ID no other query in flight on c uses, near 'want'. */
@@ -793,6 +887,10 @@ ups_query(struct ups_pool *p, void *tls_ctx, const struct fwd_addr *a,
 	}
 	memcpy(r->q, query, qlen);
 	r->qlen = qlen;
+	if (t == FWD_DOH) {
+		(void)budget_reserve(&ups_http_mem, qlen);
+		r->mem = qlen;
+	}
 	r->cb = cb;
 	r->arg = arg;
 	r->stream_id = -1;
@@ -848,13 +946,18 @@ ups_req_cancel(struct ups_req *r)
 	 * queries go to a new connection; this one closes when its last
 	 * query is gone.
 	 */
-	if (c != NULL && c->answers == r->answers && c->reusable) {
+	if (c != NULL && c->answers == r->answers && c->reusable &&
+	    c->state != UPS_C_WAIT) {
 		verbose(VERB_ALGO, "upstream %s: no answer since a query was "
 		    "sent: not reused", c->addr.text);
 		c->reusable = false;
 	}
 	req_unlink(r);
 	req_free(r);
+	if (c != NULL && c->state == UPS_C_WAIT && c->nreqs == 0) {
+		conn_free(c);		/* nobody waits for the connect */
+		return;
+	}
 	if (c != NULL && c->state == UPS_C_OPEN && c->busy == 0) {
 		if (c->t == FWD_DOH)
 			conn_arm(c, true);	/* RST_STREAM to send */

@@ -37,7 +37,7 @@ struct cfg_forward {
 	struct cfg_forward *next;
 	char *name;			/* "." or a domain, as written */
 	struct cfg_strlist *addrs;	/* forward-addr: "IP[@port][#authname]" */
-	struct cfg_strlist *hosts;	/* forward-host: (kept, unused yet) */
+	struct cfg_strlist *hosts;	/* forward-host: "host[@port][#name]" */
 	int first;			/* forward-first */
 	int tls_upstream;		/* forward-tls-upstream */
 	int https_upstream;		/* forward-https-upstream (cairn) */

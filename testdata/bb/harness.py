@@ -502,7 +502,8 @@ class Cairnd:
             nonlocal st
             st = self.stats()
             return (st.get("mem.http.query_buffer") == 0 and
-                    st.get("mem.http.response_buffer") == 0)
+                    st.get("mem.http.response_buffer") == 0 and
+                    st.get("mem.http.upstream", 0) == 0)
         try:
             wait_until(zero, timeout, step=0.2, what="mem.http.* == 0")
         except HarnessError:

@@ -392,6 +392,8 @@ def test_upstream_restarted_mid_flight(make_cairnd, certs, https):
     r = stub.udp("h199.enc.lab.", "A", timeout=8 * SLOW)
     assert a_of(r) == ["192.0.2.200"]
     up.expected_https = False
+    # nothing left buffered for the dropped connection (mem.http.upstream)
+    stub.check_doh_counters(expected_https=False)
 
 
 # ------------------------------------------------------------ fake DoH
@@ -405,13 +407,17 @@ class FakeDoH:
     the connection is closed shortly after; the streams after it are
     left unprocessed (the client must resend them elsewhere).
     silent=True: complete TLS and HTTP/2 set-up, never answer.
+    stall_body=K: answer each request with its headers and the first K
+    bytes of the body, never the rest.
     self.conns: connections accepted; self.answered: streams answered.
     Every loop is bounded by self.stop_at.
     """
 
-    def __init__(self, certs, goaway_after=None, silent=False):
+    def __init__(self, certs, goaway_after=None, silent=False,
+                 stall_body=None):
         self.goaway_after = goaway_after
         self.silent = silent
+        self.stall_body = stall_body
         self.conns = 0
         self.answered = 0
         self.bodies = []
@@ -504,6 +510,9 @@ class FakeDoH:
                             (":status", "200"),
                             ("content-type", "application/dns-message"),
                             ("content-length", str(len(body)))])
+                        if self.stall_body is not None:
+                            conn.send_data(sid, body[:self.stall_body])
+                            continue
                         conn.send_data(sid, body, end_stream=True)
                         served += 1
                         last_ok = max(last_ok, sid)
@@ -575,6 +584,7 @@ def test_goaway_mid_flight_none_lost(make_cairnd, certs, fake_doh):
     # (a slow machine may time some out: SERVFAIL, still not lost)
     assert ok >= 40, "only %d of 60 answered" % ok
     assert f.conns >= 2
+    stub.check_doh_counters(expected_https=False)
 
 
 def test_silent_upstream_not_reused(make_cairnd, certs, fake_doh):
