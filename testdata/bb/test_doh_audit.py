@@ -13,10 +13,14 @@ document that no other black-box test showed.
 - TLS 1.2 and 1.3 only; tls-ciphers and tls-ciphersuites apply;
 - only an interface given with the https-port serves DoH;
 - one connection flooding frames that need no answer does not starve
-  another connection on the same worker (work per read event bounded).
+  another connection on the same worker (work per read event bounded);
+- http-nodelay sets TCP_NODELAY on DoH connections (read on cairnd's
+  own socket through pidfd_getfd).
 Each test ends with mem.http.* at 0.
 """
 
+import errno
+import os
 import socket
 import ssl
 import threading
@@ -358,4 +362,69 @@ def test_flooding_connections_do_not_starve_worker(make_cairnd, certs,
     assert flooding, "a flood ended before the queries did"
     assert min(sent) >= 100000, sent
     assert lat[-1] < 1.0 * SLOW, lat
+    d.check_doh_counters()
+
+
+# ------------------------------------------------------------ http-nodelay
+
+PIDFD_GETFD = 438      # syscall number, the same on x86-64 and arm64
+
+
+def _tcp_nodelay_of(pid, port):
+    """TCP_NODELAY of each established socket of process pid whose local
+    port is 'port', read on a duplicate of its descriptor (pidfd_getfd:
+    the test started cairnd, so it may)."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    inodes = set()
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            p = line.split()
+            if int(p[1].split(":")[1], 16) == port and p[3] == "01":
+                inodes.add(p[9])
+    pidfd = os.pidfd_open(pid)
+    out = []
+    try:
+        for fd in os.listdir("/proc/%d/fd" % pid):
+            try:
+                link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+            except OSError:
+                continue
+            if not (link.startswith("socket:[") and link[8:-1] in inodes):
+                continue
+            n = libc.syscall(PIDFD_GETFD, pidfd, int(fd), 0)
+            if n < 0:
+                e = ctypes.get_errno()
+                if e in (errno.EPERM, errno.ENOSYS):
+                    pytest.skip("pidfd_getfd: %s" % os.strerror(e))
+                raise OSError(e, "pidfd_getfd")
+            s = socket.socket(fileno=n)
+            try:
+                out.append(s.getsockopt(socket.IPPROTO_TCP,
+                                        socket.TCP_NODELAY))
+            finally:
+                s.close()
+    finally:
+        os.close(pidfd)
+    return out
+
+
+@pytest.mark.parametrize("value,want", [(None, 1), ("yes", 1), ("no", 0)])
+def test_http_nodelay(make_cairnd, certs, fake, value, want):
+    """http-nodelay (default yes) sets TCP_NODELAY on DoH connections
+    only: cairnd's own socket of a DoH connection has it as configured;
+    those of DoT and plain TCP connections do not."""
+    d = make_cairnd(upstream=fake.port, doh=True, dot=True,
+                    server_lines="http-nodelay: %s" % value if value
+                    else "")
+    with client(d, certs) as c:
+        answered(d, c.wait(c.post(make_query("localhost.").to_wire())))
+        assert _tcp_nodelay_of(d.proc.pid, d.https_port) == [want]
+        for port, tls in ((d.tls_port, certs["ca"]), (d.port, None)):
+            t = harness.TcpConn(port, tls=tls, timeout=5 * SLOW)
+            try:
+                assert t.query(make_query("localhost.")) is not None
+                assert _tcp_nodelay_of(d.proc.pid, port) == [0]
+            finally:
+                t.close()
     d.check_doh_counters()
