@@ -15,7 +15,8 @@ document that no other black-box test showed.
 - one connection flooding frames that need no answer does not starve
   another connection on the same worker (work per read event bounded);
 - http-nodelay sets TCP_NODELAY on DoH connections (read on cairnd's
-  own socket through pidfd_getfd).
+  own socket through pidfd_getfd);
+- the GET size limit that HTTP/2's header list adds (cairn.conf.5).
 Each test ends with mem.http.* at 0.
 """
 
@@ -427,4 +428,53 @@ def test_http_nodelay(make_cairnd, certs, fake, value, want):
                 assert _tcp_nodelay_of(d.proc.pid, port) == [0]
             finally:
                 t.close()
+    d.check_doh_counters()
+
+
+# ------------------------------------------------------------ long GET
+
+def _long_get(c, wire, huffman=True):
+    """A GET whose header block is split in CONTINUATION frames."""
+    h = [(":method", "GET"), (":scheme", "https"),
+         (":authority", "localhost"),
+         (":path", "/dns-query?dns=" + harness.b64url(wire))]
+    blk = c.enc.encode(h, huffman=huffman)
+    sid = c.new_sid()
+    parts = [blk[i:i + 16000] for i in range(0, len(blk), 16000)]
+    for i, p in enumerate(parts):
+        f = hf.HeadersFrame(sid) if i == 0 else hf.ContinuationFrame(sid)
+        if i == 0:
+            f.flags.add("END_STREAM")
+        f.data = p
+        if i == len(parts) - 1:
+            f.flags.add("END_HEADERS")
+        c.send_frame(f)
+    return sid
+
+
+@pytest.mark.timeout(60)
+def test_get_limited_by_header_list(d, certs):
+    """As cairn.conf.5 says under harden-large-queries: with the default
+    msg-buffer-size a GET of a 45000-byte query is served, one of 50000
+    bytes gets 414 (its :path is over the 64 KiB header list) while the
+    same query by POST is served, and a :path over 64 KiB as encoded
+    ends the connection, not the daemon."""
+    with client(d, certs) as c:
+        c.handshake()
+        answered(d, c.wait(_long_get(c, padded_query("www.doh.lab.",
+                                                     45000))))
+        big = padded_query("www.doh.lab.", 50000)
+        st = c.wait(_long_get(c, big))
+        assert st.status == 414, st
+        answered(d, c.wait(c.post(big, chunks=[16000] * 3)))
+    with client(d, certs) as c:
+        c.handshake()
+        try:
+            _long_get(c, padded_query("www.doh.lab.", 65535),
+                      huffman=False)
+        except harness.HarnessError:
+            pass
+        assert c.wait_closed(5 * SLOW)
+    with client(d, certs) as c:
+        answered(d, c.wait(c.post(make_query("www.doh.lab.").to_wire())))
     d.check_doh_counters()
