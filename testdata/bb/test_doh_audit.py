@@ -166,6 +166,35 @@ def test_response_buffer_budget_across_workers(make_cairnd, certs, fake):
     d.check_doh_counters()
 
 
+# ------------------------------------------------------------ streams
+
+def test_max_streams_enforced_before_settings_ack(make_cairnd, certs, fake):
+    """http-max-streams holds also for a client that has not (yet)
+    acknowledged the server's SETTINGS: the stream over it is refused
+    (REFUSED_STREAM), the others are served."""
+    d = make_cairnd(upstream=fake.port, doh=True,
+                    server_lines="http-max-streams: 3")
+    q = make_query("localhost.").to_wire()
+    c = client(d, certs, auto_ack=False)
+    try:
+        c.handshake()
+        assert c.server_settings.get(3) == 3
+        sids = [c.request("POST", body=None, end=False,
+                          extra=[("content-length", str(len(q)))])
+                for _ in range(3)]
+        st = c.wait(c.request("POST", body=None, end=False,
+                              extra=[("content-length", str(len(q)))]),
+                    timeout=3 * SLOW)
+        assert st.rst == REFUSED_STREAM, st
+        for sid in sids:
+            c.send_data(sid, q, end_stream=True)
+        for sid in sids:
+            answered(d, c.wait(sid))
+    finally:
+        c.close()
+    d.check_doh_counters()
+
+
 # ------------------------------------------------------------ headers
 
 @pytest.fixture
