@@ -315,16 +315,19 @@ def test_tls_ciphers_and_ciphersuites_apply(make_cairnd, certs, fake):
 
 def test_only_interfaces_with_https_port_serve_doh(make_cairnd, certs,
                                                    fake):
-    """https-port set, but the only interfaces are the plain port and
-    another port: nothing listens on the https-port and neither
-    interface speaks TLS; both answer plain DNS over TCP."""
-    hp, other = harness.free_port(), harness.free_port()
+    """https-port and tls-port set, but the only interfaces are the
+    plain port and another port: nothing listens on the https-port or
+    the tls-port and neither interface speaks TLS; both answer plain DNS
+    over TCP."""
+    hp, tp, other = (harness.free_port(), harness.free_port(),
+                     harness.free_port())
     d = make_cairnd(upstream=fake.port, certs=certs, server_lines=(
-        'https-port: %d\ntls-service-key: "%s"\ntls-service-pem: "%s"\n'
-        "interface: 127.0.0.1@%d" % (hp, certs["key"], certs["cert"],
-                                     other)))
-    with pytest.raises(ConnectionRefusedError):
-        socket.create_connection(("127.0.0.1", hp), 2).close()
+        'https-port: %d\ntls-port: %d\ntls-service-key: "%s"\n'
+        'tls-service-pem: "%s"\ninterface: 127.0.0.1@%d'
+        % (hp, tp, certs["key"], certs["cert"], other)))
+    for port in (hp, tp):
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), 2).close()
     for port in (d.port, other):
         assert harness.tcp_msg(make_query("localhost."), port,
                                timeout=3 * SLOW) is not None
