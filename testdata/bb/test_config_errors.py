@@ -169,20 +169,36 @@ def _tls_conf(d, certs, key, pem):
 """ % (port, port, key, pem))
 
 
-@pytest.mark.parametrize("which", ["mismatch", "missing_key",
-                                   "missing_pem"])
-def test_bad_tls_key_or_cert_stops_start(tmpdir_short, certs, which):
+@pytest.mark.parametrize("which,reason", [
+    ("mismatch", "key values mismatch"),
+    ("missing_key", "No such file or directory"),
+    ("missing_pem", "No such file or directory"),
+    ("garbage_key", "could not read: "),
+    ("garbage_pem", "could not read: ")])
+def test_bad_tls_key_or_cert_stops_start(tmpdir_short, certs, which,
+                                         reason):
+    """The file name and OpenSSL's reason ("key values mismatch", the
+    system error, or the decoder's complaint) are on stderr."""
     key, pem = certs["key"], certs["cert"]
     if which == "mismatch":
         key = certs["other_key"]
         named = key
-    elif which == "missing_key":
+    elif which.endswith("_key"):
         key = os.path.join(tmpdir_short, "nokey.pem")
         named = key
     else:
         pem = os.path.join(tmpdir_short, "nocert.pem")
         named = pem
+    if which.startswith("garbage"):
+        with open(named, "w") as f:
+            f.write("-----BEGIN PRIVATE KEY-----\nnot base64 at all\n"
+                    "-----END PRIVATE KEY-----\n")
     p = _tls_conf(tmpdir_short, certs, key, pem)
     r = harness.run([harness.program("cairnd"), "-d", "-c", p], timeout=15)
     assert r.returncode == 1, r.stderr
-    assert named in r.stderr, r.stderr
+    line = [x for x in r.stderr.splitlines() if named in x]
+    assert line, r.stderr
+    assert reason in line[0], r.stderr
+    # OpenSSL's words follow, not only ours
+    assert line[0].split(reason, 1)[1].strip() or \
+        not reason.endswith(": "), r.stderr
