@@ -1,0 +1,317 @@
+"""
+testdata/bb/test_foundation_audit.py - behaviours of the foundation issue
+(#2) that no other black-box test pinned down, found by the audit of
+2026-12-06:
+
+- the forwarder accepts an answer only from the address and port it sent
+  the query to, and only for the question it asked (a reply with the
+  right ID from elsewhere, or with the right ID and another question, is
+  ignored);
+- the EDNS buffer size in upstream queries is edns-buffer-size (1232 by
+  default);
+- SIGHUP re-opens the logfile (log rotation);
+- with no forward-zone for ".", "." goes to the nameservers of
+  /etc/resolv.conf (shown by list_forwards; nothing is sent to them);
+- do-udp, do-tcp and do-ip4 switch the listeners off.
+"""
+
+import ipaddress
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+
+import dns.message
+import dns.rrset
+
+import harness
+from harness import SLOW, make_query
+
+
+class ScriptedUdpUpstream:
+    """A UDP upstream on 127.0.0.1:port whose answer to each query is
+    made by script(query, client_addr) -> list of (bind_addr, wire):
+    each wire is sent to the client from a socket bound to bind_addr
+    ("127.0.0.1" is the upstream's own socket; any other address gets a
+    socket of its own bound to (addr, port) - the same port, so only
+    the address differs).  self.queries: every query received."""
+
+    def __init__(self, script):
+        self.script = script
+        self.queries = []
+        self.stop_ev = threading.Event()
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.port = None
+        for _ in range(20):
+            port = harness.free_port()
+            try:
+                self.sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            self.port = port
+            break
+        assert self.port is not None, "no port for the upstream"
+        self.sock.settimeout(0.1)
+        self.others = {}
+        self.t = threading.Thread(target=self._loop, daemon=True)
+        self.t.start()
+
+    def _from(self, addr):
+        if addr == "127.0.0.1":
+            return self.sock
+        s = self.others.get(addr)
+        if s is None:
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.bind((addr, self.port))
+            self.others[addr] = s
+        return s
+
+    def _loop(self):
+        for _ in range(10**7):
+            if self.stop_ev.is_set():
+                return
+            try:
+                data, client = self.sock.recvfrom(65535)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            try:
+                q = dns.message.from_wire(data)
+            except Exception:
+                continue
+            self.queries.append(q)
+            for bind_addr, wire in self.script(q, client):
+                try:
+                    self._from(bind_addr).sendto(wire, client)
+                except OSError:
+                    pass
+                time.sleep(0.02)
+
+    def close(self):
+        self.stop_ev.set()
+        self.t.join(2)
+        self.sock.close()
+        for s in self.others.values():
+            s.close()
+
+
+def answer(q, addr, qname=None, rdtype="A"):
+    """A response to q with one A record; qname/rdtype change the
+    question section (and the record) to another question."""
+    r = dns.message.make_response(q)
+    if qname is not None or rdtype != "A":
+        name = dns.name.from_text(qname) if qname else q.question[0].name
+        r.question = [dns.rrset.RRset(name, dns.rdataclass.IN,
+                                      dns.rdatatype.from_text(rdtype))]
+    name = r.question[0].name
+    if r.question[0].rdtype == dns.rdatatype.A:
+        r.answer.append(dns.rrset.from_text(name, 300, "IN", "A", addr))
+    return r.to_wire()
+
+
+import dns.name            # noqa: E402  (used by answer())
+import dns.rdataclass      # noqa: E402
+import dns.rdatatype       # noqa: E402
+
+
+def test_reply_from_another_address_is_ignored(make_cairnd):
+    """An answer with the right ID and question, sent from 127.0.0.2 on
+    the upstream's port (so only the source address is wrong), and one
+    from the right address but another port, are not taken: the client
+    gets the answer from the upstream's own address and port."""
+    ups = ScriptedUdpUpstream(lambda q, c: [
+        ("127.0.0.2", answer(q, "198.51.100.66")),
+        ("127.0.0.1:other", answer(q, "198.51.100.67")),
+        ("127.0.0.1", answer(q, "192.0.2.7"))])
+    # the second entry: from 127.0.0.1 but another port
+    other = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    other.bind(("127.0.0.1", 0))
+    ups.others["127.0.0.1:other"] = other
+    try:
+        d = make_cairnd(upstream=ups.port)
+        m = d.udp("spoof.lab.")
+        assert m is not None, "no answer"
+        assert harness.a_addrs(m) == {"192.0.2.7"}, m
+        assert len(ups.queries) == 1
+        # from the cache: still the genuine one
+        assert harness.a_addrs(d.udp("spoof.lab.")) == {"192.0.2.7"}
+        # the connected socket never sees them: nothing to count
+        assert harness.stat(d.stats(), "unwanted.replies") == 0
+    finally:
+        ups.close()
+
+
+def test_reply_for_another_question_is_ignored(make_cairnd):
+    """Right source, right ID, but another name, then another type:
+    both ignored, the matching answer is taken."""
+    ups = ScriptedUdpUpstream(lambda q, c: [
+        ("127.0.0.1", answer(q, "198.51.100.1", qname="other.lab.")),
+        ("127.0.0.1", answer(q, "198.51.100.2", rdtype="AAAA")),
+        ("127.0.0.1", answer(q, "192.0.2.8"))])
+    try:
+        d = make_cairnd(upstream=ups.port)
+        m = d.udp("question.lab.")
+        assert m is not None, "no answer"
+        assert harness.a_addrs(m) == {"192.0.2.8"}, m
+        assert str(m.question[0].name) == "question.lab."
+        assert len(ups.queries) == 1
+        st = d.stats()
+        assert harness.stat(st, "unwanted.replies") == 2
+        assert harness.stat(st, "num.query.udpout") == 1
+        assert harness.stat(st, "num.query.tcpout") == 0
+    finally:
+        ups.close()
+
+
+def _upstream_payload(make_cairnd, server_lines):
+    ups = ScriptedUdpUpstream(lambda q, c: [
+        ("127.0.0.1", answer(q, "192.0.2.9"))])
+    try:
+        d = make_cairnd(upstream=ups.port, server_lines=server_lines)
+        # the client's own EDNS size must not leak upstream
+        m = d.udp("edns.lab.", payload=4000)
+        assert harness.a_addrs(m) == {"192.0.2.9"}
+        assert len(ups.queries) == 1
+        q = ups.queries[0]
+        assert q.edns == 0, "upstream query without EDNS"
+        return q.payload
+    finally:
+        ups.close()
+
+
+def test_edns_buffer_size_default_upstream(make_cairnd):
+    assert _upstream_payload(make_cairnd, "") == 1232
+
+
+def test_edns_buffer_size_configured_upstream(make_cairnd):
+    assert _upstream_payload(make_cairnd, "edns-buffer-size: 1400") == 1400
+
+
+def test_sighup_reopens_the_logfile(make_cairnd):
+    """Log rotation: the logfile is renamed, SIGHUP makes cairnd write to
+    a new file of the configured name (and not to the renamed one)."""
+    workdir = harness.make_workdir("cairn-log-")
+    log = os.path.join(workdir, "cairnd.log")
+    try:
+        d = make_cairnd(server_lines='logfile: "%s"\nverbosity: 1' % log)
+        # the harness config says logfile: "" first; ours comes later
+        harness.wait_until(lambda: os.path.exists(log), 5 * SLOW,
+                           what="logfile created")
+        harness.wait_until(lambda: os.path.getsize(log) > 0, 5 * SLOW,
+                           what="logfile written")
+        os.rename(log, log + ".1")
+        size_old = os.path.getsize(log + ".1")
+        d.signal(signal.SIGHUP)
+        harness.wait_until(lambda: os.path.exists(log), 5 * SLOW,
+                           what="logfile re-created after SIGHUP")
+        harness.wait_until(lambda: os.path.getsize(log) > 0, 5 * SLOW,
+                           what="new logfile written after SIGHUP")
+        assert d.udp("localhost.") is not None
+        # lines after the re-open go to the new file only: stop writes
+        # its exit line there
+        assert d.stop() == 0
+        with open(log) as f:
+            text = f.read()
+        assert "exit status 0" in text, text
+        assert "exit status" not in open(log + ".1").read()
+        assert os.path.getsize(log + ".1") >= size_old
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _resolv_conf_nameservers():
+    out = []
+    with open("/etc/resolv.conf") as f:
+        for line in f:
+            w = line.split()
+            if len(w) >= 2 and w[0] == "nameserver":
+                a = w[1].split("%")[0]
+                try:
+                    out.append(str(ipaddress.ip_address(a)))
+                except ValueError:
+                    pass
+    return out
+
+
+def test_no_root_forward_zone_uses_resolv_conf(make_cairnd):
+    """No forward-zone for ".": list_forwards shows "." going to the
+    nameservers of /etc/resolv.conf, in order.  Only localhost (a local
+    zone) is queried, so nothing is sent to them."""
+    ctl = tempfile.mkdtemp(prefix="cairn-rc-", dir="/tmp")
+    try:
+        sock = os.path.join(ctl, "ctl.sock")
+        raw = ("server:\n    interface: 127.0.0.1@@PORT@\n"
+               "    use-syslog: no\n    logfile: \"\"\n    pidfile: \"\"\n"
+               "    username: \"\"\n    do-ip6: no\n"
+               "forward-zone:\n    name: \"only.lab.\"\n"
+               "    forward-addr: 127.0.0.1@9\n"
+               "remote-control:\n    control-enable: yes\n"
+               "    control-interface: \"%s\"\n" % sock)
+        d = make_cairnd(raw_config=raw, control=False)
+        r = harness.run([harness.program("cairn-control"), "-c", d.conf,
+                         "list_forwards"])
+        assert r.returncode == 0, r.stderr
+        lines = r.stdout.splitlines()
+        assert "only.lab. IN forward 127.0.0.1@9" in lines, lines
+        root = [ln for ln in lines if ln.startswith(". ")]
+        want = _resolv_conf_nameservers()
+        if not want:
+            assert root == [], root
+            return
+        assert len(root) == 1, lines
+        got = root[0].split()[3:]
+        got = [a[:-3] if a.endswith("@53") else a for a in got]
+        assert got == want, (root, want)
+    finally:
+        shutil.rmtree(ctl, ignore_errors=True)
+
+
+def _tcp_answers(port, host="127.0.0.1"):
+    try:
+        fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+        s = socket.socket(fam, socket.SOCK_STREAM)
+        s.settimeout(2 * SLOW)
+        s.connect((host, port))
+    except OSError:
+        return False
+    try:
+        wire = make_query("localhost.").to_wire()
+        s.sendall(len(wire).to_bytes(2, "big") + wire)
+        return len(harness.recv_exact(s, 2, 2 * SLOW)) == 2
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def test_do_udp_no(make_cairnd):
+    d = make_cairnd(server_lines="do-udp: no", ready="tcp")
+    assert _tcp_answers(d.port)
+    assert harness.udp(make_query("localhost."), d.port,
+                       timeout=1.5 * SLOW) is None
+
+
+def test_do_tcp_no(make_cairnd):
+    d = make_cairnd(server_lines="do-tcp: no")
+    assert d.udp("localhost.") is not None
+    assert not _tcp_answers(d.port)
+
+
+def test_do_ip4_no(make_cairnd):
+    """do-ip4: no drops the IPv4 interface; the IPv6 one serves."""
+    raw = ("server:\n    interface: 127.0.0.1@@PORT@\n"
+           "    interface: ::1@@PORT@\n    do-ip4: no\n    do-ip6: yes\n"
+           "    use-syslog: no\n    logfile: \"\"\n    pidfile: \"\"\n"
+           "    username: \"\"\n"
+           "forward-zone:\n    name: \".\"\n    forward-addr: 127.0.0.1@9\n")
+    d = make_cairnd(raw_config=raw, control=False, ready=None)
+    harness.wait_until(lambda: _tcp_answers(d.port, "::1"), 5 * SLOW,
+                       what="::1 served")
+    assert not _tcp_answers(d.port, "127.0.0.1")
+    assert harness.udp(make_query("localhost."), d.port,
+                       timeout=1.0 * SLOW) is None
