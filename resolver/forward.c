@@ -349,6 +349,7 @@ fwd_zones_new(const struct config *cfg, const char *resolv_conf)
 				goto fail;
 		}
 		z->no_cache = f->no_cache != 0;
+		z->first = f->first != 0;
 #ifndef HAVE_NGHTTP2
 		if (z->transport == FWD_DOH) {
 			log_err("forward-zone %s: forward-https-upstream needs "
@@ -750,6 +751,35 @@ outside_free(struct outside *o)
 	free(o);
 }
 
+static void try_attempt(struct fwd_query *fq);
+
+/*
+ * forward-first: the zone's upstreams all failed or one said SERVFAIL;
+ * go on with the forward zone of the zone's parent name (cairn does no
+ * recursion of its own to fall back to), within the query's deadline.
+ * Returns true when a new attempt was started.
+ */
+static bool
+zone_fall_back(struct fwd_query *fq)
+{
+	const struct fwd_zone *z = fq->zone, *up;
+	size_t lab;
+
+	if (!z->first || z->name_len <= 1 || now_msec() >= fq->deadline)
+		return false;
+	lab = 1 + (size_t)z->name[0];
+	up = fwd_table_lookup(fq->tab, z->name + lab, z->name_len - lab);
+	if (up == NULL || up->naddrs == 0)
+		return false;
+	verbose(VERB_ALGO, "forward: forward-first: on to the parent's zone");
+	attempt_close(fq);
+	fq->zone = up;
+	fq->addr_idx = 0;
+	fq->ups_retries = 0;
+	try_attempt(fq);
+	return true;
+}
+
 /* Finish: free the query, then call back (it may start new queries). */
 static void
 query_done(struct fwd_query *fq, const uint8_t *pkt, size_t len)
@@ -758,11 +788,13 @@ query_done(struct fwd_query *fq, const uint8_t *pkt, size_t len)
 	void *arg = fq->arg;
 	int scope = pkt != NULL && fq->ecs_sent ? fq->ecs_scope : -1;
 
+	if (fq->zone->first && (pkt == NULL || (len >= 4 &&
+	    (pkt[3] & 0x0f) == DNS_RCODE_SERVFAIL)) && zone_fall_back(fq))
+		return;
+
 	query_unlink_free(fq);
 	cb(arg, pkt, len, scope);
 }
-
-static void try_attempt(struct fwd_query *fq);
 
 static void
 next_addr(struct fwd_query *fq)

@@ -26,6 +26,7 @@ import threading
 import time
 
 import dns.message
+import dns.rcode
 import dns.rrset
 
 import harness
@@ -315,3 +316,60 @@ def test_do_ip4_no(make_cairnd):
     assert not _tcp_answers(d.port, "127.0.0.1")
     assert harness.udp(make_query("localhost."), d.port,
                        timeout=1.0 * SLOW) is None
+
+
+# ------------------------------------------------------------ forward-first
+
+def _first_cairnd(make_cairnd, zone_addr, root_port, first):
+    """forward-zone ff.lab. to zone_addr (forward-first as given), "." to
+    the upstream on root_port."""
+    return make_cairnd(upstream=root_port, extra=(
+        "forward-zone:\n    name: \"ff.lab.\"\n"
+        "    forward-addr: %s\n    forward-first: %s\n"
+        % (zone_addr, "yes" if first else "no")))
+
+
+def test_forward_first_servfail_goes_to_parent_zone(make_cairnd, fake):
+    """ff.lab.'s upstream says SERVFAIL: with forward-first the query goes
+    on to the zone of the parent ("."); without, the client gets the
+    SERVFAIL."""
+    zone = harness.FakeUpstream()
+    try:
+        zone.set("a.ff.lab.", "servfail")
+        fake.set("a.ff.lab.", "answer", addrs=["192.0.2.77"])
+        d = _first_cairnd(make_cairnd, "127.0.0.1@%d" % zone.port,
+                          fake.port, True)
+        m = d.udp("a.ff.lab.")
+        assert m is not None and m.rcode() == dns.rcode.NOERROR, m
+        assert harness.a_addrs(m) == {"192.0.2.77"}
+        assert zone.count("a.ff.lab.") == 1
+        assert fake.count("a.ff.lab.") == 1
+        d.check_stop()
+
+        d = _first_cairnd(make_cairnd, "127.0.0.1@%d" % zone.port,
+                          fake.port, False)
+        m = d.udp("a.ff.lab.")
+        assert m is not None and m.rcode() == dns.rcode.SERVFAIL, m
+        assert zone.count("a.ff.lab.") == 2
+        assert fake.count("a.ff.lab.") == 1
+    finally:
+        zone.close()
+
+
+def test_forward_first_unreachable_goes_to_parent_zone(make_cairnd, fake):
+    """ff.lab.'s only upstream refuses (ICMP port unreachable): with
+    forward-first the answer comes from "."'s upstream, at once."""
+    fake.set("b.ff.lab.", "answer", addrs=["192.0.2.78"])
+    d = _first_cairnd(make_cairnd, "127.0.0.1@%d" % harness.closed_port(),
+                      fake.port, True)
+    t = time.monotonic()
+    m = d.udp("b.ff.lab.")
+    assert m is not None and m.rcode() == dns.rcode.NOERROR, m
+    assert harness.a_addrs(m) == {"192.0.2.78"}
+    assert time.monotonic() - t < 1.0 * SLOW
+    d.check_stop()
+    d = _first_cairnd(make_cairnd, "127.0.0.1@%d" % harness.closed_port(),
+                      fake.port, False)
+    m = d.udp("c.ff.lab.")
+    assert m is not None and m.rcode() == dns.rcode.SERVFAIL, m
+    assert fake.count("c.ff.lab.") == 0
