@@ -373,3 +373,55 @@ def test_forward_first_unreachable_goes_to_parent_zone(make_cairnd, fake):
     m = d.udp("c.ff.lab.")
     assert m is not None and m.rcode() == dns.rcode.SERVFAIL, m
     assert fake.count("c.ff.lab.") == 0
+
+
+# ------------------------------------------------------------ more options
+
+def test_cache_max_negative_ttl(make_cairnd, fake):
+    """A negative answer whose SOA says 3600 s is kept at most
+    cache-max-negative-ttl (2 s): the TTL shown is <= 2 and the upstream
+    is asked again after it."""
+    fake.set("negmax.lab.", "nxdomain", soa_ttl=3600, soa_min=3600)
+    d = make_cairnd(upstream=fake.port,
+                    server_lines="cache-max-negative-ttl: 2")
+    m = d.udp("negmax.lab.")
+    assert m.rcode() == dns.rcode.NXDOMAIN
+    m = d.udp("negmax.lab.")
+    assert m.rcode() == dns.rcode.NXDOMAIN
+    assert m.authority and m.authority[0].ttl <= 2, m
+    assert fake.count("negmax.lab.") == 1, "negative answer not cached"
+    time.sleep(3.0)
+    assert d.udp("negmax.lab.").rcode() == dns.rcode.NXDOMAIN
+    assert fake.count("negmax.lab.") == 2, \
+        "negative entry kept longer than cache-max-negative-ttl"
+
+
+def test_pidfile_written_and_removed(make_cairnd):
+    workdir = harness.make_workdir("cairn-pid-")
+    pidfile = os.path.join(workdir, "cairnd.pid")
+    try:
+        d = make_cairnd(server_lines='pidfile: "%s"' % pidfile)
+        with open(pidfile) as f:
+            assert int(f.read().strip()) == d.proc.pid
+        assert d.stop() == 0
+        assert not os.path.exists(pidfile), "pidfile left after exit"
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def test_username_drops_privileges(make_cairnd):
+    """Started as root with username: nobody, cairnd runs as nobody
+    (its ports were bound before) and serves."""
+    import pwd
+    if os.geteuid() != 0:
+        import pytest
+        pytest.skip("needs root to change user")
+    nobody = pwd.getpwnam("nobody")
+    d = make_cairnd(server_lines='username: "nobody"', control=False)
+    assert d.udp("localhost.") is not None
+    assert d.tcp("localhost.") is not None
+    with open("/proc/%d/status" % d.proc.pid) as f:
+        ids = {ln.split(":")[0]: ln.split()[1:] for ln in f
+               if ln.startswith(("Uid:", "Gid:"))}
+    assert ids["Uid"] == [str(nobody.pw_uid)] * 4, ids
+    assert ids["Gid"] == [str(nobody.pw_gid)] * 4, ids
