@@ -425,3 +425,75 @@ def test_username_drops_privileges(make_cairnd):
                if ln.startswith(("Uid:", "Gid:"))}
     assert ids["Uid"] == [str(nobody.pw_uid)] * 4, ids
     assert ids["Gid"] == [str(nobody.pw_gid)] * 4, ids
+
+
+# ------------------------------------------------------------ control (#4)
+
+def test_control_refused_certificate_exit_1():
+    """cairn-control with a well-formed key pair of another setup (not
+    signed by this server's control CA): the server refuses the
+    handshake; cairn-control prints an error on stderr, nothing on
+    stdout, exit 1."""
+    from test_control import ControlDaemon, make_keys, program
+    d = ControlDaemon(threads=1)
+    other = tempfile.mkdtemp(prefix="cairn-other-")
+    try:
+        keys = make_keys(other)
+        with open(d.conf) as f:
+            text = f.read()
+        text = text.replace(d.keys["control.key"], keys["control.key"])
+        text = text.replace(d.keys["control.pem"], keys["control.pem"])
+        conf2 = os.path.join(d.dir, "foreign.conf")
+        with open(conf2, "w") as f:
+            f.write(text)
+        r = subprocess.run([program("cairn-control"), "-c", conf2,
+                            "-s", "127.0.0.1@%d" % d.cport, "status"],
+                           capture_output=True, text=True, timeout=30 * SLOW,
+                           stdin=subprocess.DEVNULL)
+        assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
+        assert r.stdout == ""
+        assert r.stderr.strip() != ""
+        # and the server is fine
+        assert "is running" in d.ok("status")
+    finally:
+        shutil.rmtree(other, ignore_errors=True)
+        assert d.close() in (None, 0)
+
+
+def _connect_as(path, uid, gid):
+    """Connect to the Unix socket at path as uid/gid (a child process);
+    returns 'ok', or the errno name of the failure."""
+    code = ("import os, socket, sys\n"
+            "os.setgroups([]); os.setgid(%d); os.setuid(%d)\n"
+            "s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)\n"
+            "s.settimeout(5)\n"
+            "try:\n"
+            "    s.connect(%r)\n"
+            "    s.sendall(b'CAIRNCTL1 status\\n')\n"
+            "    print('ok' if b'running' in s.recv(4096) else 'no reply')\n"
+            "except OSError as e:\n"
+            "    import errno; print(errno.errorcode.get(e.errno, e))\n"
+            % (gid, uid, path))
+    r = subprocess.run(["/usr/bin/python3", "-c", code], capture_output=True,
+                       text=True, timeout=30 * SLOW, stdin=subprocess.DEVNULL)
+    return r.stdout.strip() or r.stderr.strip()
+
+
+def test_control_unix_socket_stranger_gets_nothing():
+    """Mode 0660: another user outside the socket's group cannot
+    connect (EACCES); the same user in the socket's group can."""
+    import pwd
+    import pytest
+    from test_control import ControlDaemon
+    if os.geteuid() != 0:
+        pytest.skip("needs root to act as another user")
+    nobody = pwd.getpwnam("nobody")
+    d = ControlDaemon(threads=1)
+    try:
+        os.chmod(d.dir, 0o755)      # the directory is not the barrier
+        st = os.stat(d.sock)
+        assert st.st_gid != nobody.pw_gid
+        assert _connect_as(d.sock, nobody.pw_uid, nobody.pw_gid) == "EACCES"
+        assert _connect_as(d.sock, nobody.pw_uid, st.st_gid) == "ok"
+    finally:
+        assert d.close() in (None, 0)
