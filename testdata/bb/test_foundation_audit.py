@@ -497,3 +497,39 @@ def test_control_unix_socket_stranger_gets_nothing():
         assert _connect_as(d.sock, nobody.pw_uid, st.st_gid) == "ok"
     finally:
         assert d.close() in (None, 0)
+
+
+# ------------------------------------------------------------ make install
+
+def test_make_install(tmp_path):
+    """make install (into DESTDIR) puts the programs, the four man pages
+    of the foundation and control issues and the example config in
+    place; the installed cairn-checkconf accepts the installed example."""
+    mk = os.path.join(harness.BUILDDIR, "Makefile")
+    assert os.path.exists(mk), "no Makefile in %s" % harness.BUILDDIR
+    dest = tmp_path / "dest"
+    r = harness.run(["make", "-s", "-C", harness.BUILDDIR, "install",
+                     "DESTDIR=%s" % dest], timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    found = {}
+    for root, _dirs, files in os.walk(dest):
+        for f in files:
+            rel = os.path.relpath(os.path.join(root, f), dest)
+            found.setdefault(f, []).append(rel)
+
+    def one(name, where):
+        assert name in found, "%s not installed: %s" % (name, found)
+        paths = [p for p in found[name] if where in p]
+        assert paths, "%s not under %s: %s" % (name, where, found[name])
+        return os.path.join(dest, paths[0])
+    for prog in ("cairnd", "cairn-checkconf", "cairn-control"):
+        p = one(prog, "bin/")
+        assert os.access(p, os.X_OK), p
+    for page, sect in (("cairnd.8", "man8"), ("cairn.conf.5", "man5"),
+                       ("cairn-checkconf.8", "man8"),
+                       ("cairn-control.8", "man8")):
+        with open(one(page, "man/" + sect + "/")) as f:
+            assert f.read().startswith((".TH", ".\\\"")), page
+    example = one("example.conf", "etc/cairn/")
+    r = harness.run([one("cairn-checkconf", "bin/"), example])
+    assert r.returncode == 0, r.stdout + r.stderr
