@@ -533,3 +533,44 @@ def test_make_install(tmp_path):
     example = one("example.conf", "etc/cairn/")
     r = harness.run([one("cairn-checkconf", "bin/"), example])
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+# ------------------------------------------------------------ forward-addr
+
+def test_silent_first_forward_addr_then_second_answers(make_cairnd, fake):
+    """The first forward-addr never answers (UDP nor TCP): after its
+    timeouts the second is asked and its answer reaches the client."""
+    fake2 = harness.FakeUpstream()
+    try:
+        fake.set("turn.lab.", "timeout")
+        fake2.set("turn.lab.", "answer", addrs=["192.0.2.99"])
+        d = make_cairnd(upstreams=[fake.port, fake2.port])
+        t = time.monotonic()
+        m = d.udp("turn.lab.", timeout=30 * SLOW)
+        took = time.monotonic() - t
+        assert m is not None and m.rcode() == dns.rcode.NOERROR, m
+        assert harness.a_addrs(m) == {"192.0.2.99"}
+        assert fake.count("turn.lab.") >= 1
+        assert fake2.count("turn.lab.") >= 1
+        assert took < 15 * SLOW, "took %.1fs" % took
+    finally:
+        fake2.close()
+
+
+def test_upstream_source_ports_differ(make_cairnd):
+    """Each upstream query leaves from its own source port (not one
+    socket for all)."""
+    ports = []
+    ups = ScriptedUdpUpstream(lambda q, c: (ports.append(c[1]) or
+                                           [("127.0.0.1",
+                                             answer(q, "192.0.2.5"))]))
+    try:
+        d = make_cairnd(upstream=ups.port)
+        for i in range(20):
+            assert d.udp("port%d.lab." % i) is not None
+        assert len(ports) == 20
+        assert len(set(ports)) >= 18, ports
+        steps = {(b - a) & 0xffff for a, b in zip(ports, ports[1:])}
+        assert len(steps) > 3, "source ports count up: %r" % ports
+    finally:
+        ups.close()
