@@ -574,3 +574,51 @@ def test_upstream_source_ports_differ(make_cairnd):
         assert len(steps) > 3, "source ports count up: %r" % ports
     finally:
         ups.close()
+
+
+# ------------------------------------------------------------ requestlist
+
+def test_requestlist_counters_exact(make_cairnd, fake):
+    """Five different misses in flight at once (the upstream holds each
+    answer 0.6 s): requestlist.current.all is 5 while they wait; as in
+    Unbound the list size is sampled before each new entry, so
+    requestlist.max is 4 and requestlist.avg (0+1+2+3+4)/5 = 2; the five
+    recursion times land in the histogram; current.all goes back to 0."""
+    names = ["rl%d.lab." % i for i in range(5)]
+    for n in names:
+        fake.set(n, "answer", delay=0.6 * SLOW, addrs=["192.0.2.31"])
+    d = make_cairnd(upstream=fake.port)
+    harness.control_stats(d.conf, reset=True)   # the readiness probe
+    socks = []
+    try:
+        for n in names:
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.settimeout(10 * SLOW)
+            s.sendto(make_query(n).to_wire(), ("127.0.0.1", d.port))
+            socks.append(s)
+        harness.wait_until(lambda: fake.count(names[-1]) == 1, 5 * SLOW,
+                           what="all five upstream")
+        st = d.stats()
+        assert harness.stat(st, "requestlist.current.all") == 5, st
+        for s in socks:
+            m = dns.message.from_wire(s.recvfrom(65535)[0])
+            assert harness.a_addrs(m) == {"192.0.2.31"}
+    finally:
+        for s in socks:
+            s.close()
+    st = d.stats()
+    assert harness.stat(st, "num.cachemiss") == 5
+    assert harness.stat(st, "requestlist.max") == 4
+    assert harness.stat(st, "requestlist.avg") == 2
+    assert harness.stat(st, "requestlist.current.all") == 0
+    assert harness.stat(st, "requestlist.exceeded") == 0
+    assert harness.stat(st, "num.recursivereplies") == 5
+    assert sum(v for k, v in st.items() if k.startswith("histogram.")) == 5
+    assert 0.5 <= harness.stat(st, "recursion.time.avg") < 5 * SLOW
+    assert 0.5 <= harness.stat(st, "recursion.time.median") < 5 * SLOW
+    # stats resets them (requestlist.max too: it is per interval)
+    harness.control_stats(d.conf, reset=True)
+    st = d.stats()
+    for k in ("requestlist.max", "requestlist.avg", "num.recursivereplies",
+              "recursion.time.avg", "recursion.time.median"):
+        assert harness.stat(st, k) == 0, k
