@@ -180,6 +180,8 @@ def _upstream_payload(make_cairnd, server_lines):
         assert len(ups.queries) == 1
         q = ups.queries[0]
         assert q.edns == 0, "upstream query without EDNS"
+        # the size cairnd advertises to its clients is the same
+        assert m.edns == 0 and m.payload == q.payload, m.payload
         return q.payload
     finally:
         ups.close()
