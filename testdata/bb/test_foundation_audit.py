@@ -624,3 +624,45 @@ def test_requestlist_counters_exact(make_cairnd, fake):
     for k in ("requestlist.max", "requestlist.avg", "num.recursivereplies",
               "recursion.time.avg", "recursion.time.median"):
         assert harness.stat(st, k) == 0, k
+
+
+# ------------------------------------------------------------ configure
+
+def _configure(tmp_path, pcdir, *args):
+    conf = os.path.join(harness.REPO, "configure")
+    if not os.path.exists(conf):
+        import pytest
+        pytest.skip("no generated configure in %s (run autoreconf -fi)"
+                    % harness.REPO)
+    env = dict(os.environ, PKG_CONFIG_LIBDIR=str(pcdir),
+               PKG_CONFIG_PATH="")
+    b = tmp_path / "b"
+    b.mkdir()
+    return subprocess.run([conf] + list(args), cwd=str(b), env=env,
+                          capture_output=True, text=True, timeout=120,
+                          stdin=subprocess.DEVNULL)
+
+
+def test_configure_without_libevent_fails_clearly(tmp_path):
+    empty = tmp_path / "pc"
+    empty.mkdir()
+    r = _configure(tmp_path, empty)
+    assert r.returncode != 0
+    assert "install libevent-dev" in r.stdout + r.stderr, r.stderr[-2000:]
+
+
+def test_configure_without_openssl_fails_clearly(tmp_path):
+    """libevent found, OpenSSL not: the OpenSSL message."""
+    pc = tmp_path / "pc"
+    pc.mkdir()
+    for mod in ("libevent", "libevent_pthreads"):
+        r = subprocess.run(["pkg-config", "--variable=pcfiledir", mod],
+                           capture_output=True, text=True, timeout=20)
+        assert r.returncode == 0, "pkg-config does not know %s" % mod
+        src = os.path.join(r.stdout.strip(), mod + ".pc")
+        os.symlink(src, pc / (mod + ".pc"))
+    r = _configure(tmp_path, pc)
+    out = r.stdout + r.stderr
+    assert r.returncode != 0
+    assert "libevent >= 2.1 libevent_pthreads >= 2.1... yes" in out, out
+    assert "install libssl-dev" in out, out[-2000:]
