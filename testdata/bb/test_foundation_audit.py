@@ -666,3 +666,35 @@ def test_configure_without_openssl_fails_clearly(tmp_path):
     assert r.returncode != 0
     assert "libevent >= 2.1 libevent_pthreads >= 2.1... yes" in out, out
     assert "install libssl-dev" in out, out[-2000:]
+
+
+# ------------------------------------------------------------ so-reuseport
+
+def _sockets_on(port):
+    """(UDP sockets, listening TCP sockets) bound to 127.0.0.1:port."""
+    local = "0100007F:%04X" % port
+    n = {}
+    for proto in ("udp", "tcp"):
+        with open("/proc/net/" + proto) as f:
+            rows = [ln.split() for ln in f.readlines()[1:]]
+        n[proto] = sum(1 for r in rows if r[1] == local and
+                       (proto == "udp" or r[3] == "0A"))   # 0A: LISTEN
+    return n["udp"], n["tcp"]
+
+
+def test_so_reuseport_one_listener_set_per_thread(make_cairnd):
+    d = make_cairnd(server_lines="num-threads: 3\nso-reuseport: yes")
+    assert _sockets_on(d.port) == (3, 3)
+    for i in range(10):
+        assert d.udp("localhost.") is not None
+        assert d.tcp("localhost.") is not None
+
+
+def test_so_reuseport_no_one_shared_listener_set(make_cairnd):
+    d = make_cairnd(server_lines="num-threads: 3\nso-reuseport: no")
+    assert _sockets_on(d.port) == (1, 1)
+    for i in range(10):
+        assert d.udp("localhost.") is not None
+        assert d.tcp("localhost.") is not None
+    st = d.stats()
+    assert harness.stat(st, "num.queries") >= 20
