@@ -27,6 +27,8 @@ import time
 
 import dns.message
 import dns.rcode
+import dns.flags
+import dns.opcode
 import dns.rrset
 
 import harness
@@ -698,3 +700,87 @@ def test_so_reuseport_no_one_shared_listener_set(make_cairnd):
         assert d.tcp("localhost.") is not None
     st = d.stats()
     assert harness.stat(st, "num.queries") >= 20
+
+
+# ------------------------------------------------------------ stat values 2
+
+def test_stat_values_flags_classes_opcodes_ipv6_tcpout(make_cairnd, fake):
+    """Counters test_stat_values.py leaves at 0, each driven once with an
+    exact expected value, every other counter 0: num.query.ipv6 (a
+    query over ::1), num.query.tcpout (a truncated upstream answer
+    retried over TCP), num.answer.rcode.SERVFAIL, num.query.opcode.NOTIFY
+    with num.answer.rcode.NOTIMPL, num.query.class.CH,
+    num.query.type.other (type 1000), num.query.flags.CD/AD."""
+    fake.set("tc.lab.", "truncate")
+    fake.set("sf.lab.", "servfail")
+    ctl = tempfile.mkdtemp(prefix="cairn-sv-", dir="/tmp")
+    try:
+        raw = ("server:\n    interface: 127.0.0.1@@PORT@\n"
+               "    interface: ::1@@PORT@\n"
+               "    use-syslog: no\n    logfile: \"\"\n    pidfile: \"\"\n"
+               "    username: \"\"\n"
+               "    local-zone: \"loc.lab.\" static\n"
+               "    local-data: \"a.loc.lab. A 192.0.2.3\"\n"
+               "forward-zone:\n    name: \".\"\n"
+               "    forward-addr: 127.0.0.1@%d\n"
+               "remote-control:\n    control-enable: yes\n"
+               "    control-interface: \"%s/ctl.sock\"\n" % (fake.port, ctl))
+        d = make_cairnd(raw_config=raw, control=False)
+        harness.control_stats(d.conf, reset=True)   # readiness probe
+
+        s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        try:
+            s.settimeout(3 * SLOW)
+            s.sendto(make_query("a.loc.lab.").to_wire(), ("::1", d.port))
+            m = dns.message.from_wire(s.recv(65535))
+        finally:
+            s.close()
+        assert harness.a_addrs(m) == {"192.0.2.3"}            # hit, ipv6
+        m = d.udp("tc.lab.")                                   # miss
+        assert m.rcode() == dns.rcode.NOERROR and m.answer
+        assert fake.protos("tc.lab.") == ["udp", "tcp"]
+        assert d.udp("sf.lab.").rcode() == dns.rcode.SERVFAIL  # miss
+        q = make_query("a.loc.lab.")
+        q.set_opcode(dns.opcode.NOTIFY)
+        assert harness.udp_msg(q, d.port).rcode() == dns.rcode.NOTIMP
+        q = dns.message.make_query("a.loc.lab.", "A", rdclass="CH")
+        assert harness.udp_msg(q, d.port) is not None          # miss
+        q = make_query("a.loc.lab.", "TYPE1000")               # hit
+        m = harness.udp_msg(q, d.port)
+        assert m.rcode() == dns.rcode.NOERROR and not m.answer
+        q = make_query("a.loc.lab.")                           # hit
+        q.flags |= dns.flags.CD | dns.flags.AD
+        assert harness.udp_msg(q, d.port).answer
+
+        st = d.stats()
+        expected = {
+            "num.queries": 7, "num.cachehits": 3, "num.cachemiss": 3,
+            "num.recursivereplies": 3,
+            "num.query.udp": 7, "num.query.ipv6": 1,
+            "num.query.udpout": 3, "num.query.tcpout": 1,
+            "num.query.type.A": 5, "num.query.type.other": 1,
+            "num.query.class.IN": 5, "num.query.class.CH": 1,
+            "num.query.opcode.QUERY": 6, "num.query.opcode.NOTIFY": 1,
+            "num.query.flags.RD": 7, "num.query.flags.CD": 1,
+            "num.query.flags.AD": 1,
+            # every query had EDNS but the CH one; the NOTIFY is turned
+            # away before its EDNS is read
+            "num.query.edns.present": 5,
+            "num.answer.rcode.NOERROR": 5, "num.answer.rcode.SERVFAIL": 1,
+            "num.answer.rcode.NOTIMPL": 1, "num.answer.rcode.nodata": 1,
+        }
+        tot = {k[len("total."):] if k.startswith("total.") else k: v
+               for k, v in st.items() if not k.startswith("thread")}
+        wrong = {k: (tot.get(k), v) for k, v in expected.items()
+                 if tot.get(k) != v}
+        assert wrong == {}, "name: (got, expected): %r" % wrong
+        others = {k: v for k, v in tot.items()
+                  if k not in expected and v != 0 and
+                  not k.startswith(("time.", "histogram.",
+                                    "recursion.time.")) and
+                  k != "mem.cache.message"}
+        assert others == {}, "should be 0: %r" % others
+        assert sum(v for k, v in st.items()
+                   if k.startswith("histogram.")) == 3
+    finally:
+        shutil.rmtree(ctl, ignore_errors=True)
