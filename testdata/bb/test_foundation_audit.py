@@ -784,3 +784,45 @@ def test_stat_values_flags_classes_opcodes_ipv6_tcpout(make_cairnd, fake):
                    if k.startswith("histogram.")) == 3
     finally:
         shutil.rmtree(ctl, ignore_errors=True)
+
+
+# ------------------------------------------------------------ reload
+
+def _listener_inodes(pid, port):
+    """Inodes of cairnd's UDP and listening TCP sockets on port."""
+    local = "0100007F:%04X" % port
+    mine = set()
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            t = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        if t.startswith("socket:["):
+            mine.add(t[8:-1])
+    out = set()
+    for proto in ("udp", "tcp"):
+        with open("/proc/net/" + proto) as f:
+            for r in (ln.split() for ln in f.readlines()[1:]):
+                if r[1] == local and (proto == "udp" or r[3] == "0A") \
+                        and r[9] in mine:
+                    out.add((proto, r[9]))
+    return out
+
+
+def test_reload_keeps_the_listening_sockets(make_cairnd):
+    """cairn-control reload with a changed config (new local data) whose
+    ports are the same: the very same listening sockets (inodes) serve
+    on, and the new data is answered."""
+    d = make_cairnd(server_lines='local-data: "r1.lab. A 192.0.2.11"')
+    before = _listener_inodes(d.proc.pid, d.port)
+    assert {p for p, _ in before} == {"udp", "tcp"}, before
+    d.write_config(d.config_text('local-data: "r1.lab. A 192.0.2.11"\n'
+                                 'local-data: "r2.lab. A 192.0.2.12"'))
+    r = harness.run([harness.program("cairn-control"), "-c", d.conf,
+                     "reload"])
+    assert r.returncode == 0 and r.stdout == "ok\n", r.stdout + r.stderr
+    harness.wait_until(lambda: harness.a_addrs(
+        d.udp("r2.lab.", timeout=0.5) or dns.message.Message()) ==
+        {"192.0.2.12"}, 5 * SLOW, what="new local data after reload")
+    assert _listener_inodes(d.proc.pid, d.port) == before
+    assert harness.a_addrs(d.tcp("r1.lab.")) == {"192.0.2.11"}
