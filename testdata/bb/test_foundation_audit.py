@@ -31,6 +31,8 @@ import dns.flags
 import dns.opcode
 import dns.rrset
 
+import pytest
+
 import harness
 from harness import SLOW, make_query
 
@@ -826,3 +828,72 @@ def test_reload_keeps_the_listening_sockets(make_cairnd):
         {"192.0.2.12"}, 5 * SLOW, what="new local data after reload")
     assert _listener_inodes(d.proc.pid, d.port) == before
     assert harness.a_addrs(d.tcp("r1.lab.")) == {"192.0.2.11"}
+
+
+def _reload(d):
+    r = harness.run([harness.program("cairn-control"), "-c", d.conf,
+                     "reload"])
+    assert r.returncode == 0 and r.stdout == "ok\n", r.stdout + r.stderr
+
+
+def test_reload_with_an_added_interface_keeps_the_others(make_cairnd):
+    """A reload that adds an interface opens it and keeps the sockets of
+    the interface that stays (before, every socket was closed and
+    reopened: a query in between got ICMP port unreachable); removing
+    it again closes only its sockets."""
+    d = make_cairnd()
+    before = _listener_inodes(d.proc.pid, d.port)
+    assert len(before) == 2
+    p2 = harness.free_port()
+    base = d.config_text()
+    d.write_config(d.config_text("interface: 127.0.0.1@%d" % p2))
+    _reload(d)
+    harness.wait_until(lambda: harness.udp(make_query("localhost."), p2,
+                                           timeout=0.3) is not None,
+                       5 * SLOW, what="added interface served")
+    assert _listener_inodes(d.proc.pid, d.port) == before
+    assert len(_listener_inodes(d.proc.pid, p2)) == 2
+    d.write_config(base)
+    _reload(d)
+    harness.wait_until(lambda: not _listener_inodes(d.proc.pid, p2),
+                       5 * SLOW, what="removed interface closed")
+    assert _listener_inodes(d.proc.pid, d.port) == before
+    assert d.udp("localhost.") is not None
+
+
+@pytest.mark.parametrize("reuseport", ["yes", "no"])
+def test_reload_swapping_port_kinds(make_cairnd, certs, reuseport):
+    """The plain port becomes the tls-port and the other way round: the
+    sockets of another kind on the same address cannot be taken over;
+    with so-reuseport no the new ones cannot bind next to them either,
+    so all are opened afresh.  Either way both ports serve their new
+    kind after the reload."""
+    d = make_cairnd(dot=True, server_lines="so-reuseport: %s" % reuseport,
+                    ready="port")
+    d.wait_ready("udp")
+    text = d.config_text("so-reuseport: %s" % reuseport)
+    assert "tls-port: %d" % d.tls_port in text
+    d.write_config(text.replace("tls-port: %d" % d.tls_port,
+                                "tls-port: %d" % d.port))
+    _reload(d)
+
+    def dot_on(port):
+        try:
+            c = harness.TcpConn(port, tls=certs["ca"], alpn=["dot"],
+                                timeout=1 * SLOW)
+        except OSError:
+            return False
+        try:
+            return c.query(make_query("localhost.")) is not None
+        except OSError:
+            return False
+        finally:
+            c.close()
+    harness.wait_until(lambda: dot_on(d.port), 5 * SLOW,
+                       what="DoT on the former plain port")
+    assert harness.udp(make_query("localhost."), d.tls_port,
+                       timeout=2 * SLOW) is not None
+    assert harness.udp(make_query("localhost."), d.port,
+                       timeout=1 * SLOW) is None
+    assert "reload done" in d.stderr()
+    assert "reload failed" not in d.stderr()
