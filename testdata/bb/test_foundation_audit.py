@@ -897,3 +897,55 @@ def test_reload_swapping_port_kinds(make_cairnd, certs, reuseport):
                        timeout=1 * SLOW) is None
     assert "reload done" in d.stderr()
     assert "reload failed" not in d.stderr()
+
+
+# ------------------------------------------------------------ flush (#4)
+
+def _ctl(d, *args):
+    r = harness.run([harness.program("cairn-control"), "-c", d.conf] +
+                    list(args))
+    assert r.returncode == 0, (args, r.stdout, r.stderr)
+    return r.stdout
+
+
+def test_flush_and_flush_type_remove_from_the_cache(make_cairnd, fake):
+    """flush_type NAME A drops only the A answer (AAAA and other names
+    stay cached); flush NAME drops every type of that name, nothing
+    else; flush_zone drops the names below a zone."""
+    d = make_cairnd(upstream=fake.port)
+    names = ("f.lab.", "g.lab.", "h.f.lab.")
+
+    def ask_all():
+        for n in names:
+            for t in ("A", "AAAA"):
+                assert d.udp(n, t).answer, (n, t)
+
+    def counts():
+        return {(n, t): sum(1 for _p, qn, qt in fake.seen
+                            if qn == n and qt == t)
+                for n in names for t in ("A", "AAAA")}
+    ask_all()
+    ask_all()
+    c0 = counts()
+    assert set(c0.values()) == {1}, c0         # second round: all hits
+
+    assert _ctl(d, "flush_type", "f.lab.", "A") == "ok\n"
+    ask_all()
+    c1 = counts()
+    assert c1[("f.lab.", "A")] == 2
+    assert {k: v for k, v in c1.items() if k != ("f.lab.", "A")} == \
+        {k: 1 for k in c1 if k != ("f.lab.", "A")}, c1
+
+    assert _ctl(d, "flush", "f.lab.") == "ok\n"
+    ask_all()
+    c2 = counts()
+    assert c2[("f.lab.", "A")] == 3 and c2[("f.lab.", "AAAA")] == 2
+    assert all(c2[(n, t)] == 1 for n in ("g.lab.", "h.f.lab.")
+               for t in ("A", "AAAA")), c2
+
+    assert _ctl(d, "flush_zone", "f.lab.").startswith("ok removed ")
+    ask_all()
+    c3 = counts()
+    assert c3[("h.f.lab.", "A")] == 2 and c3[("h.f.lab.", "AAAA")] == 2
+    assert c3[("f.lab.", "A")] == 4
+    assert c3[("g.lab.", "A")] == 1 and c3[("g.lab.", "AAAA")] == 1, c3
