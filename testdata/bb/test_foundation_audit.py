@@ -949,3 +949,43 @@ def test_flush_and_flush_type_remove_from_the_cache(make_cairnd, fake):
     assert c3[("h.f.lab.", "A")] == 2 and c3[("h.f.lab.", "AAAA")] == 2
     assert c3[("f.lab.", "A")] == 4
     assert c3[("g.lab.", "A")] == 1 and c3[("g.lab.", "AAAA")] == 1, c3
+
+
+# ------------------------------------------------------------ idle tiers
+
+@pytest.mark.timeout(120)
+def test_tcp_idle_timeout_tiers_under_load(make_cairnd):
+    """Unbound's tiers for a new connection, with incoming-num-tcp 20 and
+    tcp-idle-timeout 100 s, usage counting the new connection: <= 50 %
+    the full timeout, > 50 % a hundredth (1 s), > 65 % a five-hundredth
+    (0.2 s), > 80 % none, raised to the 200 ms minimum."""
+    d = make_cairnd(server_lines="incoming-num-tcp: 20\n"
+                                 "tcp-idle-timeout: 100000")
+    # (connections held, lower and upper bound of the probe's life)
+    for held_n, lo, hi in ((9, 2.5, None), (10, 0.8, 1.6), (12, 0.8, 1.6),
+                           (13, 0.1, 0.6), (16, 0.1, 0.6)):
+        held = []
+        try:
+            for _ in range(held_n):
+                c = harness.TcpConn(d.port, timeout=5 * SLOW)
+                assert c.query(make_query("localhost.")) is not None
+                held.append(c)
+            t = time.monotonic()
+            p = harness.TcpConn(d.port, timeout=5 * SLOW)
+            try:
+                closed = p.closed_by_peer(2.5 if hi is None else 5 * SLOW)
+                took = time.monotonic() - t
+            finally:
+                p.close()
+            usage = (held_n + 1) * 100 // 20
+            if hi is None:
+                assert not closed, "closed at %d %% usage" % usage
+            else:
+                assert closed and lo <= took <= hi * SLOW, \
+                    "%d %% usage: closed %s after %.2fs" % (usage, closed,
+                                                            took)
+        finally:
+            for c in held:
+                c.close()
+        harness.wait_until(lambda: harness.stat(d.stats(), "tcpusage") == 0,
+                           5 * SLOW, step=0.1, what="slots back")
