@@ -157,6 +157,16 @@ struct comm_port {
  */
 struct comm_port *comm_ports_open(const struct config *cfg, char *err,
     size_t errlen);
+/*
+ * Reload: as comm_ports_open, but a socket of '*old' with the same
+ * address, port and kind is taken over (removed from *old, not reopened:
+ * no query to it is lost).  What stays in *old is the caller's to close.
+ * When opening fails (e.g. an old socket holds an address), *old is
+ * closed (and set to NULL) and everything is opened afresh once more.
+ * Main thread only.  Needs the same so-reuseport for old and new.
+ */
+struct comm_port *comm_ports_reopen(const struct config *cfg,
+    struct comm_port **old, char *err, size_t errlen);
 void comm_ports_close(struct comm_port *ports);
 
 /* TLS server context from tls-service-key/pem and tls-* options.

@@ -84,17 +84,29 @@ port_is_proxy(const struct config *cfg, int port)
 	return false;
 }
 
+/* comm_ports_reopen: sockets that may be taken over (main thread only). */
+static struct comm_port **ports_reuse;
+
 /* Open one socket; NULL with err set (and errno kept). */
 static struct comm_port *
 port_open(const struct config *cfg, const struct sockaddr_storage *ss,
     socklen_t len, enum comm_port_kind kind, char *err, size_t errlen)
 {
 	int stream = kind != COMM_PORT_UDP;
-	struct comm_port *p;
+	struct comm_port *p, **pp;
 	char name[80];
 	int fd, on = 1;
 	const char *what;
 
+	for (pp = ports_reuse; pp != NULL && *pp != NULL; pp = &(*pp)->next) {
+		p = *pp;
+		if (p->kind == kind && p->addrlen == len &&
+		    memcmp(&p->addr, ss, len) == 0) {
+			*pp = p->next;		/* taken over, as it is */
+			p->next = NULL;
+			return p;
+		}
+	}
 	comm_addr_str((const struct sockaddr *)ss, name, sizeof(name));
 	fd = socket(ss->ss_family, (stream ? SOCK_STREAM : SOCK_DGRAM) |
 	    SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -244,6 +256,25 @@ comm_ports_open(const struct config *cfg, char *err, size_t errlen)
 fail:
 	comm_ports_close(head);
 	return NULL;
+}
+
+struct comm_port *
+comm_ports_reopen(const struct config *cfg, struct comm_port **old,
+    char *err, size_t errlen)
+{
+	struct comm_port *head;
+
+	ports_reuse = old;
+	head = comm_ports_open(cfg, err, errlen);
+	ports_reuse = NULL;
+	if (head == NULL) {
+		/* a socket left in *old may hold an address the new config
+		 * wants (another kind on the same port): all afresh */
+		comm_ports_close(*old);
+		*old = NULL;
+		head = comm_ports_open(cfg, err, errlen);
+	}
+	return head;
 }
 
 void

@@ -227,6 +227,41 @@ ports_open_all(const struct config *cfg, struct comm_port ***out, int *nout,
 	return 0;
 }
 
+/*
+ * Reload with other ports: open the sets of 'cfg', taking over each
+ * socket of d's sets that stays configured (so no query to it is lost);
+ * d's other sockets are closed.  When the sets do not pair up (another
+ * so-reuseport or thread count) or taking over fails, everything is
+ * closed and opened afresh.  d->ports is empty afterwards.  Returns 0,
+ * or -1 with the reason in 'err'.
+ */
+static int
+ports_reopen_all(struct daemon *d, const struct config *cfg,
+    struct comm_port ***out, int *nout, char *err, size_t errlen)
+{
+	int n = cfg->so_reuseport ? threads_of(cfg) : 1, i = 0;
+	struct comm_port **ports = NULL;
+
+	if (d->ports != NULL && d->cfg->so_reuseport == cfg->so_reuseport &&
+	    n == d->nports)
+		ports = calloc((size_t)n, sizeof(*ports));
+	for (; ports != NULL && i < n; i++) {
+		ports[i] = comm_ports_reopen(cfg, &d->ports[i], err, errlen);
+		if (ports[i] == NULL)
+			break;
+	}
+	ports_close_all(d->ports, d->nports);
+	d->ports = NULL;
+	d->nports = 0;
+	if (ports != NULL && i == n) {
+		*out = ports;
+		*nout = n;
+		return 0;
+	}
+	ports_close_all(ports, i);
+	return ports_open_all(cfg, out, nout, err, errlen);
+}
+
 static bool
 ports_need_tls(struct comm_port **ports, int n)
 {
@@ -662,10 +697,9 @@ reload_now(struct daemon *d, struct config *cfg, bool keep_cache)
 	}
 
 	if (new_ports) {
-		/* the old sockets hold the addresses: close them first */
-		ports_close_all(d->ports, d->nports);
-		d->ports = NULL;
-		if (ports_open_all(p.cfg, &p.ports, &p.nports, err,
+		/* the sockets that stay configured are taken over, the
+		 * others closed (they may hold addresses the new ones want) */
+		if (ports_reopen_all(d, p.cfg, &p.ports, &p.nports, err,
 		    sizeof(err)) != 0 || (ports_need_tls(p.ports, p.nports) &&
 		    p.tls == NULL)) {
 			if (p.ports)

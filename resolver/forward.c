@@ -467,6 +467,7 @@ table_from_config(struct fwd_zones *zs, const struct config *cfg,
 			if (zone_add_host(z, s, cfg) < 0)
 				goto fail;
 		z->no_cache = f->no_cache != 0;
+		z->first = f->first != 0;
 #ifndef HAVE_NGHTTP2
 		if (z->transport == FWD_DOH) {
 			log_err("forward-zone %s: forward-https-upstream needs "
@@ -927,6 +928,34 @@ outside_free(struct outside *o)
 	free(o);
 }
 
+static void start_next(struct fwd_query *fq);
+
+/*
+ * forward-first: the zone's upstreams all failed or one said SERVFAIL;
+ * go on with the forward zone of the zone's parent name (cairn does no
+ * recursion of its own to fall back to), within the query's deadline.
+ * Returns true when a new attempt was started.
+ */
+static bool
+zone_fall_back(struct fwd_query *fq)
+{
+	const struct fwd_zone *z = fq->zone, *up;
+	size_t lab;
+
+	if (!z->first || z->name_len <= 1 || now_msec() >= fq->deadline)
+		return false;
+	lab = 1 + (size_t)z->name[0];
+	up = fwd_table_lookup(fq->tab, z->name + lab, z->name_len - lab);
+	if (up == NULL || up->naddrs == 0)
+		return false;
+	verbose(VERB_ALGO, "forward: forward-first: on to the parent's zone");
+	attempt_close(fq);
+	fq->zone = up;
+	fq->tried = 0;
+	start_next(fq);
+	return true;
+}
+
 /* Finish: free the query, then call back (it may start new queries).
  * An answer (pkt) came from the current address: it is up. */
 static void
@@ -941,6 +970,9 @@ query_done(struct fwd_query *fq, const uint8_t *pkt, size_t len)
 
 		backoff_ok(fq->o->bo, &a->ss, a->len, fq->zone->transport);
 	}
+	if (fq->zone->first && (pkt == NULL || (len >= 4 &&
+	    (pkt[3] & 0x0f) == DNS_RCODE_SERVFAIL)) && zone_fall_back(fq))
+		return;
 	query_unlink_free(fq);
 	cb(arg, pkt, len, scope);
 }

@@ -97,6 +97,8 @@ struct fwd_zone {
 	struct fwd_addr *addrs;
 	size_t naddrs;
 	bool no_cache;			/* forward-no-cache: answers not cached */
+	bool first;			/* forward-first: SERVFAIL or all
+					 * failed: on to the parent's zone */
 	enum fwd_transport transport;
 	char endpoint[256];		/* forward-http-endpoint (DoH) */
 };
