@@ -225,6 +225,7 @@ def up(flags, edns, udp, tcp=b""):
 def answer(name, rdtype, rcode=0, records=(), auth=(), add=(), tc=False,
            edns=False, aa=False, cd=False):
     q = dns.message.make_query(name, rdtype, use_edns=edns)
+    q.id = 0x4d60  # fixed: the seeds are the same at every run
     r = dns.message.make_response(q)
     r.set_rcode(rcode)
     if tc:
@@ -299,7 +300,67 @@ def upstream_seeds():
     put("upstream", "localhost_question", up(ok, 0, answer("localhost.", "A")))
 
 
+def h2_answer(wire, status=b"200", ctype=b"application/dns-message",
+              split=False, extra=b""):
+    """The server's side of one DoH exchange on stream 1, as frames."""
+    from hpack import Encoder
+    from hyperframe.frame import DataFrame, HeadersFrame, SettingsFrame
+    out = SettingsFrame(0, settings={SettingsFrame.MAX_CONCURRENT_STREAMS:
+                                     100}).serialize()
+    out += SettingsFrame(0, flags=["ACK"]).serialize()
+    hdrs = [(b":status", status)]
+    if ctype:
+        hdrs.append((b"content-type", ctype))
+    hdrs.append((b"content-length", str(len(wire)).encode()))
+    h = HeadersFrame(1, Encoder().encode(hdrs), flags=["END_HEADERS"])
+    out += h.serialize() + extra
+    if split:
+        d1 = DataFrame(1, wire[:5])
+        d2 = DataFrame(1, wire[5:], flags=["END_STREAM"])
+        out += d1.serialize() + d2.serialize()
+    else:
+        out += DataFrame(1, wire, flags=["END_STREAM"]).serialize()
+    return out
+
+
+def upstream_encrypted_seeds():
+    ok = 1 | 2
+    a = answer("example.com.", "A", records=[("example.com.", 300, "IN", "A",
+               "192.0.2.1")])
+    framed = struct.pack(">H", len(a)) + a
+    dot, doh = 0x80, 0xc0
+    put("upstream", "dot_answer", up(ok | 16 | 32, dot, a, framed))
+    put("upstream", "dot_joined", up(ok | 16 | 8, dot, a, framed))
+    put("upstream", "dot_two_messages", up(ok | 16, dot, a, framed * 2))
+    put("upstream", "dot_wrong_id", up(ok, dot, a, framed))
+    put("upstream", "dot_short_frame", up(ok | 16, dot, a,
+        struct.pack(">H", len(a) + 40) + a))
+    nx = answer("nope.example.", "A", rcode=3, auth=[
+        ("example.", 3600, "IN", "SOA", "ns.example. host.example. 1 7200 "
+         "900 1209600 300")])
+    put("upstream", "dot_nxdomain", up(ok | 16 | 32, dot + 8, nx,
+        struct.pack(">H", len(nx)) + nx))
+    # DoH: the DNS ID on the wire is 0
+    a0 = bytes(2) + a[2:]
+    put("upstream", "doh_answer", up(2 | 32, doh, a0, h2_answer(a0)))
+    put("upstream", "doh_split_data", up(2 | 8, doh, a0,
+        h2_answer(a0, split=True)))
+    put("upstream", "doh_status_404", up(2, doh, a0,
+        h2_answer(a0, status=b"404")))
+    put("upstream", "doh_no_ctype", up(2, doh, a0, h2_answer(a0, ctype=None)))
+    sf = bytes(2) + answer("example.com.", "A", rcode=2)[2:]
+    put("upstream", "doh_servfail", up(2 | 8, doh, sf, h2_answer(sf)))
+    from hyperframe.frame import GoAwayFrame, RstStreamFrame
+    put("upstream", "doh_goaway", up(2, doh, a0,
+        h2_answer(a0, extra=GoAwayFrame(0, last_stream_id=0,
+                                       error_code=0).serialize())))
+    put("upstream", "doh_rst", up(2, doh, a0,
+        h2_answer(a0)[:-len(a0) - 9] +
+        RstStreamFrame(1, error_code=7).serialize()))
+
+
 config_seeds()
 base64url_seeds()
 request_seeds()
 upstream_seeds()
+upstream_encrypted_seeds()
