@@ -331,6 +331,12 @@ main(int argc, char **argv)
 		if (log_open("cairnd", cfg->logfile, cfg->use_syslog) < 0)
 			log_err_errno("could not open the log %s",
 			    cfg->logfile);
+		/* a reload reopens it as 'username': make it theirs (as
+		 * Unbound does), else the log stops at the first reload */
+		else if (username && !cfg->use_syslog && cfg->logfile &&
+		    cfg->logfile[0] && chown(cfg->logfile, uid, gid) != 0)
+			log_warn("could not give the logfile %s to %s: %s",
+			    cfg->logfile, username, strerror(errno));
 	}
 	/* the pidfile of the start stays ours until exit, reload or not */
 	if (daemon_config(d)->pidfile && daemon_config(d)->pidfile[0]) {
