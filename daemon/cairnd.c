@@ -9,7 +9,8 @@
  * context and the shared tables built, all with errors on stderr and
  * exit status 1; only then does cairnd fork into the background
  * (unless -d), open its log (unless -d -d), write its pidfile, chroot
- * (chroot:), drop to username: and start its threads.  Signals, workers and reload live in daemon/daemon.c.
+ * (chroot:), drop to username: and start its threads.  Signals, workers
+ * and reload live in daemon/daemon.c.
  * This file does not know DNS, HTTP or sockets.
  */
 #include "config.h"
@@ -302,16 +303,20 @@ main(int argc, char **argv)
 		}
 	}
 	if (daemon_config(d)->chroot && daemon_config(d)->chroot[0]) {
+		const char *why = NULL;
 		struct stat st;
 
 		/* a copy: the config's strings may be replaced */
 		root = strdup(daemon_config(d)->chroot);
-		if (root == NULL || stat(root, &st) != 0 ||
-		    !S_ISDIR(st.st_mode)) {
+		if (root == NULL)
+			why = "out of memory";
+		else if (stat(root, &st) != 0)
+			why = strerror(errno);
+		else if (!S_ISDIR(st.st_mode))
+			why = "not a directory";
+		if (why != NULL) {
 			fprintf(stderr, "cairnd: chroot: %s: %s\n",
-			    daemon_config(d)->chroot, root == NULL ?
-			    "out of memory" : errno ? strerror(errno) :
-			    "not a directory");
+			    daemon_config(d)->chroot, why);
 			free(root);
 			daemon_free(d);
 			libevent_global_shutdown();
