@@ -322,6 +322,7 @@ conn_accept(struct comm_listener *l, int fd, struct sockaddr_storage *ss,
 	const struct comm_stream_spec *spec = l->spec;
 	struct netblock_entry *tcl;
 	struct comm_conn *c;
+	SSL_CTX *ssl_ctx;
 	char peer[64];
 
 	comm_addr_str((struct sockaddr *)ss, peer, sizeof(peer));
@@ -359,7 +360,10 @@ conn_accept(struct comm_listener *l, int fd, struct sockaddr_storage *ss,
 	cb->nconn++;
 	STAT_INC(cb->st, TCP_ACCEPTED);
 	verbose(VERB_ALGO, "comm: accept %s (%d open)", peer, cb->nconn);
-	if (spec->ssl_ctx != NULL && comm_tls_conn_new(c, spec->ssl_ctx) < 0) {
+	/* a certificate reload swaps the context with an atomic store
+	 * (daemon.c tls_swap): load it once, atomically */
+	ssl_ctx = __atomic_load_n(&spec->ssl_ctx, __ATOMIC_ACQUIRE);
+	if (ssl_ctx != NULL && comm_tls_conn_new(c, ssl_ctx) < 0) {
 		log_err("comm: %s: cannot create TLS state", peer);
 		comm_conn_free(c, COMM_CLOSE_ERROR);
 		return;

@@ -6,6 +6,8 @@
  *
  * Each socket is nonblocking and close-on-exec; IPv6 sockets are
  * IPV6_V6ONLY; stream sockets listen with a backlog of COMM_BACKLOG.
+ * Sockets systemd passed (LISTEN_FDS) are used for the addresses they
+ * are bound to, as they are.
  * It does not serve the sockets (base.c, udp.c do).
  */
 #include "config.h"
@@ -87,6 +89,45 @@ port_is_proxy(const struct config *cfg, int port)
 /* comm_ports_reopen: sockets that may be taken over (main thread only). */
 static struct comm_port **ports_reuse;
 
+/*
+ * systemd socket activation (contrib/cairnd.socket): when LISTEN_PID is
+ * our pid, the LISTEN_FDS descriptors from 3 on are sockets opened for
+ * us.  Returns a copy (close-on-exec, nonblocking) of the one of 'type'
+ * bound to 'ss', or -1 when there is none.  The inherited descriptors
+ * stay open for the life of the process, so a reload that opens the
+ * ports again finds them again (after the privileges were dropped).
+ */
+static int
+port_inherited(const struct sockaddr_storage *ss, socklen_t len, int type)
+{
+	const char *pid = getenv("LISTEN_PID"), *nfds = getenv("LISTEN_FDS");
+	struct sockaddr_storage a;
+	socklen_t al, tl;
+	long n;
+	int fd, t;
+
+	if (pid == NULL || nfds == NULL || atol(pid) != (long)getpid())
+		return -1;
+	n = atol(nfds);
+	for (fd = 3; n > 0 && fd < 3 + n && fd < 3 + 1024; fd++) {
+		tl = sizeof(t);
+		al = sizeof(a);
+		memset(&a, 0, sizeof(a));
+		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &t, &tl) != 0 ||
+		    t != type || getsockname(fd, (struct sockaddr *)&a,
+		    &al) != 0 || al != len || memcmp(&a, ss, len) != 0)
+			continue;
+		fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+		if (fd >= 0 && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) |
+		    O_NONBLOCK) < 0) {
+			close(fd);
+			return -1;
+		}
+		return fd;
+	}
+	return -1;
+}
+
 /* Open one socket; NULL with err set (and errno kept). */
 static struct comm_port *
 port_open(const struct config *cfg, const struct sockaddr_storage *ss,
@@ -108,6 +149,12 @@ port_open(const struct config *cfg, const struct sockaddr_storage *ss,
 		}
 	}
 	comm_addr_str((const struct sockaddr *)ss, name, sizeof(name));
+	fd = port_inherited(ss, len, stream ? SOCK_STREAM : SOCK_DGRAM);
+	if (fd >= 0) {
+		verbose(VERB_OPS, "comm: %s%s: socket from systemd", name,
+		    stream ? " (tcp)" : " (udp)");
+		goto made;
+	}
 	fd = socket(ss->ss_family, (stream ? SOCK_STREAM : SOCK_DGRAM) |
 	    SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
@@ -139,6 +186,7 @@ port_open(const struct config *cfg, const struct sockaddr_storage *ss,
 		what = "could not listen on";
 		goto fail;
 	}
+made:
 	p = calloc(1, sizeof(*p));
 	if (p == NULL) {
 		what = "out of memory for";

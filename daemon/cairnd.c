@@ -8,8 +8,9 @@
  * the config is read and checked, the listening sockets opened, the TLS
  * context and the shared tables built, all with errors on stderr and
  * exit status 1; only then does cairnd fork into the background
- * (unless -d), open its log (unless -d -d), write its pidfile and start
- * its threads.  Signals, workers and reload live in daemon/daemon.c.
+ * (unless -d), open its log (unless -d -d), write its pidfile, chroot
+ * (chroot:), drop to username: and start its threads.  Signals, workers
+ * and reload live in daemon/daemon.c.
  * This file does not know DNS, HTTP or sockets.
  */
 #include "config.h"
@@ -144,24 +145,66 @@ user_lookup(const char *username, uid_t *uid, gid_t *gid)
 }
 
 /*
- * Become 'username' for good (groups, gid, then uid), after the sockets,
- * keys, log and pidfile were opened as root, before any thread starts.
- * Nothing to do when we already run as that user.  Returns 0 or -1
- * (logged).
+ * The supplementary groups of 'username', set while /etc/group can still
+ * be read (before the chroot).  Nothing to do when we already run as
+ * that user.  Returns 0 or -1 (logged).
+ */
+static int
+user_groups(const char *username, uid_t uid, gid_t gid)
+{
+	if (geteuid() == uid && getegid() == gid)
+		return 0;
+	if (initgroups(username, gid) != 0) {
+		log_err_errno("username: %s: could not set its groups",
+		    username);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Become 'username' for good (gid, then uid; the groups were set by
+ * user_groups), after the sockets, keys, log and pidfile were opened as
+ * root and the chroot entered, before any thread starts.  Nothing to do
+ * when we already run as that user.  Returns 0 or -1 (logged).
  */
 static int
 user_drop(const char *username, uid_t uid, gid_t gid)
 {
 	if (geteuid() == uid && getegid() == gid)
 		return 0;
-	if (initgroups(username, gid) != 0 || setgid(gid) != 0 ||
-	    setuid(uid) != 0) {
+	if (setgid(gid) != 0 || setuid(uid) != 0) {
 		log_err_errno("username: %s: could not drop privileges",
 		    username);
 		return -1;
 	}
 	verbose(VERB_OPS, "running as user %s (uid %ld)", username,
 	    (long)uid);
+	return 0;
+}
+
+/*
+ * chroot: to 'dir' (Unbound's order: after the config, keys and
+ * certificates were read, the log opened and the ports bound; before
+ * the privileges are dropped), then tell the daemon, whose file names
+ * are from now on taken inside it.  Returns 0 or -1 (logged).
+ */
+static int
+root_enter(struct daemon *d, const char *dir)
+{
+	if (chroot(dir) != 0) {
+		log_err_errno("chroot: %s: could not chroot", dir);
+		return -1;
+	}
+	if (chdir("/") != 0) {
+		log_err_errno("chroot: %s: could not chdir to /", dir);
+		return -1;
+	}
+	if (daemon_chrooted(d, dir) != 0) {
+		log_err("chroot: %s: out of memory", dir);
+		return -1;
+	}
+	verbose(VERB_OPS, "chroot to %s", dir);
 	return 0;
 }
 
@@ -174,6 +217,7 @@ main(int argc, char **argv)
 	int c, debug = 0, verbose_count = 0, port = 0, rc;
 	bool own_pidfile = false;
 	const char *username = NULL;
+	char *root = NULL;
 	uid_t uid = 0;
 	gid_t gid = 0;
 	struct daemon *d;
@@ -258,6 +302,27 @@ main(int argc, char **argv)
 			return 1;
 		}
 	}
+	if (daemon_config(d)->chroot && daemon_config(d)->chroot[0]) {
+		const char *why = NULL;
+		struct stat st;
+
+		/* a copy: the config's strings may be replaced */
+		root = strdup(daemon_config(d)->chroot);
+		if (root == NULL)
+			why = "out of memory";
+		else if (stat(root, &st) != 0)
+			why = strerror(errno);
+		else if (!S_ISDIR(st.st_mode))
+			why = "not a directory";
+		if (why != NULL) {
+			fprintf(stderr, "cairnd: chroot: %s: %s\n",
+			    daemon_config(d)->chroot, why);
+			free(root);
+			daemon_free(d);
+			libevent_global_shutdown();
+			return 1;
+		}
+	}
 
 	if (debug == 0 && (rc = daemonize()) < 0) {
 		fprintf(stderr, "cairnd: could not fork into the background: "
@@ -271,6 +336,12 @@ main(int argc, char **argv)
 		if (log_open("cairnd", cfg->logfile, cfg->use_syslog) < 0)
 			log_err_errno("could not open the log %s",
 			    cfg->logfile);
+		/* a reload reopens it as 'username': make it theirs (as
+		 * Unbound does), else the log stops at the first reload */
+		else if (username && !cfg->use_syslog && cfg->logfile &&
+		    cfg->logfile[0] && chown(cfg->logfile, uid, gid) != 0)
+			log_warn("could not give the logfile %s to %s: %s",
+			    cfg->logfile, username, strerror(errno));
 	}
 	/* the pidfile of the start stays ours until exit, reload or not */
 	if (daemon_config(d)->pidfile && daemon_config(d)->pidfile[0]) {
@@ -278,7 +349,11 @@ main(int argc, char **argv)
 		own_pidfile = pidfile_write(pidfile);
 	}
 
-	if (username && user_drop(username, uid, gid) != 0) {
+	if (username && user_groups(username, uid, gid) != 0) {
+		rc = 1;
+	} else if (root && root_enter(d, root) != 0) {
+		rc = 1;
+	} else if (username && user_drop(username, uid, gid) != 0) {
 		rc = 1;
 	} else if (daemon_start(d) != 0) {
 		log_err("could not start");
@@ -291,10 +366,12 @@ main(int argc, char **argv)
 	}
 
 	daemon_free(d);
-	if (own_pidfile && unlink(pidfile) != 0)
+	/* written before the chroot: its name inside it (if it is) */
+	if (own_pidfile && unlink(config_path_in_root(pidfile, root)) != 0)
 		log_warn("could not remove pidfile %s: %s", pidfile,
 		    strerror(errno));
 	free(pidfile);
+	free(root);
 	log_info("exit status %d", rc);
 	log_close();
 	libevent_global_shutdown();

@@ -69,6 +69,10 @@
 static SSL_CTX *tls_retired[TLS_RETIRED_MAX];
 static int tls_nretired;
 
+/* The directory cairnd chrooted to (daemon_chrooted), or NULL.  File
+ * scope for the same reason as tls_retired. */
+static char *chroot_dir;
+
 static const struct comm_alpn alpn_dot[] = {
 	{ "dot", &dns_stream_proto },
 	{ NULL, NULL }
@@ -348,10 +352,23 @@ config_load(struct daemon *d, FILE *err)
 			fprintf(err, "out of memory\n");
 		return NULL;
 	}
-	if ((d->cfgfile && config_read(cfg, d->cfgfile, err) != 0) ||
-	    config_check(cfg, err) != 0) {
+	if ((d->cfgfile && config_read_in_root(cfg, d->cfgfile, chroot_dir,
+	    err) != 0) || config_check(cfg, err) != 0) {
 		config_free(cfg);
 		return NULL;
+	}
+	if (chroot_dir != NULL) {
+		/* as Unbound: the chroot of the start stays */
+		if (strcmp(cfg->chroot, chroot_dir) != 0)
+			log_warn("chroot: %s: cairnd stays in %s until it is "
+			    "restarted", cfg->chroot[0] ? cfg->chroot : "\"\"",
+			    chroot_dir);
+		if (config_strip_root(cfg, chroot_dir) != 0) {
+			if (err)
+				fprintf(err, "out of memory\n");
+			config_free(cfg);
+			return NULL;
+		}
 	}
 	if (d->cmd_port)
 		cfg->port = d->cmd_port;
@@ -993,9 +1010,22 @@ daemon_free(struct daemon *d)
 		config_free(d->cfg);
 	free(d->cfgfile);
 	free(d);
+	free(chroot_dir);
+	chroot_dir = NULL;
 }
 
 /* ------------------------------------------------- daemon.h contract */
+
+int
+daemon_chrooted(struct daemon *d, const char *dir)
+{
+	free(chroot_dir);
+	chroot_dir = strdup(dir);
+	if (chroot_dir == NULL)
+		return -1;
+	/* d->sh_cfg is d->cfg before the first reload */
+	return config_strip_root(d->cfg, chroot_dir);
+}
 
 const struct config *
 daemon_config(const struct daemon *d)

@@ -39,6 +39,13 @@ void daemon_stats_reset(struct daemon *d);
  * new file has errors (written to 'err'; the old config stays).
  */
 int daemon_reload(struct daemon *d, bool keep_cache, FILE *err);
+/*
+ * The process has chrooted to 'dir' (cairnd.c, before daemon_start): the
+ * file names of the config in force, and of every config a reload reads
+ * (the file itself, its includes, keys, logfile), are taken inside it
+ * from now on (config_strip_root).  Returns 0, or -1 out of memory.
+ */
+int daemon_chrooted(struct daemon *d, const char *dir);
 /* Stop cleanly after the current event returns. */
 void daemon_stop(struct daemon *d);
 /* Seconds since start, and uptime text for "status". */

@@ -44,6 +44,7 @@
 #include <time.h>
 
 #include "dns/wire.h"
+#include "dns/wire_int.h"
 #include "resolver/cache.h"
 #include "resolver/forward.h"
 #include "resolver/localzone.h"
@@ -519,48 +520,29 @@ count_recursive(struct resolver *r, uint64_t start)
 
 /* ------------------------------------------------------------ relaying */
 
-/* Offset after the (possibly compressed) name at off, or 0. */
-static size_t
-skip_name(const uint8_t *p, size_t len, size_t off)
-{
-	int i;
-
-	for (i = 0; i < 128 && off < len; i++) {
-		uint8_t l = p[off];
-
-		if ((l & 0xc0) == 0xc0)
-			return off + 2 <= len ? off + 2 : 0;
-		if (l & 0xc0)
-			return 0;
-		off += 1 + (size_t)l;
-		if (l == 0)
-			return off <= len ? off : 0;
-	}
-	return 0;
-}
-
 /*
  * An upstream reply that is not cached (SERVFAIL, REFUSED, ...) made into
  * the reply to one waiter: its ID, RD and CD bits, its question (letter
- * case), the upstream OPT dropped and the waiter's OPT written by
- * dns_reply_finish.  Returns the length or 0.
+ * case), the answer and authority sections as they came, the additional
+ * section up to its first OPT, TSIG or SIG (what follows is cut, as
+ * dns_msg_new does, so that no compression pointer is moved), and the
+ * waiter's OPT written by dns_reply_finish.  A reply with an OPT in the
+ * answer or authority section is not relayed (the counts could not be
+ * kept right), nor one whose names need the bytes that were cut.
+ * Returns the length, or 0 (the caller sends SERVFAIL).
  */
 static size_t
 relay_reply(const uint8_t *pkt, size_t len, const struct res_req *w,
     uint8_t *out, size_t cap)
 {
 	const struct dns_query *q = &w->q;
-	size_t off, qend, o_len, i, nrr;
-	uint16_t arcount, flags;
+	struct dns_scan s, chk;
+	uint16_t flags;
 	struct dns_buf b;
 
-	if (len < DNS_HDR_LEN || len > cap)
+	if (len < DNS_HDR_LEN || len > cap || dns_pkt_scan(pkt, len, &s) != 0)
 		return 0;
-	qend = skip_name(pkt, len, DNS_HDR_LEN);
-	if (qend == 0 || qend + 4 > len)
-		return 0;
-	qend += 4;
-	if (qend != q->question_end)
+	if (s.opt_misplaced || s.qend != q->question_end)
 		return 0;	/* same question, so same length */
 	memcpy(out, pkt, DNS_HDR_LEN);
 	out[0] = (uint8_t)(q->id >> 8);
@@ -570,35 +552,16 @@ relay_reply(const uint8_t *pkt, size_t len, const struct res_req *w,
 	    (q->flags & (DNS_RD | DNS_CD)));
 	out[2] = (uint8_t)(flags >> 8);
 	out[3] = (uint8_t)flags;
-	memcpy(out + DNS_HDR_LEN, q->pkt + DNS_HDR_LEN, qend - DNS_HDR_LEN);
-	o_len = qend;
-	nrr = (size_t)((pkt[6] << 8) | pkt[7]) + (size_t)((pkt[8] << 8) | pkt[9]);
-	arcount = (uint16_t)((pkt[10] << 8) | pkt[11]);
-	nrr += arcount;
-	off = qend;
-	for (i = 0; i < nrr; i++) {
-		size_t start = off, rdlen;
-		uint16_t type;
-
-		off = skip_name(pkt, len, off);
-		if (off == 0 || off + 10 > len)
-			return 0;
-		type = (uint16_t)((pkt[off] << 8) | pkt[off + 1]);
-		rdlen = (size_t)((pkt[off + 8] << 8) | pkt[off + 9]);
-		off += 10 + rdlen;
-		if (off > len)
-			return 0;
-		if (type == DNS_T_OPT) {
-			arcount--;
-			continue;
-		}
-		memcpy(out + o_len, pkt + start, off - start);
-		o_len += off - start;
-	}
-	out[10] = (uint8_t)(arcount >> 8);
-	out[11] = (uint8_t)arcount;
+	memcpy(out + DNS_HDR_LEN, q->pkt + DNS_HDR_LEN, s.qend - DNS_HDR_LEN);
+	memcpy(out + s.qend, pkt + s.qend, s.cut_off - s.qend);
+	out[10] = (uint8_t)(s.ar_kept >> 8);
+	out[11] = (uint8_t)s.ar_kept;
+	/* a name may point back at one that runs on into what was cut
+	 * (trailing bytes, the OPT): what we send must parse by itself */
+	if (dns_pkt_scan(out, s.cut_off, &chk) != 0)
+		return 0;
 	b.p = out;
-	b.len = o_len;
+	b.len = s.cut_off;
 	b.cap = cap;
 	b.overflow = false;
 	return dns_reply_finish(&b, q, &w->o);

@@ -333,8 +333,9 @@ check_endpoint(const char *a, const char *b)
 static const char *
 check_chroot(const char *a, const char *b)
 {
-	if (a[0] != '\0')
-		return "cairnd does not chroot yet: use chroot: \"\"";
+	if (a[0] != '\0' && a[0] != '/')
+		return "must be an absolute directory name (e.g. "
+		    "/var/lib/cairn), or \"\" for no chroot";
 	return NULL;
 }
 
@@ -875,6 +876,8 @@ struct parse {
 	struct cfg_forward *fwd;	/* the forward-zone being read */
 	int errors;
 	int depth;		/* include nesting */
+	const char *root;	/* chroot: stripped from names opened, or NULL */
+	bool mem;		/* read from memory: include: not followed */
 };
 
 #define WORDS_MAX 8
@@ -932,6 +935,7 @@ is_clause(const char *k, int *clause)
 
 static int read_file(struct parse *ps, const char *file, const char *from,
     int fromline);
+static void read_stream(struct parse *ps, FILE *in, const char *file);
 
 static void
 do_include(struct parse *ps, const char *pattern, const char *file,
@@ -948,8 +952,14 @@ do_include(struct parse *ps, const char *pattern, const char *file,
 		ps->errors++;
 		return;
 	}
+	if (ps->mem) {
+		cfg_error(ps->err, file, line, "include", pattern,
+		    "not followed in a configuration given in memory");
+		ps->errors++;
+		return;
+	}
 	memset(&g, 0, sizeof(g));
-	r = glob(pattern, GLOB_ERR, NULL, &g);
+	r = glob(config_path_in_root(pattern, ps->root), GLOB_ERR, NULL, &g);
 	if (r == GLOB_NOMATCH) {
 		/* a pattern may match nothing; a plain name must exist */
 		if (strpbrk(pattern, "*?[") == NULL) {
@@ -1118,10 +1128,6 @@ read_file(struct parse *ps, const char *path, const char *from,
     int fromline)
 {
 	FILE *in;
-	char *buf = NULL;
-	size_t cap = 0;
-	ssize_t len;
-	int line = 0;
 	const char *file;
 
 	file = file_intern(ps->cfg, path);
@@ -1131,7 +1137,7 @@ read_file(struct parse *ps, const char *path, const char *from,
 		ps->errors++;
 		return -1;
 	}
-	in = fopen(path, "r");
+	in = fopen(config_path_in_root(path, ps->root), "r");
 	if (!in) {
 		int e = errno;
 		if (from)
@@ -1143,6 +1149,20 @@ read_file(struct parse *ps, const char *path, const char *from,
 		ps->errors++;
 		return -1;
 	}
+	read_stream(ps, in, file);
+	fclose(in);
+	return 0;
+}
+
+/* Read the lines of 'in' (named 'file', interned) into ps. */
+static void
+read_stream(struct parse *ps, FILE *in, const char *file)
+{
+	char *buf = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	int line = 0;
+
 	while ((len = getline(&buf, &cap, in)) >= 0) {
 		line++;
 		while (len > 0 && (buf[len - 1] == '\n' ||
@@ -1162,12 +1182,17 @@ read_file(struct parse *ps, const char *path, const char *from,
 		ps->errors++;
 	}
 	free(buf);
-	fclose(in);
-	return 0;
 }
 
 int
 config_read(struct config *cfg, const char *file, FILE *err)
+{
+	return config_read_in_root(cfg, file, NULL, err);
+}
+
+int
+config_read_in_root(struct config *cfg, const char *file, const char *root,
+    FILE *err)
 {
 	struct parse ps;
 
@@ -1175,6 +1200,7 @@ config_read(struct config *cfg, const char *file, FILE *err)
 	ps.cfg = cfg;
 	ps.err = err;
 	ps.clause = CL_NONE;
+	ps.root = root;
 	free(cfg->file);
 	cfg->file = strdup(file);
 	if (!cfg->file) {
@@ -1183,6 +1209,118 @@ config_read(struct config *cfg, const char *file, FILE *err)
 	}
 	read_file(&ps, file, NULL, 0);
 	return ps.errors;
+}
+
+int
+config_read_mem(struct config *cfg, const char *name, const char *text,
+    size_t len, FILE *err)
+{
+	struct parse ps;
+	const char *file;
+	FILE *in;
+
+	memset(&ps, 0, sizeof(ps));
+	ps.cfg = cfg;
+	ps.err = err;
+	ps.clause = CL_NONE;
+	ps.mem = true;
+	free(cfg->file);
+	cfg->file = strdup(name);
+	file = file_intern(cfg, name);
+	if (!cfg->file || !file) {
+		cfg_error(err, NULL, 0, NULL, name, "out of memory");
+		return 1;
+	}
+	if (len == 0)
+		return 0;	/* fmemopen may refuse a size of 0 */
+	in = fmemopen((void *)text, len, "r");
+	if (!in) {
+		cfg_error(err, NULL, 0, NULL, name, "cannot read: %s",
+		    strerror(errno));
+		return 1;
+	}
+	read_stream(&ps, in, file);
+	fclose(in);
+	return ps.errors;
+}
+
+const char *
+config_path_in_root(const char *path, const char *root)
+{
+	size_t n;
+
+	if (path == NULL || root == NULL || root[0] != '/')
+		return path;
+	n = strlen(root);
+	while (n > 0 && root[n - 1] == '/')
+		n--;	/* "/var/cairn/" is "/var/cairn"; "/" is "" */
+	if (n == 0 || strncmp(path, root, n) != 0)
+		return path;
+	if (path[n] == '\0')
+		return "/";
+	if (path[n] != '/')
+		return path;	/* "/var/cairnx" is not inside */
+	return path + n;
+}
+
+bool
+config_path_is_in_root(const char *path, const char *root)
+{
+	return root == NULL || root[0] == '\0' ||
+	    config_path_in_root(path, root) != path ||
+	    strspn(root, "/") == strlen(root);
+}
+
+/* Replace *s by its name inside 'root'.  Returns 0 or -1. */
+static int
+str_strip_root(char **s, const char *root)
+{
+	const char *in = config_path_in_root(*s, root);
+	char *copy;
+
+	if (in == *s)
+		return 0;
+	copy = strdup(in);
+	if (copy == NULL)
+		return -1;
+	free(*s);
+	*s = copy;
+	return 0;
+}
+
+int
+config_strip_root(struct config *cfg, const char *root)
+{
+	static const char *const names[] = {
+		"logfile", "pidfile", "tls-service-key", "tls-service-pem",
+		"tls-cert-bundle", "tls-session-ticket-keys",
+		"control-interface", "server-key-file", "server-cert-file",
+		"control-key-file", "control-cert-file"
+	};
+	size_t i;
+
+	if (root == NULL || root[0] == '\0')
+		return 0;
+	if (cfg->file && str_strip_root(&cfg->file, root) != 0)
+		return -1;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		const struct opt *o = opt_find(names[i]);
+		void *p = (char *)cfg + o->off;
+
+		if (o->type == OPT_STR) {
+			if (*(char **)p && str_strip_root((char **)p,
+			    root) != 0)
+				return -1;
+		} else {
+			struct cfg_strlist *l;
+
+			for (l = *(struct cfg_strlist **)p; l; l = l->next)
+				if (l->str[0] == '/' &&
+				    str_strip_root(&l->str, root) != 0)
+					return -1;
+		}
+	}
+	return 0;
 }
 
 int
@@ -1449,6 +1587,23 @@ config_check(const struct config *cfg, FILE *err)
 		    cfg->tls_service_pem, "tls-service-key is not set: give "
 		    "both the key and its certificate");
 		errors++;
+	}
+	/* a chroot must hold the config file: a reload reads it there */
+	if (cfg->chroot && cfg->chroot[0] && cfg->file) {
+		char abs[PATH_MAX];
+		const char *cf = cfg->file;
+
+		/* cairnd reads an absolute name; cairn-checkconf may not */
+		if (cf[0] != '/' && realpath(cf, abs) != NULL)
+			cf = abs;
+		if (!config_path_is_in_root(cf, cfg->chroot)) {
+			pos_or_file(cfg, "chroot", &file, &line);
+			cfg_error(err, file, line, "chroot", cfg->chroot,
+			    "the config file %s is not inside it: put it "
+			    "(and what it includes) under %s, a reload reads "
+			    "it from there", cf, cfg->chroot);
+			errors++;
+		}
 	}
 	/* forward zones */
 	for (f = cfg->forwards; f; f = f->next) {

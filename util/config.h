@@ -11,6 +11,7 @@
 #ifndef CAIRN_UTIL_CONFIG_H
 #define CAIRN_UTIL_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -134,6 +135,44 @@ void config_free(struct config *cfg);
  * the number of errors; 0 on success.
  */
 int config_read(struct config *cfg, const char *file, FILE *err);
+
+/*
+ * As config_read, for a daemon chrooted to 'root' (Unbound's way): the
+ * file, and the files include: names, are opened with 'root' stripped
+ * from the front of their names when they are inside it; errors and
+ * cfg->file keep the names as written.  root NULL or "" = config_read.
+ */
+int config_read_in_root(struct config *cfg, const char *file,
+    const char *root, FILE *err);
+
+/*
+ * As config_read, from 'len' bytes of 'text' (need not end in NUL)
+ * named 'name' in errors and cfg->file.  include: is reported as an
+ * error and not followed (no file is opened).  For tests and fuzzing.
+ */
+int config_read_mem(struct config *cfg, const char *name, const char *text,
+    size_t len, FILE *err);
+
+/*
+ * The name of 'path' seen from inside 'root': path without the root
+ * prefix when path is root or below it ("/var/cairn/k.pem" in
+ * "/var/cairn" is "/k.pem"), else path itself (returned unchanged, so
+ * callers may compare the pointers).  A root of NULL, "" or "/" changes
+ * nothing.  Returns a pointer into path (or the literal "/").
+ */
+const char *config_path_in_root(const char *path, const char *root);
+/* Is 'path' inside 'root' (always true for NULL, "" or "/")? */
+bool config_path_is_in_root(const char *path, const char *root);
+
+/*
+ * After chroot(root): rewrite the options that name files (logfile,
+ * pidfile, tls-service-key/-pem, tls-cert-bundle,
+ * tls-session-ticket-keys, control-interface sockets and the
+ * remote-control keys) and cfg->file to their names inside 'root',
+ * where they are inside it; others are left (and will not be found).
+ * Returns 0, or -1 when out of memory (cfg then partly rewritten).
+ */
+int config_strip_root(struct config *cfg, const char *root);
 
 /*
  * Set one option from text, as if "key: value" were read from file:line

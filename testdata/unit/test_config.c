@@ -467,9 +467,9 @@ test_errors(void **state)
 	expect_error("server:\n\thttp-endpoint: dns-query\n",
 	    "cairn.conf:2: http-endpoint: dns-query: must be a path starting "
 	    "with / (e.g. /dns-query)\n");
-	expect_error("server:\n\tchroot: /var/lib/cairn\n",
-	    "cairn.conf:2: chroot: /var/lib/cairn: cairnd does not chroot "
-	    "yet: use chroot: \"\"\n");
+	expect_error("server:\n\tchroot: var/lib/cairn\n",
+	    "cairn.conf:2: chroot: var/lib/cairn: must be an absolute "
+	    "directory name (e.g. /var/lib/cairn), or \"\" for no chroot\n");
 	expect_error("forward-zone:\n\tname: x\n\tforward-addr: "
 	    "dns.example.net\n",
 	    "cairn.conf:3: forward-addr: dns.example.net: must be an IP "
@@ -493,6 +493,138 @@ test_errors(void **state)
 		free(msg);
 		config_free(cfg);
 	}
+}
+
+/* chroot: names inside the root, the config file must be there, a
+ * reload inside the root reads the file and its includes */
+static void
+test_chroot(void **state)
+{
+	struct config *cfg;
+	char root[256], text[2048], *msg;
+	const char *path;
+
+	(void)state;
+	assert_string_equal(config_path_in_root("/var/c/k.pem", "/var/c"),
+	    "/k.pem");
+	assert_string_equal(config_path_in_root("/var/c/k.pem", "/var/c/"),
+	    "/k.pem");
+	assert_string_equal(config_path_in_root("/var/c", "/var/c"), "/");
+	path = "/var/cx/k.pem";
+	assert_ptr_equal(config_path_in_root(path, "/var/c"), path);
+	assert_ptr_equal(config_path_in_root(path, ""), path);
+	assert_ptr_equal(config_path_in_root(path, NULL), path);
+	assert_ptr_equal(config_path_in_root(path, "/"), path);
+	assert_true(config_path_is_in_root("/var/c/x", "/var/c"));
+	assert_false(config_path_is_in_root("/var/cx", "/var/c"));
+	assert_false(config_path_is_in_root("/etc/x", "/var/c"));
+	assert_true(config_path_is_in_root("/etc/x", "/"));
+	assert_true(config_path_is_in_root("/etc/x", ""));
+
+	/* the config file outside the chroot: refused, naming both */
+	cfg = config_new();
+	assert_int_equal(read_text(cfg, "cairn.conf",
+	    "server:\n\tchroot: /nonexistent/jail\n", &msg), 0);
+	free(msg);
+	{
+		char *buf = NULL;
+		size_t len = 0;
+		FILE *err = open_memstream(&buf, &len);
+		char want[2048];
+
+		assert_int_equal(config_check(cfg, err), 1);
+		fclose(err);
+		snprintf(want, sizeof(want), "%s/cairn.conf:2: chroot: "
+		    "/nonexistent/jail: the config file %s/cairn.conf is not "
+		    "inside it: put it (and what it includes) under "
+		    "/nonexistent/jail, a reload reads it from there\n",
+		    tmpdir, tmpdir);
+		assert_string_equal(buf, want);
+		free(buf);
+	}
+	config_free(cfg);
+
+	/* inside: accepted; the file names stripped to the root */
+	snprintf(root, sizeof(root), "%s", tmpdir);
+	write_file("inc.conf", "server:\n\tverbosity: 3\n");
+	snprintf(text, sizeof(text), "server:\n\tchroot: \"%s\"\n"
+	    "\ttls-service-key: \"%s/k.pem\"\n"
+	    "\ttls-service-pem: \"/etc/c.pem\"\n"
+	    "\tlogfile: \"%s/log/cairnd.log\"\n"
+	    "include: \"%s/inc.conf\"\n"
+	    "remote-control:\n\tcontrol-interface: \"%s/ctl\"\n"
+	    "\tcontrol-interface: 127.0.0.1\n", root, root, root, root,
+	    root);
+	cfg = config_new();
+	assert_int_equal(read_text(cfg, "cairn.conf", text, &msg), 0);
+	free(msg);
+	assert_int_equal(config_check(cfg, NULL), 0);
+	assert_int_equal(cfg->verbosity, 3);
+	assert_int_equal(config_strip_root(cfg, root), 0);
+	assert_string_equal(cfg->file, "/cairn.conf");
+	assert_string_equal(cfg->tls_service_key, "/k.pem");
+	assert_string_equal(cfg->tls_service_pem, "/etc/c.pem");
+	assert_string_equal(cfg->logfile, "/log/cairnd.log");
+	assert_string_equal(cfg->control_interfaces->str, "/ctl");
+	assert_string_equal(cfg->control_interfaces->next->str,
+	    "127.0.0.1");
+	config_free(cfg);
+
+	/* a daemon chrooted to "/jail" reads "/jail" + tmpdir: simulated
+	 * with the made-up root "/jail", so that the stripped names are
+	 * the files of tmpdir; the include is named from outside too */
+	snprintf(text, sizeof(text), "server:\n\tchroot: \"/jail\"\n"
+	    "include: \"/jail%s/inc.conf\"\n", root);
+	write_file("jail.conf", text);
+	snprintf(text, sizeof(text), "/jail%s/jail.conf", root);
+	cfg = config_new();
+	assert_int_equal(config_read_in_root(cfg, text, "/jail", NULL), 0);
+	assert_string_equal(cfg->file, text);	/* as written */
+	assert_int_equal(cfg->verbosity, 3);	/* the include was read */
+	assert_int_equal(config_check(cfg, NULL), 0);
+	config_free(cfg);
+	/* not found inside the root: the error names the file as given */
+	cfg = config_new();
+	{
+		char *buf = NULL;
+		size_t len = 0;
+		FILE *err = open_memstream(&buf, &len);
+
+		snprintf(text, sizeof(text), "%s/cairn.conf", tmpdir);
+		assert_int_equal(config_read_in_root(cfg, text, tmpdir, err),
+		    1);
+		fclose(err);
+		assert_non_null(strstr(buf, text));
+		assert_non_null(strstr(buf, "cannot open"));
+		free(buf);
+	}
+	config_free(cfg);
+}
+
+/* config_read_mem: the same parser on a buffer, without includes */
+static void
+test_read_mem(void **state)
+{
+	static const char text[] = "server:\n\tport: 5353\n"
+	    "include: /etc/passwd\n\tverbosity: 4";
+	struct config *cfg = config_new();
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *err = open_memstream(&buf, &len);
+
+	(void)state;
+	/* not NUL-terminated: the last line ends at len */
+	assert_int_equal(config_read_mem(cfg, "mem", text, sizeof(text) - 1,
+	    err), 1);
+	fclose(err);
+	assert_string_equal(buf, "mem:3: include: /etc/passwd: not followed "
+	    "in a configuration given in memory\n");
+	free(buf);
+	assert_int_equal(cfg->port, 5353);
+	assert_int_equal(cfg->verbosity, 4);
+	assert_string_equal(cfg->file, "mem");
+	assert_int_equal(config_read_mem(cfg, "empty", "", 0, NULL), 0);
+	config_free(cfg);
 }
 
 static void
@@ -643,6 +775,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_chroot, setup, teardown),
+		cmocka_unit_test(test_read_mem),
 		cmocka_unit_test(test_sizes),
 		cmocka_unit_test(test_set_and_names),
 	};
