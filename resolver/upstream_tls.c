@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -725,6 +726,14 @@ conn_start(struct ups_conn *c)
 	    SOCK_CLOEXEC, 0);
 	if (c->fd < 0)
 		goto fail;
+	/* queries are small writes on a long connection: Nagle would hold
+	 * one behind the delayed ACK of the last (40 ms) */
+	{
+		int one = 1;
+
+		(void)setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one,
+		    sizeof(one));
+	}
 	if (connect(c->fd, (const struct sockaddr *)&a->ss, a->len) < 0 &&
 	    errno != EINPROGRESS) {
 		verbose(VERB_ALGO, "upstream %s: connect: %s", a->text,
