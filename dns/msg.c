@@ -33,17 +33,22 @@ soa_minimum(const uint8_t *p, size_t len, const struct dns_rrinfo *rr)
 /*
  * A hostile upstream can point a name into TTL bytes; the name would
  * then change as dns_msg_reply ages the copy, and the reply would stop
- * parsing.  Check that no owner name, and no SOA name (the ones the
- * readers here walk), reads a TTL byte.  Returns 0 if none does.
+ * parsing.  It can also point a name forward, past the OPT record that
+ * the copy leaves out, so the copy would hold a pointer out of itself.
+ * Check, in the copy, every owner name and every name in the rdata of
+ * the types whose names may be compressed (RFC 3597 section 4: NS,
+ * CNAME, SOA, PTR, MX, plus DNAME and SRV which some servers compress):
+ * none reads a TTL byte or leaves the copy.  Returns 0 if none does.
  */
 static int
 names_read_ttls(const struct dns_msg *m, const struct dns_scan *s)
 {
 	uint8_t forbid[65536 / 8];
 	struct dns_rrinfo rr;
-	size_t off, o, k;
+	size_t off, o, k, skip;
 	uint16_t i;
 
+	(void)s;
 	memset(forbid, 0, (m->len >> 3) + 1);
 	for (i = 0; i < m->nttl; i++)
 		for (k = m->ttl_off[i]; k < (size_t)m->ttl_off[i] + 4; k++)
@@ -54,11 +59,31 @@ names_read_ttls(const struct dns_msg *m, const struct dns_scan *s)
 		    forbid) != 0 || dns_pkt_rr(m->wire, m->len, off, &rr,
 		    &off) != 0)
 			return -1;
-		if (rr.type != DNS_T_SOA || i < s->an || i >= s->an + s->ns)
+		switch (rr.type) {
+		case DNS_T_NS:
+		case DNS_T_CNAME:
+		case DNS_T_PTR:
+		case 39:	/* DNAME */
+			skip = 0;
+			break;
+		case DNS_T_MX:
+			skip = 2;
+			break;
+		case DNS_T_SRV:
+			skip = 6;
+			break;
+		case DNS_T_SOA:
+			if (dns_pkt_name_ex(m->wire, m->len, rr.rdata_off,
+			    NULL, NULL, &o, forbid) != 0 ||
+			    dns_pkt_name_ex(m->wire, m->len, o, NULL, NULL,
+			    NULL, forbid) != 0)
+				return -1;
 			continue;
-		if (dns_pkt_name_ex(m->wire, m->len, rr.rdata_off, NULL, NULL,
-		    &o, forbid) != 0 || dns_pkt_name_ex(m->wire, m->len, o,
-		    NULL, NULL, NULL, forbid) != 0)
+		default:
+			continue;
+		}
+		if (rr.rdlen < skip + 1 || dns_pkt_name_ex(m->wire, m->len,
+		    rr.rdata_off + skip, NULL, NULL, NULL, forbid) != 0)
 			return -1;
 	}
 	return 0;

@@ -1195,10 +1195,57 @@ test_tables(void **st)
 	assert_null(dns_rcode_to_text(-1));
 }
 
+
+/* A name in rdata that points forward into the OPT record (left out of
+ * the cached copy) or into a TTL is refused; one pointing back is kept. */
+static void
+test_msg_rdata_pointer_checked(void **st)
+{
+	uint8_t p[128];
+	size_t n = 0, cname_rd, opt_off;
+	struct dns_msg *m;
+	const char *why = NULL;
+	static const uint8_t q[] = { 1, 'a', 7, 'e', 'x', 'a', 'm', 'p', 'l',
+	    'e', 0, 0, 1, 0, 1 };
+
+	(void)st;
+	memset(p, 0, sizeof(p));
+	p[0] = 0x12; p[1] = 0x34; p[2] = 0x81; p[3] = 0x80;	/* QR RD RA */
+	p[5] = 1; p[7] = 1; p[11] = 1;		/* QD 1, AN 1, AR 1 */
+	n = 12;
+	memcpy(p + n, q, sizeof(q));
+	n += sizeof(q);
+	/* answer: a.example. CNAME <pointer> */
+	p[n++] = 0xc0; p[n++] = 12;
+	p[n++] = 0; p[n++] = 5; p[n++] = 0; p[n++] = 1;
+	p[n++] = 0; p[n++] = 0; p[n++] = 0x0e; p[n++] = 0x10;	/* 3600 */
+	p[n++] = 0; p[n++] = 2;
+	cname_rd = n;
+	n += 2;
+	/* OPT */
+	opt_off = n;
+	p[n++] = 0; p[n++] = 0; p[n++] = 41; p[n++] = 0x10; p[n++] = 0;
+	n += 4;
+	p[n++] = 0; p[n++] = 0;
+
+	p[cname_rd] = 0xc0;			/* into the OPT: refused */
+	p[cname_rd + 1] = (uint8_t)opt_off;
+	assert_null(dns_msg_new(p, n, 0, 86400, 3600, &why));
+	p[cname_rd + 1] = (uint8_t)(cname_rd - 4);	/* into the TTL */
+	assert_null(dns_msg_new(p, n, 0, 86400, 3600, &why));
+	p[cname_rd + 1] = 12 + 2;		/* back, to "example." */
+	why = NULL;
+	m = dns_msg_new(p, n, 0, 86400, 3600, &why);
+	assert_non_null(m);
+	assert_int_equal(m->len, opt_off);
+	dns_msg_free(m);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest t[] = {
+		cmocka_unit_test(test_msg_rdata_pointer_checked),
 		cmocka_unit_test(test_parse_basic),
 		cmocka_unit_test(test_parse_case_and_reply_case),
 		cmocka_unit_test(test_parse_short),
