@@ -65,6 +65,10 @@ typedef struct ssl_ctx_st SSL_CTX;
 #define COMM_OUT_MAX		(1024 * 1024)
 /* Unbound's floor for the shortened TCP timeout. */
 #define COMM_TCP_TIMEOUT_MIN_MSEC 200
+/* A connection without reads or writes this long is quiet: comm frees
+ * its empty output buffer and calls proto->quiet (memory back while it
+ * idles; the idle timeout still runs from the last activity). */
+#define COMM_QUIET_MSEC		250
 
 enum comm_close_why {
 	COMM_CLOSE_EOF = 1,	/* the peer closed */
@@ -93,6 +97,10 @@ struct comm_proto {
 	int (*idle)(struct comm_conn *c, void *st);
 	/* Last call for this connection; cancel pending work here. */
 	void (*close)(struct comm_conn *c, void *st, enum comm_close_why why);
+	/* The connection has been quiet COMM_QUIET_MSEC (and its idle
+	 * timeout is longer): give back memory it can do without.  May be
+	 * NULL; must not write or close. */
+	void (*quiet)(struct comm_conn *c, void *st);
 };
 
 /*

@@ -70,6 +70,9 @@ struct comm_base {
 	bool freeing;
 	uint8_t rbuf[COMM_READ_BUF];	/* shared read buffer */
 	uint8_t *udpbuf;		/* COMM_UDP_BATCH * (COMM_UDP_MAX+1) */
+	uint8_t *spare_out;		/* one drained output buffer kept for
+					   the next conn that writes */
+	size_t spare_cap;
 };
 
 struct comm_conn {
@@ -109,6 +112,7 @@ struct comm_conn {
 	bool ssl_write_wants_read;	/* SSL_write returned WANT_READ */
 	bool flush_scheduled;		/* wev activated by hand */
 	bool rev_on;			/* rev is added */
+	bool quiet_wait;		/* tev runs to the quiet point */
 };
 
 /* base.c */

@@ -259,7 +259,7 @@ mkquery(uint8_t *buf, uint16_t id, size_t extra)
 enum echo_mode { MODE_ECHO, MODE_CLOSE_IN_INPUT, MODE_BYE, MODE_BUSY,
     MODE_FLOOD, MODE_IDLE_GRACEFUL, MODE_BIG };
 static enum echo_mode echo_mode;
-static int echo_opens, echo_closes, echo_writables, echo_idles;
+static int echo_opens, echo_closes, echo_writables, echo_idles, echo_quiets;
 static size_t echo_in_bytes, echo_in_calls;
 static enum comm_close_why echo_why;
 static struct comm_conn *echo_conn;
@@ -380,6 +380,14 @@ echo_idle(struct comm_conn *c, void *s)
 }
 
 static void
+echo_quiet(struct comm_conn *c, void *s)
+{
+	(void)c;
+	(void)s;
+	echo_quiets++;
+}
+
+static void
 echo_close(struct comm_conn *c, void *stp, enum comm_close_why why)
 {
 	struct echo_st *s = stp;
@@ -395,15 +403,15 @@ echo_close(struct comm_conn *c, void *stp, enum comm_close_why why)
 
 static const struct comm_proto echo_proto = {
 	"echo", sizeof(struct echo_st), echo_open, echo_input, echo_writable,
-	echo_idle, echo_close
+	echo_idle, echo_close, echo_quiet
 };
 static const struct comm_proto h2_proto = {
 	"h2", sizeof(struct echo_st), echo_open_h2, echo_input, NULL, NULL,
-	echo_close
+	echo_close, NULL
 };
 static const struct comm_proto dot_proto = {
 	"dot", sizeof(struct echo_st), echo_open_dot, echo_input, NULL, NULL,
-	echo_close
+	echo_close, NULL
 };
 
 static struct comm_stream_spec echo_spec = { &echo_proto, NULL, NULL, true };
@@ -427,6 +435,7 @@ setup(void **state)
 	menv.stats = &st;
 	echo_mode = MODE_ECHO;
 	echo_opens = echo_closes = echo_writables = echo_idles = 0;
+	echo_quiets = 0;
 	echo_in_bytes = echo_in_calls = 0;
 	echo_why = 0;
 	echo_conn = NULL;
@@ -707,6 +716,42 @@ test_idle_timeout(void **state)
 	close(fd);
 }
 
+/* Quiet after COMM_QUIET_MSEC without activity, once per silence; the
+ * idle timeout still counts from the last activity. */
+static void
+test_quiet_then_idle(void **state)
+{
+	struct timeval t0, t1;
+	long ms;
+	int fd;
+
+	(void)state;
+	lim.tcp_idle_timeout_msec = 1500;
+	start(&echo_spec, NULL, 0);
+	fd = cli_connect(lport, 0);
+	loop_for(COMM_QUIET_MSEC / 2);
+	assert_int_equal(echo_opens, 1);
+	assert_int_equal(echo_quiets, 0);
+	loop_for(COMM_QUIET_MSEC + 150);
+	assert_int_equal(echo_quiets, 1);
+	cli_send(fd, "k", 1);	/* activity: quiet again later */
+	gettimeofday(&t0, NULL);
+	loop_for(COMM_QUIET_MSEC / 2);
+	assert_int_equal(echo_quiets, 1);
+	loop_for(COMM_QUIET_MSEC + 150);
+	assert_int_equal(echo_quiets, 2);
+	assert_int_equal(echo_closes, 0);
+	assert_int_equal(echo_idles, 0);
+	assert_true(cli_closed(fd, 3000));
+	gettimeofday(&t1, NULL);
+	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_usec - t0.tv_usec) / 1000;
+	assert_true(ms >= 1450);
+	assert_int_equal(echo_quiets, 2);
+	assert_int_equal(echo_idles, 1);
+	assert_int_equal(echo_why, COMM_CLOSE_TIMEOUT);
+	close(fd);
+}
+
 static void
 test_idle_busy(void **state)
 {
@@ -720,6 +765,8 @@ test_idle_busy(void **state)
 	loop_for(600);
 	assert_int_equal(echo_closes, 0);
 	assert_int_equal(echo_idles, 0);
+	/* a timeout this short has no quiet point */
+	assert_int_equal(echo_quiets, 0);
 	assert_non_null(echo_conn);
 	comm_conn_set_busy(echo_conn, false);
 	assert_true(cli_closed(fd, 1000));
@@ -1685,6 +1732,7 @@ main(void)
 		T(test_deferred_close),
 		T(test_graceful_close_flushes),
 		T(test_idle_timeout),
+		T(test_quiet_then_idle),
 		T(test_idle_busy),
 		T(test_idle_graceful_by_module),
 		T(test_idle_shortened_when_full),
