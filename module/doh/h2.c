@@ -59,6 +59,7 @@
 #include "comm/comm.h"
 #include "dns/wire.h"
 #include "module/doh/doh.h"
+#include "module/doh/h2mem.h"
 #include "module/doh/request.h"
 #include "module/module.h"
 #include "resolver/resolver.h"
@@ -127,6 +128,7 @@ struct doh_conn {
 	struct doh_shared *sh;
 	struct stats *st;
 	nghttp2_session *sess;
+	struct doh_h2_mem_rec mrec;	/* the session's frame buffer */
 	struct doh_stream *streams;
 	unsigned nstreams;
 	unsigned nresolving;	/* streams with a resolver request */
@@ -915,6 +917,7 @@ doh_h2_open(struct comm_conn *c, void *state)
 	struct doh_conn *conn = state;
 	nghttp2_session_callbacks *cbs = NULL;
 	nghttp2_option *opt = NULL;
+	nghttp2_mem mem;
 	nghttp2_settings_entry iv[2];
 	int rv;
 
@@ -981,7 +984,11 @@ doh_h2_open(struct comm_conn *c, void *state)
 	nghttp2_option_set_stream_reset_rate_limit(opt, DOH_RST_BURST,
 	    DOH_RST_RATE);
 #endif
-	rv = nghttp2_session_server_new2(&conn->sess, cbs, conn, opt);
+	/* large blocks mapped, so idle connections keep little (h2mem.c) */
+	doh_h2_mem_init(&mem, &conn->mrec);
+	conn->mrec.creating = true;
+	rv = nghttp2_session_server_new3(&conn->sess, cbs, conn, opt, &mem);
+	conn->mrec.creating = false;
 	nghttp2_option_del(opt);
 	nghttp2_session_callbacks_del(cbs);
 	if (rv != 0) {
@@ -1046,6 +1053,18 @@ doh_h2_idle(struct comm_conn *c, void *state)
 	return 0;
 }
 
+/* Quiet for a while: nghttp2's frame buffer pages go back (h2mem.c). */
+static void
+doh_h2_quiet(struct comm_conn *c, void *state)
+{
+	struct doh_conn *conn = state;
+
+	(void)c;
+	if (conn->sess != NULL && !conn->closing &&
+	    !nghttp2_session_want_write(conn->sess))
+		doh_h2_mem_trim(&conn->mrec);
+}
+
 static void
 doh_h2_close(struct comm_conn *c, void *state, enum comm_close_why why)
 {
@@ -1074,4 +1093,5 @@ const struct comm_proto doh_h2_proto = {
 	.writable = doh_h2_writable,
 	.idle = doh_h2_idle,
 	.close = doh_h2_close,
+	.quiet = doh_h2_quiet,
 };
