@@ -96,6 +96,7 @@ comm_base_free(struct comm_base *cb)
 	}
 	free(cb->udpbuf);
 	free(cb->spare_out);
+	free(cb->udpout);
 	free(cb);
 }
 

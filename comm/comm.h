@@ -183,7 +183,9 @@ typedef void (*comm_udp_cb)(struct comm_udp *u, void *env, const uint8_t *pkt,
 /* Serve a UDP port (fd borrowed, not closed by comm). Returns 0/-errno. */
 int comm_listen_udp(struct comm_base *cb, int fd, comm_udp_cb handler,
     void *env);
-/* Send a datagram reply from the same socket. Returns 0 or -errno. */
+/* Send a datagram reply from the same socket. Returns 0 or -errno.
+ * Inside the port's handler (a batch of datagrams) the reply is queued
+ * and sent with the batch's others after it (0; a failure is logged). */
 int comm_udp_send(struct comm_udp *u, const uint8_t *pkt, size_t len,
     const struct sockaddr *to, socklen_t tolen);
 /*

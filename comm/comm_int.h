@@ -19,6 +19,7 @@
 
 struct event;
 struct netblock_entry;
+struct comm_udp_out;
 typedef struct ssl_st SSL;
 
 /* One read into the per-worker buffer is at most this many bytes. */
@@ -70,6 +71,8 @@ struct comm_base {
 	bool freeing;
 	uint8_t rbuf[COMM_READ_BUF];	/* shared read buffer */
 	uint8_t *udpbuf;		/* COMM_UDP_BATCH * (COMM_UDP_MAX+1) */
+	struct comm_udp_out *udpout;	/* replies queued while a UDP batch
+					   is handled (udp.c) */
 	uint8_t *spare_out;		/* one drained output buffer kept for
 					   the next conn that writes */
 	size_t spare_cap;

@@ -1137,6 +1137,72 @@ test_udp(void **state)
 	close(cfd);
 }
 
+/* Answers made at once while a batch of datagrams is handled leave
+ * together (sendmmsg): each to its own sender, none lost or repeated. */
+static void
+test_udp_batch_replies(void **state)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	uint8_t q[64], a[64];
+	size_t l;
+	int ufd, cfd[2], i, k, got[2] = { 0, 0 };
+	bool seen[2][10];
+
+	(void)state;
+	memset(seen, 0, sizeof(seen));
+	fake_sync = true;
+	cbase = comm_base_new(eb, &lim, &st);
+	ufd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(ufd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	getsockname(ufd, (struct sockaddr *)&sin, &len);
+	assert_int_equal(comm_listen_udp(cbase, ufd, dns_udp_input, &menv),
+	    0);
+	for (k = 0; k < 2; k++)
+		cfd[k] = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	/* all queued before the loop runs: one recvmmsg takes them */
+	for (i = 0; i < 10; i++)
+		for (k = 0; k < 2; k++) {
+			l = mkquery(q, (uint16_t)(0x100 * (k + 1) + i), 10);
+			assert_int_equal(sendto(cfd[k], q + 2, l - 2, 0,
+			    (struct sockaddr *)&sin, sizeof(sin)),
+			    (ssize_t)(l - 2));
+		}
+	loop_for(50);
+	assert_int_equal(fake_submits, 20);
+	for (k = 0; k < 2; k++) {
+		ssize_t n;
+
+		while ((n = recv(cfd[k], a, sizeof(a), 0)) > 0) {
+			int id = a[0] << 8 | a[1];
+
+			assert_int_equal(n, (ssize_t)(l - 2));
+			assert_true(a[2] & 0x80);
+			assert_int_equal(id >> 8, k + 1);
+			assert_true((id & 0xff) < 10);
+			assert_false(seen[k][id & 0xff]);
+			seen[k][id & 0xff] = true;
+			got[k]++;
+		}
+	}
+	assert_int_equal(got[0], 10);
+	assert_int_equal(got[1], 10);
+	/* and a single datagram is answered on its own */
+	l = mkquery(q, 0x4242, 10);
+	sendto(cfd[0], q + 2, l - 2, 0, (struct sockaddr *)&sin, sizeof(sin));
+	loop_for(30);
+	assert_int_equal(recv(cfd[0], a, sizeof(a), 0), (ssize_t)(l - 2));
+	assert_int_equal(a[0] << 8 | a[1], 0x4242);
+	comm_base_free(cbase);
+	cbase = NULL;
+	close(ufd);
+	for (k = 0; k < 2; k++)
+		close(cfd[k]);
+}
+
 /* ------------------------------------------------ listeners */
 
 static void
@@ -1747,6 +1813,7 @@ main(void)
 		T(test_dns_bad_frames),
 		T(test_dns_max_pending),
 		T(test_udp),
+		T(test_udp_batch_replies),
 		T(test_ports_open),
 	};
 	const struct CMUnitTest tls_tests[] = {
