@@ -311,6 +311,10 @@ conn_read(struct comm_conn *c)
 		if (!reading_wanted(c))
 			return;
 		if (c->ssl != NULL) {
+			if (i > 0 && !comm_tls_pending(c))
+				return;	/* drained (read-ahead took what
+					   the socket had); the fd wakes us
+					   for more, no read() for EAGAIN */
 			n = comm_tls_read(c, buf, COMM_READ_BUF);
 			if (n == 0)
 				return;
