@@ -54,19 +54,18 @@ base64url_decode(const char *in, size_t inlen, uint8_t *out, size_t cap)
 	/* four characters, three bytes at a time (one invalid character
 	 * makes the OR of the four values negative) */
 	for (; i + 4 <= len; i += 4) {
-		int32_t v = (int32_t)((uint32_t)dec_tab[u[i]] << 18 |
-		    (uint32_t)dec_tab[u[i + 1]] << 12 |
-		    (uint32_t)dec_tab[u[i + 2]] << 6 |
-		    (uint32_t)dec_tab[u[i + 3]]);
+		int32_t a = dec_tab[u[i]], b = dec_tab[u[i + 1]];
+		int32_t c = dec_tab[u[i + 2]], d = dec_tab[u[i + 3]];
+		uint32_t v;
 
-		if ((dec_tab[u[i]] | dec_tab[u[i + 1]] | dec_tab[u[i + 2]] |
-		    dec_tab[u[i + 3]]) < 0)
+		if ((a | b | c | d) < 0 || n + 3 > cap)
 			return -1;
-		if (n + 3 > cap)
-			return -1;
-		out[n++] = (uint8_t)(v >> 16);
-		out[n++] = (uint8_t)(v >> 8);
-		out[n++] = (uint8_t)v;
+		v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6 |
+		    (uint32_t)d;
+		out[n] = (uint8_t)(v >> 16);
+		out[n + 1] = (uint8_t)(v >> 8);
+		out[n + 2] = (uint8_t)v;
+		n += 3;
 	}
 	for (; i < len; i++) {
 		int v = dec_tab[u[i]];

@@ -130,6 +130,9 @@ struct doh_conn {
 	nghttp2_session *sess;
 	struct doh_h2_mem_rec mrec;	/* the session's frame buffer */
 	struct doh_stream *streams;
+	struct doh_stream *last;	/* the stream doh_stream_get found
+					   last (callbacks come in runs for
+					   one stream), or NULL */
 	unsigned nstreams;
 	unsigned nresolving;	/* streams with a resolver request */
 	unsigned rst_recv;
@@ -245,6 +248,8 @@ doh_stream_clear_res(struct doh_stream *s, bool cancel)
 static void
 doh_stream_free(struct doh_conn *conn, struct doh_stream *s)
 {
+	if (conn->last == s)
+		conn->last = NULL;
 	doh_stream_clear_res(s, true);
 	doh_stream_free_query(s);
 	doh_buf_free(&conn->sh->response_budget, &s->rbuf, &s->rbuf_n);
@@ -654,7 +659,14 @@ doh_stream_end(struct doh_conn *conn, struct doh_stream *s)
 static struct doh_stream *
 doh_stream_get(struct doh_conn *conn, int32_t id)
 {
-	return nghttp2_session_get_stream_user_data(conn->sess, id);
+	struct doh_stream *s;
+
+	if (conn->last != NULL && conn->last->id == id)
+		return conn->last;
+	s = nghttp2_session_get_stream_user_data(conn->sess, id);
+	if (s != NULL)
+		conn->last = s;
+	return s;
 }
 
 static int
