@@ -418,8 +418,14 @@ comm_conn_timer_cb(int fd, short what, void *arg)
 	if (c->quiet_wait) {
 		/* quiet: memory back, then wait out the idle timeout */
 		int ms = comm_conn_timeout_msec(c) - COMM_QUIET_MSEC;
-		struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+		struct timeval tv;
 
+		/* the timeout may have shrunk meanwhile (slots filling up):
+		 * then this connection has been idle long enough already */
+		if (ms < 0)
+			ms = 0;
+		tv.tv_sec = ms / 1000;
+		tv.tv_usec = (ms % 1000) * 1000;
 		c->quiet_wait = false;
 		if (c->opened && c->proto->quiet != NULL) {
 			c->depth++;
