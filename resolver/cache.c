@@ -103,10 +103,14 @@ cache_key_hash(const struct cache_key *k)
 		h = hash_mix(h ^ w, 0xa0761d6478bd642fULL);
 	}
 	w = 0;
-	while (n > 0) {
-		n--;
-		w = (w << 8) | p[n];
-	}
+	if (n > 0 && k->name_len >= 8)
+		memcpy(&w, k->name + k->name_len - 8, 8); /* the last eight,
+							     overlapping */
+	else
+		while (n > 0) {
+			n--;
+			w = (w << 8) | p[n];
+		}
 	h = hash_mix(h ^ w, 0xe7037ed1a0b428dbULL);
 	w = (uint64_t)k->qtype | (uint64_t)k->qclass << 16 |
 	    (uint64_t)((k->dnssec_ok ? 1 : 0) | (k->cd ? 2 : 0)) << 32;
