@@ -37,6 +37,10 @@
  *                     COMM_TCP_TIMEOUT_MIN_MSEC; not applied while the
  *                     module says busy; the TLS handshake must finish
  *                     within one timeout; a graceful close gets one more.
+ *   quiet point      COMM_QUIET_MSEC after the last read or write (when
+ *                     the idle timeout is over twice that): proto->quiet
+ *                     gives memory back; the idle timeout is unchanged.
+ *                     A conn keeps no output buffer once it is drained.
  *   A peer that half-closes while the module is busy gets its answers:
  *   the conn closes (COMM_CLOSE_EOF) once the module is no longer busy.
  */
