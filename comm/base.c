@@ -98,6 +98,8 @@ comm_base_free(struct comm_base *cb)
 		free(u);
 	}
 	free(cb->udpbuf);
+	free(cb->spare_out);
+	free(cb->udpout);
 	free(cb);
 }
 
@@ -146,7 +148,9 @@ comm_conn_timeout_msec(const struct comm_conn *c)
 }
 
 /* Restart the idle timer (activity), unless a harder deadline runs:
- * the handshake bound or a graceful close. */
+ * the handshake bound or a graceful close.  When the idle timeout is
+ * longer than COMM_QUIET_MSEC the timer first stops at the quiet point
+ * (comm_conn_timer_cb). */
 void
 comm_conn_touch(struct comm_conn *c)
 {
@@ -156,6 +160,9 @@ comm_conn_touch(struct comm_conn *c)
 	if (c->handshaking || c->closing || c->proxy_wait)
 		return;
 	ms = comm_conn_timeout_msec(c);
+	c->quiet_wait = ms > 2 * COMM_QUIET_MSEC;
+	if (c->quiet_wait)
+		ms = COMM_QUIET_MSEC;
 	tv.tv_sec = ms / 1000;
 	tv.tv_usec = (ms % 1000) * 1000;
 	event_add(c->tev, &tv);

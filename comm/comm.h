@@ -50,6 +50,10 @@
  *                     COMM_TCP_TIMEOUT_MIN_MSEC; not applied while the
  *                     module says busy; the TLS handshake must finish
  *                     within one timeout; a graceful close gets one more.
+ *   quiet point      COMM_QUIET_MSEC after the last read or write (when
+ *                     the idle timeout is over twice that): proto->quiet
+ *                     gives memory back; the idle timeout is unchanged.
+ *                     A conn keeps no output buffer once it is drained.
  *   A peer that half-closes while the module is busy gets its answers:
  *   the conn closes (COMM_CLOSE_EOF) once the module is no longer busy.
  */
@@ -78,6 +82,10 @@ typedef struct ssl_ctx_st SSL_CTX;
 #define COMM_OUT_MAX		(1024 * 1024)
 /* Unbound's floor for the shortened TCP timeout. */
 #define COMM_TCP_TIMEOUT_MIN_MSEC 200
+/* A connection without reads or writes this long is quiet: comm frees
+ * its empty output buffer and calls proto->quiet (memory back while it
+ * idles; the idle timeout still runs from the last activity). */
+#define COMM_QUIET_MSEC		250
 
 enum comm_close_why {
 	COMM_CLOSE_EOF = 1,	/* the peer closed */
@@ -106,6 +114,10 @@ struct comm_proto {
 	int (*idle)(struct comm_conn *c, void *st);
 	/* Last call for this connection; cancel pending work here. */
 	void (*close)(struct comm_conn *c, void *st, enum comm_close_why why);
+	/* The connection has been quiet COMM_QUIET_MSEC (and its idle
+	 * timeout is longer): give back memory it can do without.  May be
+	 * NULL; must not write or close. */
+	void (*quiet)(struct comm_conn *c, void *st);
 };
 
 /*
@@ -209,7 +221,9 @@ typedef void (*comm_udp_cb)(struct comm_udp *u, void *env, const uint8_t *pkt,
  * COMM_LISTEN_*.  Returns 0/-errno. */
 int comm_listen_udp(struct comm_base *cb, int fd, comm_udp_cb handler,
     void *env, unsigned flags);
-/* Send a datagram reply from the same socket. Returns 0 or -errno. */
+/* Send a datagram reply from the same socket. Returns 0 or -errno.
+ * Inside the port's handler (a batch of datagrams) the reply is queued
+ * and sent with the batch's others after it (0; a failure is logged). */
 int comm_udp_send(struct comm_udp *u, const uint8_t *pkt, size_t len,
     const struct sockaddr *to, socklen_t tolen);
 /*

@@ -20,6 +20,7 @@
 
 struct event;
 struct netblock_entry;
+struct comm_udp_out;
 typedef struct ssl_st SSL;
 
 /* One read into the per-worker buffer is at most this many bytes. */
@@ -80,6 +81,11 @@ struct comm_base {
 	unsigned long proxy_bad;
 	uint8_t rbuf[COMM_READ_BUF];	/* shared read buffer */
 	uint8_t *udpbuf;		/* COMM_UDP_BATCH * (COMM_UDP_MAX+1) */
+	struct comm_udp_out *udpout;	/* replies queued while a UDP batch
+					   is handled (udp.c) */
+	uint8_t *spare_out;		/* one drained output buffer kept for
+					   the next conn that writes */
+	size_t spare_cap;
 };
 
 struct comm_conn {
@@ -123,6 +129,7 @@ struct comm_conn {
 	bool ssl_write_wants_read;	/* SSL_write returned WANT_READ */
 	bool flush_scheduled;		/* wev activated by hand */
 	bool rev_on;			/* rev is added */
+	bool quiet_wait;		/* tev runs to the quiet point */
 };
 
 /* base.c */

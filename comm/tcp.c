@@ -99,6 +99,28 @@ comm_conn_update_events(struct comm_conn *c)
 		event_add(c->wev, NULL);
 }
 
+/*
+ * The output buffer is drained: no connection keeps one while it has
+ * nothing to send (idle connections would hold 4 KiB each).  The worker
+ * keeps one drained buffer of the usual size for the next write, so a
+ * busy worker does not malloc and free one per answer.
+ */
+static void
+out_release(struct comm_conn *c)
+{
+	struct comm_base *cb = c->base;
+
+	if (c->out == NULL)
+		return;
+	if (cb->spare_out == NULL && c->out_cap <= COMM_READ_BUF) {
+		cb->spare_out = c->out;
+		cb->spare_cap = c->out_cap;
+	} else
+		free(c->out);
+	c->out = NULL;
+	c->out_off = c->out_len = c->out_cap = 0;
+}
+
 /* Write as much pending output as the socket takes. 0 or -1 (error). */
 static int
 conn_flush(struct comm_conn *c)
@@ -131,12 +153,7 @@ conn_flush(struct comm_conn *c)
 			comm_conn_touch(c);
 	}
 	c->out_off = c->out_len = 0;
-	if (c->out_cap > COMM_READ_BUF) {
-		/* do not keep a burst's buffer on an idle connection */
-		free(c->out);
-		c->out = NULL;
-		c->out_cap = 0;
-	}
+	out_release(c);
 	return 0;
 }
 
@@ -398,6 +415,10 @@ conn_read(struct comm_conn *c)
 		if (!reading_wanted(c))
 			return;
 		if (c->ssl != NULL) {
+			if (i > 0 && !comm_tls_pending(c))
+				return;	/* drained (read-ahead took what
+					   the socket had); the fd wakes us
+					   for more, no read() for EAGAIN */
 			n = comm_tls_read(c, buf, COMM_READ_BUF);
 			if (n == 0)
 				return;
@@ -510,6 +531,26 @@ comm_conn_timer_cb(int fd, short what, void *arg)
 		comm_conn_free(c, c->closing ? c->why : COMM_CLOSE_TIMEOUT);
 		return;
 	}
+	if (c->quiet_wait) {
+		/* quiet: memory back, then wait out the idle timeout */
+		int ms = comm_conn_timeout_msec(c) - COMM_QUIET_MSEC;
+		struct timeval tv;
+
+		/* the timeout may have shrunk meanwhile (slots filling up):
+		 * then this connection has been idle long enough already */
+		if (ms < 0)
+			ms = 0;
+		tv.tv_sec = ms / 1000;
+		tv.tv_usec = (ms % 1000) * 1000;
+		c->quiet_wait = false;
+		if (c->opened && c->proto->quiet != NULL) {
+			c->depth++;
+			c->proto->quiet(c, c->st);
+			c->depth--;
+		}
+		event_add(c->tev, &tv);
+		return;
+	}
 	if (c->busy) {
 		comm_conn_touch(c);
 		return;
@@ -559,6 +600,12 @@ comm_conn_write(struct comm_conn *c, const struct iovec *iov, int iovcnt)
 		c->out_len -= c->out_off;
 		c->out_off = 0;
 		need = c->out_len + total;
+	}
+	if (c->out == NULL && c->base->spare_out != NULL &&
+	    c->base->spare_cap >= need) {
+		c->out = c->base->spare_out;
+		c->out_cap = c->base->spare_cap;
+		c->base->spare_out = NULL;
 	}
 	if (need > c->out_cap) {
 		size_t cap = c->out_cap ? c->out_cap : 4096;

@@ -271,6 +271,9 @@ comm_tls_ctx_new(const struct config *cfg, char *err, size_t errlen)
 	    SSL_OP_IGNORE_UNEXPECTED_EOF);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+	/* one read() takes every record that is there, instead of one
+	 * read() for a record's header and one for its body */
+	SSL_CTX_set_read_ahead(ctx, 1);
 	if (SSL_CTX_use_certificate_chain_file(ctx, pem) != 1) {
 		ssl_reason(why, sizeof(why));
 		snprintf(err, errlen, "tls-service-pem %s: could not read: %s",

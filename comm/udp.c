@@ -1,7 +1,10 @@
 /*
  * comm/udp.c - UDP ports: receive datagrams in batches (recvmmsg, up to
  * COMM_UDP_BATCH per event) and hand each to the port's handler; send
- * replies with sendto from the same socket.
+ * replies with sendto from the same socket.  Replies made while a batch
+ * of several datagrams is handled (cache hits, answered at once) are
+ * queued and leave together in one sendmmsg after the batch: one system
+ * call for up to COMM_UDP_BATCH answers instead of one each.
  *
  * Datagrams that were truncated (larger than COMM_UDP_MAX) are ignored.
  * On a proxy port each datagram must start with a PROXY v2 header from a
@@ -25,6 +28,50 @@
 #include "util/stats.h"
 
 #define SLOT (COMM_UDP_MAX + 1)	/* one more byte shows truncation */
+#define OUT_SLOT 2048		/* replies up to this size are queued */
+
+#if defined(HAVE_RECVMMSG) && defined(HAVE_SENDMMSG)
+#define UDP_OUT_BATCH 1
+/* Replies queued during one batch of one port (one per worker). */
+struct comm_udp_out {
+	struct comm_udp *u;	/* whose batch runs; NULL = none */
+	int n;
+	struct mmsghdr msg[COMM_UDP_BATCH];
+	struct iovec iov[COMM_UDP_BATCH];
+	struct sockaddr_storage to[COMM_UDP_BATCH];
+	uint8_t buf[COMM_UDP_BATCH][OUT_SLOT];
+};
+
+/* Send the queued replies; one that the socket refuses is dropped (as
+ * sendto's would be) and the rest still go. */
+static void
+udp_out_flush(struct comm_udp_out *o)
+{
+	int done = 0;
+
+	while (done < o->n) {
+		int r = sendmmsg(o->u->fd, o->msg + done,
+		    (unsigned)(o->n - done), MSG_DONTWAIT);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			if (VERBOSE_ON(VERB_QUERY)) {
+				char peer[64];
+
+				comm_addr_str((struct sockaddr *)&o->to[done],
+				    peer, sizeof(peer));
+				verbose(VERB_QUERY, "comm: udp reply to %s "
+				    "dropped: %s", peer, strerror(errno));
+			}
+			done++;
+			continue;
+		}
+		done += r;
+	}
+	o->n = 0;
+}
+#endif
 
 /* A datagram on a proxy port from a sender that may not send one, or
  * without a valid PROXY v2 header: dropped, counted as unwanted. */
@@ -113,6 +160,25 @@ udp_read_cb(int fd, short what, void *arg)
 				    strerror(errno));
 			return;
 		}
+#ifdef UDP_OUT_BATCH
+		if (n > 1 && u->base->udpout == NULL)
+			u->base->udpout = malloc(sizeof(struct comm_udp_out));
+		if (n > 1 && u->base->udpout != NULL) {
+			struct comm_udp_out *o = u->base->udpout;
+
+			o->u = u;
+			o->n = 0;
+			for (i = 0; i < n; i++)
+				udp_deliver(u, iov[i].iov_base,
+				    msgs[i].msg_len,
+				    msgs[i].msg_hdr.msg_flags, &from[i],
+				    msgs[i].msg_hdr.msg_namelen);
+			if (o->n > 0)
+				udp_out_flush(o);
+			o->u = NULL;
+			return;
+		}
+#endif
 		for (i = 0; i < n; i++)
 			udp_deliver(u, iov[i].iov_base, msgs[i].msg_len,
 			    msgs[i].msg_hdr.msg_flags, &from[i],
@@ -192,6 +258,28 @@ comm_udp_send(struct comm_udp *u, const uint8_t *pkt, size_t len,
 {
 	ssize_t n;
 
+#ifdef UDP_OUT_BATCH
+	struct comm_udp_out *o = u->base->udpout;
+
+	if (o != NULL && o->u == u && len <= OUT_SLOT &&
+	    tolen <= sizeof(o->to[0])) {
+		int i;
+
+		if (o->n == COMM_UDP_BATCH)
+			udp_out_flush(o);
+		i = o->n++;
+		memcpy(o->buf[i], pkt, len);
+		memcpy(&o->to[i], to, tolen);
+		o->iov[i].iov_base = o->buf[i];
+		o->iov[i].iov_len = len;
+		memset(&o->msg[i], 0, sizeof(o->msg[i]));
+		o->msg[i].msg_hdr.msg_name = &o->to[i];
+		o->msg[i].msg_hdr.msg_namelen = tolen;
+		o->msg[i].msg_hdr.msg_iov = &o->iov[i];
+		o->msg[i].msg_hdr.msg_iovlen = 1;
+		return 0;
+	}
+#endif
 	do
 		n = sendto(u->fd, pkt, len, MSG_DONTWAIT, to, tolen);
 	while (n < 0 && errno == EINTR);

@@ -11,27 +11,31 @@
 static const char enc_tab[64] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-/* value of a base64url character, or -1 */
-static int
-dec_char(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '-')
-		return 62;
-	if (c == '_')
-		return 63;
-	return -1;
-}
+/* value of each base64url character; -1 for every other byte */
+static const int8_t dec_tab[256] = {
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 62, -1, -1,
+	52, 53, 54, 55, 56, 57, 58, 59, 60, 61, -1, -1, -1, -1, -1, -1,
+	-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+	15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, -1, -1, -1, -1, 63,
+	-1, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+	41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+};
 
 long
 base64url_decode(const char *in, size_t inlen, uint8_t *out, size_t cap)
 {
-	size_t i, n = 0, len = inlen, npad = 0;
+	const unsigned char *u = (const unsigned char *)in;
+	size_t i = 0, n = 0, len = inlen, npad = 0;
 	uint32_t acc = 0;
 	int bits = 0;
 
@@ -47,8 +51,24 @@ base64url_decode(const char *in, size_t inlen, uint8_t *out, size_t cap)
 		return -1;	/* 6 bits cannot make a byte */
 	if (npad > 0 && (len % 4) + npad != 4)
 		return -1;
-	for (i = 0; i < len; i++) {
-		int v = dec_char((unsigned char)in[i]);
+	/* four characters, three bytes at a time (one invalid character
+	 * makes the OR of the four values negative) */
+	for (; i + 4 <= len; i += 4) {
+		int32_t a = dec_tab[u[i]], b = dec_tab[u[i + 1]];
+		int32_t c = dec_tab[u[i + 2]], d = dec_tab[u[i + 3]];
+		uint32_t v;
+
+		if ((a | b | c | d) < 0 || n + 3 > cap)
+			return -1;
+		v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6 |
+		    (uint32_t)d;
+		out[n] = (uint8_t)(v >> 16);
+		out[n + 1] = (uint8_t)(v >> 8);
+		out[n + 2] = (uint8_t)v;
+		n += 3;
+	}
+	for (; i < len; i++) {
+		int v = dec_tab[u[i]];
 
 		if (v < 0)
 			return -1;

@@ -177,10 +177,47 @@ soa_negative_ttl(const uint8_t *pkt, size_t len, const struct dns_rrinfo *rr,
 	return 0;
 }
 
+/*
+ * dns_pkt_rr for a scan that knows the label starts of the question name
+ * (at DNS_HDR_LEN; bit i of qlab = a label starts at DNS_HDR_LEN + i):
+ * an owner name that is just a pointer to one of them (c0 0c and the
+ * like, nearly every record of an answer) needs no walk.  dns_pkt_name
+ * accepts it the same way: the target is backwards, at least a header's
+ * length in, one hop, and the question name was checked as a name of at
+ * most DNS_MAX_NAME bytes without pointers.  qlab NULL: no question.
+ */
+static int
+scan_rr(const uint8_t *pkt, size_t len, size_t off, const uint64_t *qlab,
+    struct dns_rrinfo *rr, size_t *next)
+{
+	size_t p, t;
+
+	if (qlab == NULL || off + 1 >= len || (pkt[off] & 0xc0) != 0xc0)
+		return dns_pkt_rr(pkt, len, off, rr, next);
+	t = ((size_t)(pkt[off] & 0x3f) << 8 | pkt[off + 1]) - DNS_HDR_LEN;
+	if (t >= 256 || !(qlab[t / 64] & (1ULL << (t % 64))))
+		return dns_pkt_rr(pkt, len, off, rr, next);
+	rr->owner_off = off;
+	p = off + 2;
+	if (p + 10 > len)
+		return -1;
+	rr->type = dns_rd16(pkt + p);
+	rr->rclass = dns_rd16(pkt + p + 2);
+	rr->ttl_off = p + 4;
+	rr->ttl = dns_rd32(pkt + p + 4);
+	rr->rdlen = dns_rd16(pkt + p + 8);
+	rr->rdata_off = p + 10;
+	if (rr->rdata_off + rr->rdlen > len)
+		return -1;
+	*next = rr->rdata_off + rr->rdlen;
+	return 0;
+}
+
 int
 dns_pkt_scan(const uint8_t *pkt, size_t len, struct dns_scan *s)
 {
 	struct dns_rrinfo rr;
+	uint64_t qlab[4] = { 0, 0, 0, 0 };
 	size_t off;
 	unsigned i, total;
 	bool match = false, cut = false;
@@ -197,13 +234,26 @@ dns_pkt_scan(const uint8_t *pkt, size_t len, struct dns_scan *s)
 	s->ns = dns_rd16(pkt + 8);
 	s->ar = dns_rd16(pkt + 10);
 	total = (unsigned)s->an + s->ns + s->ar;
+	if (s->qend > DNS_HDR_LEN) {
+		/* where the labels of the question name start */
+		size_t q = DNS_HDR_LEN;
+
+		for (;;) {
+			qlab[(q - DNS_HDR_LEN) / 64] |=
+			    1ULL << ((q - DNS_HDR_LEN) % 64);
+			if (pkt[q] == 0)
+				break;
+			q += 1 + (size_t)pkt[q];
+		}
+	}
 	off = s->qend;
 	for (i = 0; i < total; i++) {
 		uint32_t t;
 
 		if (i == (unsigned)s->an + s->ns)
 			s->ar_off = off;
-		if (dns_pkt_rr(pkt, len, off, &rr, &off) != 0)
+		if (scan_rr(pkt, len, off, s->qend > DNS_HDR_LEN ? qlab : NULL,
+		    &rr, &off) != 0)
 			return -1;
 		if (i >= (unsigned)s->an + s->ns) {
 			if (!cut && (rr.type == DNS_T_OPT ||
@@ -810,13 +860,43 @@ dns_name_len(const uint8_t *p, size_t max)
 	return 0;
 }
 
+/* ASCII upper case to lower case in the eight bytes of 'w' at once: a
+ * byte gets 0x20 when its low seven bits are 'A'..'Z' and its high bit
+ * is clear (no carry crosses a byte: 127 + 63 < 256). */
+static inline uint64_t
+lower8(uint64_t w)
+{
+	const uint64_t ones = 0x0101010101010101ULL;
+	const uint64_t high = 0x8080808080808080ULL;
+	uint64_t x = w & ~high;
+	uint64_t ge_a = x + (0x80 - 'A') * ones;
+	uint64_t gt_z = x + (0x80 - 'Z' - 1) * ones;
+
+	return w | ((ge_a & ~gt_z & ~w & high) >> 2);
+}
+
 void
 dns_name_lower(uint8_t *dst, const uint8_t *src, size_t len)
 {
 	size_t i;
+	uint64_t w;
 
-	for (i = 0; i < len; i++)
-		dst[i] = lc(src[i]);
+	if (len < 8) {
+		for (i = 0; i < len; i++)
+			dst[i] = lc(src[i]);
+		return;
+	}
+	for (i = 0; i + 8 <= len; i += 8) {
+		memcpy(&w, src + i, 8);
+		w = lower8(w);
+		memcpy(dst + i, &w, 8);
+	}
+	if (i < len) {
+		/* the last eight again: lower case is idempotent */
+		memcpy(&w, src + len - 8, 8);
+		w = lower8(w);
+		memcpy(dst + len - 8, &w, 8);
+	}
 }
 
 bool

@@ -82,39 +82,57 @@ cache_key_equal(const struct cache_key *a, const struct cache_key *b)
 	    memcmp(a->ecs_addr, b->ecs_addr, sizeof(a->ecs_addr)) == 0));
 }
 
+/* 64x64 -> 128 bit multiply, folded: the mixing step of the key hash. */
+static inline uint64_t
+hash_mix(uint64_t a, uint64_t b)
+{
+	__extension__ typedef unsigned __int128 u128;
+	u128 r = (u128)a * b;
+
+	return (uint64_t)r ^ (uint64_t)(r >> 64);
+}
+
+/*
+ * Eight name bytes at a time, the rest in one word, then qtype, qclass
+ * and the two flags in one word: about a tenth of the instructions of the byte-wise FNV-1a it
+ * replaces, with every bit of the result usable (shard_of takes the
+ * high ones, the buckets the low ones).
+ */
 uint64_t
 cache_key_hash(const struct cache_key *k)
 {
-	/* FNV-1a, 64 bit; then a final mix so low bits are usable */
-	uint64_t h = 0xcbf29ce484222325ULL;
-	size_t i;
-	uint8_t extra[5];
+	const uint8_t *p = k->name;
+	size_t n = k->name_len;
+	uint64_t h = 0x9e3779b97f4a7c15ULL ^ n, w;
 
-	for (i = 0; i < k->name_len; i++) {
-		h ^= k->name[i];
-		h *= 0x100000001b3ULL;
+	for (; n >= 8; p += 8, n -= 8) {
+		memcpy(&w, p, 8);
+		h = hash_mix(h ^ w, 0xa0761d6478bd642fULL);
 	}
-	extra[0] = (uint8_t)(k->qtype >> 8);
-	extra[1] = (uint8_t)k->qtype;
-	extra[2] = (uint8_t)(k->qclass >> 8);
-	extra[3] = (uint8_t)k->qclass;
-	extra[4] = (uint8_t)((k->dnssec_ok ? 1 : 0) | (k->cd ? 2 : 0));
-	for (i = 0; i < sizeof(extra); i++) {
-		h ^= extra[i];
-		h *= 0x100000001b3ULL;
-	}
-	if (k->ecs_family != 0) {
-		h ^= (uint64_t)k->ecs_family << 16 |
-		    (uint64_t)k->ecs_scope << 8 | (k->ecs_forced ? 1 : 0);
-		h *= 0x100000001b3ULL;
-		for (i = 0; i < sizeof(k->ecs_addr); i++) {
-			h ^= k->ecs_addr[i];
-			h *= 0x100000001b3ULL;
+	w = 0;
+	if (n > 0 && k->name_len >= 8)
+		memcpy(&w, k->name + k->name_len - 8, 8); /* the last eight,
+							     overlapping */
+	else
+		while (n > 0) {
+			n--;
+			w = (w << 8) | p[n];
 		}
+	h = hash_mix(h ^ w, 0xe7037ed1a0b428dbULL);
+	w = (uint64_t)k->qtype | (uint64_t)k->qclass << 16 |
+	    (uint64_t)((k->dnssec_ok ? 1 : 0) | (k->cd ? 2 : 0)) << 32;
+	h = hash_mix(h ^ w, 0x8ebc6af09c88c6e3ULL);
+	if (k->ecs_family != 0) {	/* a subnet-scoped entry */
+		uint64_t a0, a1;
+
+		memcpy(&a0, k->ecs_addr, 8);
+		memcpy(&a1, k->ecs_addr + 8, 8);
+		w = (uint64_t)k->ecs_family << 16 |
+		    (uint64_t)k->ecs_scope << 8 | (k->ecs_forced ? 1 : 0);
+		h = hash_mix(h ^ w, 0xa0761d6478bd642fULL);
+		h = hash_mix(h ^ a0, 0xe7037ed1a0b428dbULL);
+		h = hash_mix(h ^ a1, 0x8ebc6af09c88c6e3ULL);
 	}
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
 	return h;
 }
 

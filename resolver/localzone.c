@@ -59,6 +59,8 @@ struct lz_slot {
 	struct lz_node *node;
 };
 
+#define LZ_TLD_WORDS	4	/* 256 bits */
+
 struct local_zones {
 	struct lz_slot *slots;
 	size_t nslots;		/* power of two */
@@ -69,6 +71,13 @@ struct local_zones {
 	size_t nnodes, ncap;
 	pthread_rwlock_t lock;	/* read: answering; write: control edits */
 	bool lock_init;
+	/* Fast negative check before the lock and the walk up the name
+	 * (localzone_answer): a bit for the top-level label of every zone
+	 * ever added (removed zones leave theirs: a superset is still
+	 * right), and whether "." is among them.  Most query names are
+	 * under no zone at all. */
+	uint64_t tld_bits[LZ_TLD_WORDS];
+	bool any_root;
 };
 
 static const char *const lz_type_names[] = {
@@ -199,6 +208,52 @@ zone_find(const struct local_zones *lz, const uint8_t *name, size_t len)
 	return s != NULL ? s->zone : NULL;
 }
 
+/* The bit of tld_bits for the last label before the root of wire name
+ * 'name' (lower case), from its length, first and last bytes; -1 for
+ * the root itself or a malformed name. */
+static int
+tld_bit(const uint8_t *name, size_t len)
+{
+	size_t off = 0, last = 0;
+	uint32_t x;
+
+	while (off < len && name[off] != 0) {
+		last = off;
+		off += 1 + (size_t)name[off];
+	}
+	if (off == 0 || off >= len)
+		return -1;
+	x = (uint32_t)name[last] | (uint32_t)name[last + 1] << 8 |
+	    (uint32_t)name[last + name[last]] << 16;
+	return (int)((x * 0x9e3779b1u) >> 24);
+}
+
+static void
+tld_note(struct local_zones *lz, const uint8_t *name, size_t len)
+{
+	int b = tld_bit(name, len);
+
+	/* atomic: localzone_answer reads these without the lock */
+	if (b < 0)
+		__atomic_store_n(&lz->any_root, true, __ATOMIC_RELAXED);
+	else
+		__atomic_fetch_or(&lz->tld_bits[b / 64], 1ULL << (b % 64),
+		    __ATOMIC_RELAXED);
+}
+
+/* false: no zone can hold 'name' (its top-level label is no zone's). */
+static bool
+tld_maybe(const struct local_zones *lz, const uint8_t *name, size_t len)
+{
+	int b;
+
+	if (__atomic_load_n(&lz->any_root, __ATOMIC_RELAXED))
+		return true;
+	b = tld_bit(name, len);
+	return b >= 0 && (__atomic_load_n(&lz->tld_bits[b / 64],
+	    __ATOMIC_RELAXED) & (1ULL << (b % 64))) != 0;
+}
+
 /* Longest zone at or above 'name'. */
 static struct lz_zone *
 zone_lookup(const struct local_zones *lz, const uint8_t *name, size_t len)
@@ -245,6 +300,7 @@ zone_add(struct local_zones *lz, const uint8_t *name, size_t len, int type,
 	z->name_len = len;
 	z->type = type;
 	z->is_default = is_default;
+	tld_note(lz, z->name, z->name_len);
 	s = slot_get(lz, z->name, z->name_len);
 	if (s == NULL) {
 		free(z);
@@ -924,6 +980,10 @@ localzone_answer(const struct local_zones *lz, const struct dns_query *q,
 	if (zone_type != NULL)
 		*zone_type = -1;
 	if (lz == NULL || (q->qclass != DNS_C_IN && q->qclass != DNS_T_ANY))
+		return LZ_RES_NONE;
+	/* most names are under no local zone: no lock for those (a zone
+	 * being added meanwhile answers from the next query on) */
+	if (!tld_maybe(lz, q->qname, q->qname_len))
 		return LZ_RES_NONE;
 	lz_rdlock(lz);
 	r = lz_answer_locked(lz, q, o, out, cap, len, zone_type);

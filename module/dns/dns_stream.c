@@ -350,7 +350,29 @@ struct dns_uq {
 struct dns_udp_port {
 	struct comm_udp *u;
 	struct dns_uq *pending;
+	struct dns_uq *spare;	/* one freed record, for the next query:
+				   a cache hit then allocates nothing */
 };
+
+static struct dns_uq *
+uq_get(struct dns_udp_port *p)
+{
+	struct dns_uq *q = p->spare;
+
+	if (q == NULL)
+		return malloc(sizeof(*q));
+	p->spare = NULL;
+	return q;
+}
+
+static void
+uq_put(struct dns_udp_port *p, struct dns_uq *q)
+{
+	if (p->spare == NULL)
+		p->spare = q;
+	else
+		free(q);
+}
 
 static void
 uq_unlink(struct dns_udp_port *p, struct dns_uq *q)
@@ -376,7 +398,7 @@ udp_done_cb(void *arg, const uint8_t *ans, size_t len)
 		return;
 	}
 	uq_unlink(q->port, q);
-	free(q);
+	uq_put(q->port, q);
 }
 
 static void
@@ -391,6 +413,7 @@ udp_port_free_cb(struct comm_udp *u, void *data)
 		res_cancel(q->h);
 		free(q);
 	}
+	free(p->spare);
 	free(p);
 }
 
@@ -421,9 +444,12 @@ dns_udp_input(struct comm_udp *u, void *envp, const uint8_t *pkt,
 	}
 	if (env->stats != NULL)
 		STAT_INC(env->stats, QUERY_UDP);
-	q = calloc(1, sizeof(*q));
+	q = uq_get(p);
 	if (q == NULL)
 		return;
+	q->prev = NULL;
+	q->h = NULL;
+	q->answered = false;
 	q->port = p;
 	memcpy(&q->from, from, fromlen);
 	q->fromlen = fromlen;
@@ -441,7 +467,7 @@ dns_udp_input(struct comm_udp *u, void *envp, const uint8_t *pkt,
 	q->in_submit = false;
 	if (q->answered || h == NULL) {
 		uq_unlink(p, q);
-		free(q);
+		uq_put(p, q);
 		return;
 	}
 	q->h = h;

@@ -61,6 +61,7 @@
 #include "comm/comm.h"
 #include "dns/wire.h"
 #include "module/doh/doh.h"
+#include "module/doh/h2mem.h"
 #include "module/doh/request.h"
 #include "module/module.h"
 #include "resolver/resolver.h"
@@ -129,7 +130,11 @@ struct doh_conn {
 	struct doh_shared *sh;
 	struct stats *st;
 	nghttp2_session *sess;
+	struct doh_h2_mem_rec mrec;	/* the session's frame buffer */
 	struct doh_stream *streams;
+	struct doh_stream *last;	/* the stream doh_stream_get found
+					   last (callbacks come in runs for
+					   one stream), or NULL */
 	unsigned nstreams;
 	unsigned nresolving;	/* streams with a resolver request */
 	unsigned rst_recv;
@@ -245,6 +250,8 @@ doh_stream_clear_res(struct doh_stream *s, bool cancel)
 static void
 doh_stream_free(struct doh_conn *conn, struct doh_stream *s)
 {
+	if (conn->last == s)
+		conn->last = NULL;
 	doh_stream_clear_res(s, true);
 	doh_stream_free_query(s);
 	doh_buf_free(&conn->sh->response_budget, &s->rbuf, &s->rbuf_n);
@@ -466,6 +473,23 @@ doh_read_cb(nghttp2_session *sess, int32_t id, uint8_t *buf, size_t len,
 	return (ssize_t)len;
 }
 
+/* Decimal digits of 'v' into 'out' (room for 20, no NUL); returns the
+ * length.  snprintf cost more than the rest of a cached answer. */
+static size_t
+doh_fmt_u64(char *out, uint64_t v)
+{
+	char tmp[20];
+	size_t n = 0, i;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	for (i = 0; i < n; i++)
+		out[i] = tmp[n - 1 - i];
+	return n;
+}
+
 /* The resolver's answer (or ans_len 0: drop). */
 static void
 doh_answer_cb(void *arg, const uint8_t *ans, size_t ans_len)
@@ -504,8 +528,8 @@ doh_answer_cb(void *arg, const uint8_t *ans, size_t ans_len)
 	s->dead = true;		/* nothing more to read for this stream */
 	s->status = 200;
 
-	snprintf(clen, sizeof(clen), "%zu", ans_len);
-	nva[nv++] = (nghttp2_nv)DOH_NV("content-length", clen, strlen(clen));
+	nva[nv++] = (nghttp2_nv)DOH_NV("content-length", clen,
+	    doh_fmt_u64(clen, (uint64_t)ans_len));
 	ccn = doh_req_cache_control(cc, sizeof(cc),
 	    dns_reply_min_ttl(ans, ans_len), tailored);
 	if (ccn > 0)
@@ -636,7 +660,14 @@ doh_stream_end(struct doh_conn *conn, struct doh_stream *s)
 static struct doh_stream *
 doh_stream_get(struct doh_conn *conn, int32_t id)
 {
-	return nghttp2_session_get_stream_user_data(conn->sess, id);
+	struct doh_stream *s;
+
+	if (conn->last != NULL && conn->last->id == id)
+		return conn->last;
+	s = nghttp2_session_get_stream_user_data(conn->sess, id);
+	if (s != NULL)
+		conn->last = s;
+	return s;
 }
 
 static int
@@ -919,6 +950,7 @@ doh_h2_open(struct comm_conn *c, void *state)
 	struct doh_conn *conn = state;
 	nghttp2_session_callbacks *cbs = NULL;
 	nghttp2_option *opt = NULL;
+	nghttp2_mem mem;
 	nghttp2_settings_entry iv[2];
 	int rv;
 
@@ -987,7 +1019,11 @@ doh_h2_open(struct comm_conn *c, void *state)
 	nghttp2_option_set_stream_reset_rate_limit(opt, DOH_RST_BURST,
 	    DOH_RST_RATE);
 #endif
-	rv = nghttp2_session_server_new2(&conn->sess, cbs, conn, opt);
+	/* large blocks mapped, so idle connections keep little (h2mem.c) */
+	doh_h2_mem_init(&mem, &conn->mrec);
+	conn->mrec.creating = true;
+	rv = nghttp2_session_server_new3(&conn->sess, cbs, conn, opt, &mem);
+	conn->mrec.creating = false;
 	nghttp2_option_del(opt);
 	nghttp2_session_callbacks_del(cbs);
 	if (rv != 0) {
@@ -1052,6 +1088,18 @@ doh_h2_idle(struct comm_conn *c, void *state)
 	return 0;
 }
 
+/* Quiet for a while: nghttp2's frame buffer pages go back (h2mem.c). */
+static void
+doh_h2_quiet(struct comm_conn *c, void *state)
+{
+	struct doh_conn *conn = state;
+
+	(void)c;
+	if (conn->sess != NULL && !conn->closing &&
+	    !nghttp2_session_want_write(conn->sess))
+		doh_h2_mem_trim(&conn->mrec);
+}
+
 static void
 doh_h2_close(struct comm_conn *c, void *state, enum comm_close_why why)
 {
@@ -1080,4 +1128,5 @@ const struct comm_proto doh_h2_proto = {
 	.writable = doh_h2_writable,
 	.idle = doh_h2_idle,
 	.close = doh_h2_close,
+	.quiet = doh_h2_quiet,
 };

@@ -476,17 +476,36 @@ use_peer:
 size_t
 doh_req_cache_control(char *buf, size_t cap, int64_t ttl, bool private_answer)
 {
-	int n;
+	char tmp[48], dig[20];
+	size_t n = 0, d = 0;
+	uint64_t v;
 
-	if (ttl >= 0)
-		n = snprintf(buf, cap, "%smax-age=%" PRId64, private_answer ?
-		    "private, " : "", ttl);
-	else
-		n = snprintf(buf, cap, "%s", private_answer ? "private" : "");
-	if (n <= 0 || (size_t)n >= cap) {
+	/* by hand: snprintf cost more than the rest of a cached answer */
+	if (private_answer) {
+		memcpy(tmp, "private", 7);
+		n = 7;
+		if (ttl >= 0) {
+			memcpy(tmp + n, ", ", 2);
+			n += 2;
+		}
+	}
+	if (ttl >= 0) {
+		memcpy(tmp + n, "max-age=", 8);
+		n += 8;
+		v = (uint64_t)ttl;
+		do {
+			dig[d++] = (char)('0' + v % 10);
+			v /= 10;
+		} while (v != 0);
+		while (d > 0)
+			tmp[n++] = dig[--d];
+	}
+	if (n == 0 || n >= cap) {
 		if (cap > 0)
 			buf[0] = '\0';
 		return 0;
 	}
-	return (size_t)n;
+	memcpy(buf, tmp, n);
+	buf[n] = '\0';
+	return n;
 }

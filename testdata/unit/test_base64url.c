@@ -87,6 +87,27 @@ test_invalid(void **st)
 	assert_int_equal(dec("Zm8==", d, sizeof(d)), -1);
 	assert_int_equal(base64url_decode("Zm9v\0Yg", 7, d, sizeof(d)), -1);
 	assert_int_equal(dec("Zm9v\x80", d, sizeof(d)), -1);
+	/* every byte value at every place of whole groups and of the
+	 * tail: accepted exactly when it is of the alphabet */
+	{
+		static const char ok[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "abcdefghijklmnopqrstuvwxyz0123456789-_";
+		char in[16];
+		unsigned v;
+		size_t pos;
+
+		for (v = 1; v < 256; v++)
+			for (pos = 0; pos < 11; pos++) {
+				memcpy(in, "QUJDREVGR0g", 11);	/* 11 chars */
+				in[pos] = (char)v;
+				if (strchr(ok, (int)v) != NULL)
+					assert_true(base64url_decode(in, 11,
+					    d, sizeof(d)) == 8);
+				else
+					assert_int_equal(base64url_decode(in,
+					    11, d, sizeof(d)), -1);
+			}
+	}
 }
 
 static void

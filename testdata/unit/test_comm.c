@@ -266,7 +266,7 @@ mkquery(uint8_t *buf, uint16_t id, size_t extra)
 enum echo_mode { MODE_ECHO, MODE_CLOSE_IN_INPUT, MODE_BYE, MODE_BUSY,
     MODE_FLOOD, MODE_IDLE_GRACEFUL, MODE_BIG };
 static enum echo_mode echo_mode;
-static int echo_opens, echo_closes, echo_writables, echo_idles;
+static int echo_opens, echo_closes, echo_writables, echo_idles, echo_quiets;
 static size_t echo_in_bytes, echo_in_calls;
 static enum comm_close_why echo_why;
 static struct comm_conn *echo_conn;
@@ -387,6 +387,14 @@ echo_idle(struct comm_conn *c, void *s)
 }
 
 static void
+echo_quiet(struct comm_conn *c, void *s)
+{
+	(void)c;
+	(void)s;
+	echo_quiets++;
+}
+
+static void
 echo_close(struct comm_conn *c, void *stp, enum comm_close_why why)
 {
 	struct echo_st *s = stp;
@@ -402,15 +410,15 @@ echo_close(struct comm_conn *c, void *stp, enum comm_close_why why)
 
 static const struct comm_proto echo_proto = {
 	"echo", sizeof(struct echo_st), echo_open, echo_input, echo_writable,
-	echo_idle, echo_close
+	echo_idle, echo_close, echo_quiet
 };
 static const struct comm_proto h2_proto = {
 	"h2", sizeof(struct echo_st), echo_open_h2, echo_input, NULL, NULL,
-	echo_close
+	echo_close, NULL
 };
 static const struct comm_proto dot_proto = {
 	"dot", sizeof(struct echo_st), echo_open_dot, echo_input, NULL, NULL,
-	echo_close
+	echo_close, NULL
 };
 
 static struct comm_stream_spec echo_spec = { &echo_proto, NULL, NULL, true };
@@ -434,6 +442,7 @@ setup(void **state)
 	menv.stats = &st;
 	echo_mode = MODE_ECHO;
 	echo_opens = echo_closes = echo_writables = echo_idles = 0;
+	echo_quiets = 0;
 	echo_in_bytes = echo_in_calls = 0;
 	echo_why = 0;
 	echo_conn = NULL;
@@ -714,6 +723,42 @@ test_idle_timeout(void **state)
 	close(fd);
 }
 
+/* Quiet after COMM_QUIET_MSEC without activity, once per silence; the
+ * idle timeout still counts from the last activity. */
+static void
+test_quiet_then_idle(void **state)
+{
+	struct timeval t0, t1;
+	long ms;
+	int fd;
+
+	(void)state;
+	lim.tcp_idle_timeout_msec = 1500;
+	start(&echo_spec, NULL, 0);
+	fd = cli_connect(lport, 0);
+	loop_for(COMM_QUIET_MSEC / 2);
+	assert_int_equal(echo_opens, 1);
+	assert_int_equal(echo_quiets, 0);
+	loop_for(COMM_QUIET_MSEC + 150);
+	assert_int_equal(echo_quiets, 1);
+	cli_send(fd, "k", 1);	/* activity: quiet again later */
+	gettimeofday(&t0, NULL);
+	loop_for(COMM_QUIET_MSEC / 2);
+	assert_int_equal(echo_quiets, 1);
+	loop_for(COMM_QUIET_MSEC + 150);
+	assert_int_equal(echo_quiets, 2);
+	assert_int_equal(echo_closes, 0);
+	assert_int_equal(echo_idles, 0);
+	assert_true(cli_closed(fd, 3000));
+	gettimeofday(&t1, NULL);
+	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_usec - t0.tv_usec) / 1000;
+	assert_true(ms >= 1450);
+	assert_int_equal(echo_quiets, 2);
+	assert_int_equal(echo_idles, 1);
+	assert_int_equal(echo_why, COMM_CLOSE_TIMEOUT);
+	close(fd);
+}
+
 static void
 test_idle_busy(void **state)
 {
@@ -727,6 +772,8 @@ test_idle_busy(void **state)
 	loop_for(600);
 	assert_int_equal(echo_closes, 0);
 	assert_int_equal(echo_idles, 0);
+	/* a timeout this short has no quiet point */
+	assert_int_equal(echo_quiets, 0);
 	assert_non_null(echo_conn);
 	comm_conn_set_busy(echo_conn, false);
 	assert_true(cli_closed(fd, 1000));
@@ -1095,6 +1142,72 @@ test_udp(void **state)
 	assert_int_equal(fake_cancels, 1);
 	close(ufd);
 	close(cfd);
+}
+
+/* Answers made at once while a batch of datagrams is handled leave
+ * together (sendmmsg): each to its own sender, none lost or repeated. */
+static void
+test_udp_batch_replies(void **state)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	uint8_t q[64], a[64];
+	size_t l;
+	int ufd, cfd[2], i, k, got[2] = { 0, 0 };
+	bool seen[2][10];
+
+	(void)state;
+	memset(seen, 0, sizeof(seen));
+	fake_sync = true;
+	cbase = comm_base_new(eb, &lim, &st);
+	ufd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(ufd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	getsockname(ufd, (struct sockaddr *)&sin, &len);
+	assert_int_equal(comm_listen_udp(cbase, ufd, dns_udp_input, &menv),
+	    0);
+	for (k = 0; k < 2; k++)
+		cfd[k] = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	/* all queued before the loop runs: one recvmmsg takes them */
+	for (i = 0; i < 10; i++)
+		for (k = 0; k < 2; k++) {
+			l = mkquery(q, (uint16_t)(0x100 * (k + 1) + i), 10);
+			assert_int_equal(sendto(cfd[k], q + 2, l - 2, 0,
+			    (struct sockaddr *)&sin, sizeof(sin)),
+			    (ssize_t)(l - 2));
+		}
+	loop_for(50);
+	assert_int_equal(fake_submits, 20);
+	for (k = 0; k < 2; k++) {
+		ssize_t n;
+
+		while ((n = recv(cfd[k], a, sizeof(a), 0)) > 0) {
+			int id = a[0] << 8 | a[1];
+
+			assert_int_equal(n, (ssize_t)(l - 2));
+			assert_true(a[2] & 0x80);
+			assert_int_equal(id >> 8, k + 1);
+			assert_true((id & 0xff) < 10);
+			assert_false(seen[k][id & 0xff]);
+			seen[k][id & 0xff] = true;
+			got[k]++;
+		}
+	}
+	assert_int_equal(got[0], 10);
+	assert_int_equal(got[1], 10);
+	/* and a single datagram is answered on its own */
+	l = mkquery(q, 0x4242, 10);
+	sendto(cfd[0], q + 2, l - 2, 0, (struct sockaddr *)&sin, sizeof(sin));
+	loop_for(30);
+	assert_int_equal(recv(cfd[0], a, sizeof(a), 0), (ssize_t)(l - 2));
+	assert_int_equal(a[0] << 8 | a[1], 0x4242);
+	comm_base_free(cbase);
+	cbase = NULL;
+	close(ufd);
+	for (k = 0; k < 2; k++)
+		close(cfd[k]);
 }
 
 /* ------------------------------------------------ listeners */
@@ -1692,6 +1805,7 @@ main(void)
 		T(test_deferred_close),
 		T(test_graceful_close_flushes),
 		T(test_idle_timeout),
+		T(test_quiet_then_idle),
 		T(test_idle_busy),
 		T(test_idle_graceful_by_module),
 		T(test_idle_shortened_when_full),
@@ -1706,6 +1820,7 @@ main(void)
 		T(test_dns_bad_frames),
 		T(test_dns_max_pending),
 		T(test_udp),
+		T(test_udp_batch_replies),
 		T(test_ports_open),
 	};
 	const struct CMUnitTest tls_tests[] = {

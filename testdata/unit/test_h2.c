@@ -27,6 +27,7 @@
 #include "comm/comm.h"
 #include "dns/base64url.h"
 #include "module/doh/doh.h"
+#include "module/doh/h2mem.h"
 #include "module/module.h"
 #include "resolver/resolver.h"
 #include "util/budget.h"
@@ -1089,6 +1090,77 @@ test_idle_goaway(void **unused)
 	h2t_end();
 }
 
+/* A quiet connection gives its nghttp2 pages back (h2mem.c) and goes
+ * on as before: same HPACK state, same stream table. */
+static void
+test_quiet_keeps_session(void **unused)
+{
+	int32_t a;
+	int i;
+
+	(void)unused;
+	h2t_start(0, 0, 65552, 100);
+	for (i = 0; i < 3; i++) {
+		a = submit_get((uint16_t)(10 + i), "ct=x", "other=1");
+		pump();
+		check_200(a, (uint16_t)(10 + i), "max-age=300");
+		doh_h2_proto.quiet(&T->conn, T->state);
+		doh_h2_proto.quiet(&T->conn, T->state);
+	}
+	assert_false(T->conn.closed);
+	assert_int_equal(http_status_count(200), 3);
+	assert_int_equal(budget_used(&T->sh.query_budget), 0);
+	assert_int_equal(budget_used(&T->sh.response_budget), 0);
+	h2t_end();
+}
+
+/* The allocator maps the frame buffer and the stream table of a new
+ * session, and trim gives back at least the frame buffer. */
+static void
+test_h2mem_maps_and_trims(void **unused)
+{
+	nghttp2_session_callbacks *cbs;
+	nghttp2_session *sess;
+	struct doh_h2_mem_rec rec;
+	nghttp2_mem mem;
+	int i, mapped = 0, fb = 0;
+
+	(void)unused;
+	assert_int_equal(nghttp2_session_callbacks_new(&cbs), 0);
+	doh_h2_mem_init(&mem, &rec);
+	rec.creating = true;
+	assert_int_equal(nghttp2_session_server_new3(&sess, cbs, NULL, NULL,
+	    &mem), 0);
+	rec.creating = false;
+	for (i = 0; i < DOH_MEM_BLOCKS; i++) {
+		if (rec.blk[i].p == NULL)
+			continue;
+		mapped++;
+		if (rec.blk[i].framebuf) {
+			fb++;
+			assert_true(rec.blk[i].size >= 16384);
+		}
+	}
+	assert_true(rec.have_framebuf);
+	assert_int_equal(fb, 1);
+	assert_true(mapped >= 1);
+	assert_true(doh_h2_mem_trim(&rec) >= 16384);
+	/* the session still works: a SETTINGS frame goes out */
+	assert_int_equal(nghttp2_submit_settings(sess, NGHTTP2_FLAG_NONE,
+	    NULL, 0), 0);
+	{
+		const uint8_t *data;
+		ssize_t n = nghttp2_session_mem_send(sess, &data);
+
+		assert_int_equal(n, 9);
+		assert_int_equal(data[3], NGHTTP2_SETTINGS);
+	}
+	nghttp2_session_del(sess);
+	for (i = 0; i < DOH_MEM_BLOCKS; i++)
+		assert_null(rec.blk[i].p);	/* every mapping unmapped */
+	nghttp2_session_callbacks_del(cbs);
+}
+
 static void
 test_bad_preface(void **unused)
 {
@@ -1250,6 +1322,8 @@ main(void)
 		cmocka_unit_test(test_drop_answer),
 		cmocka_unit_test(test_client_reset_cancels),
 		cmocka_unit_test(test_idle_goaway),
+		cmocka_unit_test(test_quiet_keeps_session),
+		cmocka_unit_test(test_h2mem_maps_and_trims),
 		cmocka_unit_test(test_bad_preface),
 		cmocka_unit_test(test_too_many_headers),
 		cmocka_unit_test(test_stalled_request_not_busy),

@@ -5,8 +5,8 @@
  * and again, with allocation N failing in run N, for every allocation the
  * server side makes: h2.c's own malloc/calloc/realloc (the link wraps
  * them: -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc) and nghttp2's
- * server session (--wrap=nghttp2_session_server_new2 builds the session
- * with nghttp2_session_server_new3 and an nghttp2_mem that counts).
+ * server session (--wrap=nghttp2_session_server_new3 builds the session
+ * with an nghttp2_mem that counts instead of h2mem.c's).
  *
  * Each run checks: no crash; every request ends with a status, an
  * RST_STREAM, or the connection closes (GOAWAY or close); after the
@@ -52,8 +52,12 @@ void *__real_realloc(void *p, size_t n);
 void *__wrap_malloc(size_t n);
 void *__wrap_calloc(size_t n, size_t m);
 void *__wrap_realloc(void *p, size_t n);
-int __wrap_nghttp2_session_server_new2(nghttp2_session **sess,
-    const nghttp2_session_callbacks *cbs, void *user, const nghttp2_option *o);
+int __real_nghttp2_session_server_new3(nghttp2_session **sess,
+    const nghttp2_session_callbacks *cbs, void *user, const nghttp2_option *o,
+    nghttp2_mem *mem);
+int __wrap_nghttp2_session_server_new3(nghttp2_session **sess,
+    const nghttp2_session_callbacks *cbs, void *user, const nghttp2_option *o,
+    nghttp2_mem *mem);
 
 static struct {
 	bool armed;		/* count (and fail) allocations */
@@ -126,11 +130,14 @@ static nghttp2_mem fm_mem = {
 	NULL, fm_mem_malloc, fm_mem_free, fm_mem_calloc, fm_mem_realloc
 };
 
+/* h2.c's own allocator (h2mem.c) is replaced by the counting one */
 int
-__wrap_nghttp2_session_server_new2(nghttp2_session **sess,
-    const nghttp2_session_callbacks *cbs, void *user, const nghttp2_option *o)
+__wrap_nghttp2_session_server_new3(nghttp2_session **sess,
+    const nghttp2_session_callbacks *cbs, void *user, const nghttp2_option *o,
+    nghttp2_mem *mem)
 {
-	return nghttp2_session_server_new3(sess, cbs, user, o, &fm_mem);
+	(void)mem;
+	return __real_nghttp2_session_server_new3(sess, cbs, user, o, &fm_mem);
 }
 
 /* ------------------------------------------------------------ fake comm */

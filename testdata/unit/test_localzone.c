@@ -457,10 +457,55 @@ test_errors(void **state)
 	config_free(cfg);
 }
 
+/* Names under no zone skip the lock and the walk (the top-level label
+ * filter); zones and data added at run time under new top-level labels,
+ * the root included, are answered at once, and a removed zone's label
+ * does no harm. */
+static void
+test_tld_filter_follows_edits(void **state)
+{
+	struct local_zones *lz;
+	struct ans a;
+	char err[128];
+
+	(void)state;
+	cfg_begin();
+	lz = localzone_new(cfg, stderr);
+	assert_non_null(lz);
+	ask(lz, "www.example.org.", DNS_T_A, &a);
+	assert_int_equal(a.res, LZ_RES_NONE);
+	assert_int_equal(localzone_zone_add(lz, "blocked.org.",
+	    "always_nxdomain", err, sizeof(err)), 0);
+	ask(lz, "www.blocked.org.", DNS_T_A, &a);
+	assert_int_equal(a.res, LZ_RES_ANSWER);
+	assert_int_equal(a.rcode, DNS_RCODE_NXDOMAIN);
+	ask(lz, "www.example.org.", DNS_T_A, &a);	/* same label, no zone */
+	assert_int_equal(a.res, LZ_RES_NONE);
+	assert_int_equal(localzone_data_add(lz, "h.newtld. A 192.0.2.9",
+	    err, sizeof(err)), 0);
+	ask(lz, "h.NEWTLD.", DNS_T_A, &a);
+	assert_int_equal(a.res, LZ_RES_ANSWER);
+	assert_int_equal(a.an, 1);
+	assert_int_equal(localzone_zone_remove(lz, "blocked.org.", err,
+	    sizeof(err)), 0);
+	ask(lz, "www.blocked.org.", DNS_T_A, &a);
+	assert_int_equal(a.res, LZ_RES_NONE);
+	ask(lz, "a.b.unseen.", DNS_T_A, &a);
+	assert_int_equal(a.res, LZ_RES_NONE);
+	assert_int_equal(localzone_zone_add(lz, ".", "refuse", err,
+	    sizeof(err)), 0);
+	ask(lz, "a.b.unseen.", DNS_T_A, &a);
+	assert_int_equal(a.res, LZ_RES_ANSWER);
+	assert_int_equal(a.rcode, DNS_RCODE_REFUSED);
+	localzone_free(lz);
+	config_free(cfg);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_tld_filter_follows_edits),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_nodefault_and_override),
 		cmocka_unit_test(test_zone_types),

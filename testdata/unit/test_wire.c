@@ -1147,6 +1147,34 @@ test_names(void **st)
 	assert_int_equal(dns_name_len((const uint8_t *)"\xc0\x0c", 2), 0);
 	dns_name_lower(w, (const uint8_t *)"\3AbC\0", 5);
 	assert_memory_equal(w, "\3abc\0", 5);
+	/* every byte value at every length and offset of the word-wise
+	 * path: only 'A'..'Z' change, by 0x20 (not 0xc1..0xda) */
+	{
+		uint8_t src[64], dst[64], in[64];
+		size_t len, off, i;
+		unsigned v;
+
+		for (v = 0; v < 256; v++)
+			for (len = 1; len <= 24; len++)
+				for (off = 0; off < len; off++) {
+					for (i = 0; i < len; i++)
+						src[i] = (uint8_t)('A' + i);
+					src[off] = (uint8_t)v;
+					memset(dst, 0xee, sizeof(dst));
+					dns_name_lower(dst, src, len);
+					for (i = 0; i < len; i++) {
+						uint8_t c = src[i];
+						uint8_t e = (c >= 'A' && c <= 'Z') ?
+						    (uint8_t)(c + 32) : c;
+
+						assert_int_equal(dst[i], e);
+					}
+					assert_int_equal(dst[len], 0xee);
+					memcpy(in, src, len);
+					dns_name_lower(in, in, len); /* in place */
+					assert_memory_equal(in, dst, len);
+				}
+	}
 }
 
 static void
