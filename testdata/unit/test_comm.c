@@ -1166,7 +1166,7 @@ test_udp_batch_replies(void **state)
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	assert_int_equal(bind(ufd, (struct sockaddr *)&sin, sizeof(sin)), 0);
 	getsockname(ufd, (struct sockaddr *)&sin, &len);
-	assert_int_equal(comm_listen_udp(cbase, ufd, dns_udp_input, &menv),
+	assert_int_equal(comm_listen_udp(cbase, ufd, dns_udp_input, &menv, 0),
 	    0);
 	for (k = 0; k < 2; k++)
 		cfd[k] = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);

@@ -493,7 +493,11 @@ rec_close(struct comm_conn *c, void *s, enum comm_close_why why)
 }
 
 static const struct comm_proto rec_proto = {
-	"rec", 8, rec_open, rec_input, NULL, NULL, rec_close
+	.name = "rec",
+	.state_size = 8,
+	.open = rec_open,
+	.input = rec_input,
+	.close = rec_close,
 };
 static const struct comm_stream_spec rec_spec = { &rec_proto, NULL, NULL,
     false };
