@@ -390,25 +390,5 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	return 0;
 }
 
-#ifdef FUZZ_STANDALONE
-int
-main(int argc, char **argv)
-{
-	static uint8_t buf[65536];
-	int i;
-
-	for (i = 1; i < argc; i++) {
-		FILE *fp = fopen(argv[i], "rb");
-		size_t n;
-
-		if (fp == NULL) {
-			perror(argv[i]);
-			return 1;
-		}
-		n = fread(buf, 1, sizeof(buf), fp);
-		fclose(fp);
-		LLVMFuzzerTestOneInput(buf, n);
-	}
-	return 0;
-}
-#endif
+#define FUZZ_INPUT_MAX (65536)
+#include "testdata/fuzz/standalone.h"
