@@ -193,9 +193,11 @@ typedef void (*fwd_done_cb)(void *arg, const uint8_t *pkt, size_t len,
     int ecs_scope);
 
 /* A worker's outside network on 'base'; counts num.query.udpout/tcpout
- * and unwanted.replies in 'st' (may be NULL). */
+ * and unwanted.replies in 'st' (may be NULL).  queries_per_port: how
+ * many UDP queries may leave from one source port (outudp.h; 1: a new
+ * random port for each). */
 struct outside *outside_new(struct event_base *base, struct stats *st,
-    uint16_t edns_udp);
+    uint16_t edns_udp, unsigned queries_per_port);
 /* Closes every socket; callbacks are not called. */
 void outside_free(struct outside *o);
 /* Upstream queries in progress. */
