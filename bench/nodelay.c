@@ -35,6 +35,12 @@
  *    frames end, the shim follows the 9-byte HTTP/2 frame headers of each
  *    session's input from its first byte (a server sends no preface but
  *    frames); nghttp2_session_del() drops that state.
+ *
+ *    Left alone: a cut frame that gives dnsperf no message (a non-2xx or
+ *    non-DNS response, a stream nghttp2 ignores) makes that call return
+ *    EAGAIN with bytes still in recvbuf; dnsperf then polls and takes them
+ *    with the socket's next data or after its 100 ms poll timeout.  No
+ *    server in bench/run answers a hit or a miss that way.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
