@@ -871,6 +871,51 @@ def closed_port():
     return free_port()
 
 
+PIDFD_GETFD = 438      # syscall number, the same on x86-64 and arm64
+
+
+def tcp_sockopt_of(pid, port, opt, level=socket.IPPROTO_TCP, remote=False):
+    """getsockopt(level, opt) of each established TCP socket of process
+    pid whose local port (remote=True: peer port) is 'port', read on a
+    duplicate of its descriptor (pidfd_getfd: the test started the
+    process, so it may).  Skips the test where pidfd_getfd is refused."""
+    import ctypes
+    import errno
+    import pytest
+    libc = ctypes.CDLL(None, use_errno=True)
+    inodes = set()
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            p = line.split()
+            addr = p[2] if remote else p[1]
+            if int(addr.split(":")[1], 16) == port and p[3] == "01":
+                inodes.add(p[9])
+    pidfd = os.pidfd_open(pid)
+    out = []
+    try:
+        for fd in os.listdir("/proc/%d/fd" % pid):
+            try:
+                link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+            except OSError:
+                continue
+            if not (link.startswith("socket:[") and link[8:-1] in inodes):
+                continue
+            n = libc.syscall(PIDFD_GETFD, pidfd, int(fd), 0)
+            if n < 0:
+                e = ctypes.get_errno()
+                if e in (errno.EPERM, errno.ENOSYS):
+                    pytest.skip("pidfd_getfd: %s" % os.strerror(e))
+                raise OSError(e, "pidfd_getfd")
+            s = socket.socket(fileno=n)
+            try:
+                out.append(s.getsockopt(level, opt))
+            finally:
+                s.close()
+    finally:
+        os.close(pidfd)
+    return out
+
+
 # ------------------------------------------------------------ DoH (HTTP/2)
 
 def b64url(wire, pad=False):
