@@ -22,8 +22,9 @@
  * the old (each SSL holds a reference to its SSL_CTX).  The cache is
  * flushed (unless keep_cache), the local and forward zones built again
  * from the config (dropping run-time edits), the counters reset and the
- * log reopened, as a full reload would.  A new key or certificate that cannot be read
- * or does not match keeps the old context, and the reason is logged.
+ * log reopened, as a full reload would.  A new key or certificate that
+ * cannot be read or does not match keeps the old context, and the reason
+ * is logged.
  *
  * This file does not parse DNS or HTTP, and opens sockets only through
  * comm_ports_open.
