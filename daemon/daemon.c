@@ -20,9 +20,11 @@
  * tls-service-key/tls-service-pem and swapped into the listeners' specs,
  * so new connections get the new certificate while open ones go on with
  * the old (each SSL holds a reference to its SSL_CTX).  The cache is
- * flushed (unless keep_cache), the counters reset and the log reopened,
- * as a full reload would.  A new key or certificate that cannot be read
- * or does not match keeps the old context, and the reason is logged.
+ * flushed (unless keep_cache), the local and forward zones built again
+ * from the config (dropping run-time edits), the counters reset and the
+ * log reopened, as a full reload would.  A new key or certificate that
+ * cannot be read or does not match keeps the old context, and the reason
+ * is logged.
  *
  * This file does not parse DNS or HTTP, and opens sockets only through
  * comm_ports_open.
@@ -568,8 +570,9 @@ log_reopen(struct daemon *d)
 
 /*
  * Reload with an unchanged config: keep the workers and connections,
- * read the certificate and key again.  Takes 'cfg' (freed: the one in
- * force is the same).
+ * read the certificate and key again, build the local and forward zones
+ * again from the config (run-time edits go, as in Unbound).  Takes 'cfg'
+ * (freed: the one in force is the same).
  */
 static void
 reload_same(struct daemon *d, struct config *cfg, bool keep_cache)
@@ -594,9 +597,9 @@ reload_same(struct daemon *d, struct config *cfg, bool keep_cache)
 	}
 	if (!keep_cache && d->sh)
 		(void)res_shared_flush(d->sh, NULL, 0, 0, false);
-	/* forward zones from the file again: forward-host looked up anew */
-	if (!keep_cache && d->sh && res_shared_forward_reset(d->sh, d->cfg) < 0)
-		log_err("reload: the forward zones stay as they were");
+	/* local and forward zones from the file again: run-time edits go */
+	if (d->sh)
+		(void)res_shared_edits_reset(d->sh, d->cfg);
 	stats_collect(d, true, NULL);
 	gettimeofday(&d->reset_time, NULL);
 	verbosity_apply(d);
@@ -650,7 +653,9 @@ parts_build(struct daemon *d, struct parts *p, bool keep_cache)
 	}
 #endif
 	if (keep_cache && d->sh && resolver_same(d->sh_cfg, p->cfg)) {
+		/* run-time local and forward edits go all the same */
 		verbose(VERB_DETAIL, "reload: message cache kept");
+		(void)res_shared_edits_reset(d->sh, p->cfg);
 	} else {
 		if (keep_cache)
 			log_info("reload: resolver options changed, the "
@@ -685,10 +690,7 @@ reload_now(struct daemon *d, struct config *cfg, bool keep_cache)
 	char err[512];
 	bool new_ports, new_remote, failed = false;
 
-	/* a plain reload drops run-time local and forward edits, as
-	 * Unbound's does: that needs the shared state rebuilt */
-	if (d->cfg && config_same(d->cfg, cfg) &&
-	    (keep_cache || d->sh == NULL || !res_shared_edited(d->sh))) {
+	if (d->cfg && config_same(d->cfg, cfg)) {
 		reload_same(d, cfg, keep_cache);
 		return;
 	}

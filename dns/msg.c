@@ -41,14 +41,13 @@ soa_minimum(const uint8_t *p, size_t len, const struct dns_rrinfo *rr)
  * none reads a TTL byte or leaves the copy.  Returns 0 if none does.
  */
 static int
-names_read_ttls(const struct dns_msg *m, const struct dns_scan *s)
+names_read_ttls(const struct dns_msg *m)
 {
 	uint8_t forbid[65536 / 8];
 	struct dns_rrinfo rr;
 	size_t off, o, k, skip;
 	uint16_t i;
 
-	(void)s;
 	memset(forbid, 0, (m->len >> 3) + 1);
 	for (i = 0; i < m->nttl; i++)
 		for (k = m->ttl_off[i]; k < (size_t)m->ttl_off[i] + 4; k++)
@@ -191,7 +190,7 @@ dns_msg_new(const uint8_t *pkt, size_t len, uint32_t min_ttl, uint32_t max_ttl,
 		if (i < s.an + s.ns && t < life)
 			life = t;
 	}
-	if (names_read_ttls(m, &s) != 0) {
+	if (names_read_ttls(m) != 0) {
 		free(m);
 		*why = "a name points into a TTL";
 		return NULL;

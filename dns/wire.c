@@ -99,15 +99,15 @@ dns_pkt_name_ex(const uint8_t *pkt, size_t len, size_t off, uint8_t *out,
 	return 0;
 }
 
-int
-dns_pkt_rr(const uint8_t *pkt, size_t len, size_t off, struct dns_rrinfo *rr,
+/*
+ * The fixed fields of a record whose owner name ends at p (type, class,
+ * TTL, rdlength) and the bounds of its rdata; dns_pkt_rr and the
+ * question-pointer fast path of scan_rr share it.  Returns 0 or -1.
+ */
+static inline int
+rr_fixed(const uint8_t *pkt, size_t len, size_t p, struct dns_rrinfo *rr,
     size_t *next)
 {
-	size_t p;
-
-	rr->owner_off = off;
-	if (dns_pkt_name(pkt, len, off, NULL, NULL, &p) != 0)
-		return -1;
 	if (p + 10 > len)
 		return -1;
 	rr->type = dns_rd16(pkt + p);
@@ -120,6 +120,18 @@ dns_pkt_rr(const uint8_t *pkt, size_t len, size_t off, struct dns_rrinfo *rr,
 		return -1;
 	*next = rr->rdata_off + rr->rdlen;
 	return 0;
+}
+
+int
+dns_pkt_rr(const uint8_t *pkt, size_t len, size_t off, struct dns_rrinfo *rr,
+    size_t *next)
+{
+	size_t p;
+
+	rr->owner_off = off;
+	if (dns_pkt_name(pkt, len, off, NULL, NULL, &p) != 0)
+		return -1;
+	return rr_fixed(pkt, len, p, rr, next);
 }
 
 int
@@ -190,7 +202,7 @@ static int
 scan_rr(const uint8_t *pkt, size_t len, size_t off, const uint64_t *qlab,
     struct dns_rrinfo *rr, size_t *next)
 {
-	size_t p, t;
+	size_t t;
 
 	if (qlab == NULL || off + 1 >= len || (pkt[off] & 0xc0) != 0xc0)
 		return dns_pkt_rr(pkt, len, off, rr, next);
@@ -198,19 +210,7 @@ scan_rr(const uint8_t *pkt, size_t len, size_t off, const uint64_t *qlab,
 	if (t >= 256 || !(qlab[t / 64] & (1ULL << (t % 64))))
 		return dns_pkt_rr(pkt, len, off, rr, next);
 	rr->owner_off = off;
-	p = off + 2;
-	if (p + 10 > len)
-		return -1;
-	rr->type = dns_rd16(pkt + p);
-	rr->rclass = dns_rd16(pkt + p + 2);
-	rr->ttl_off = p + 4;
-	rr->ttl = dns_rd32(pkt + p + 4);
-	rr->rdlen = dns_rd16(pkt + p + 8);
-	rr->rdata_off = p + 10;
-	if (rr->rdata_off + rr->rdlen > len)
-		return -1;
-	*next = rr->rdata_off + rr->rdlen;
-	return 0;
+	return rr_fixed(pkt, len, off + 2, rr, next);
 }
 
 int

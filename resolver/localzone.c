@@ -783,6 +783,42 @@ localzone_check(const struct config *cfg, FILE *err)
 	return n;
 }
 
+int
+localzone_reset(struct local_zones *lz, const struct config *cfg)
+{
+	struct local_zones *n;
+	size_t i;
+
+	if (localzone_build(cfg, NULL, &n) != 0 || n == NULL)
+		return -1;
+	pthread_rwlock_wrlock(&lz->lock);
+#define LZ_SWAP(f) do {							\
+		__typeof__(lz->f) tmp_ = lz->f;				\
+		lz->f = n->f;						\
+		n->f = tmp_;						\
+	} while (0)
+	LZ_SWAP(slots);
+	LZ_SWAP(nslots);
+	LZ_SWAP(used);
+	LZ_SWAP(zones);
+	LZ_SWAP(nzones);
+	LZ_SWAP(zcap);
+	LZ_SWAP(nodes);
+	LZ_SWAP(nnodes);
+	LZ_SWAP(ncap);
+#undef LZ_SWAP
+	/* tld_bits only grow (a superset is still right, and readers
+	 * look at them without the lock): add the new table's */
+	for (i = 0; i < LZ_TLD_WORDS; i++)
+		__atomic_fetch_or(&lz->tld_bits[i], n->tld_bits[i],
+		    __ATOMIC_RELAXED);
+	if (n->any_root)
+		__atomic_store_n(&lz->any_root, true, __ATOMIC_RELAXED);
+	pthread_rwlock_unlock(&lz->lock);
+	localzone_free(n);	/* now holds the old zones */
+	return 0;
+}
+
 /* The lock is not part of the table's value: lock through const. */
 static void
 lz_rdlock(const struct local_zones *lz)

@@ -49,6 +49,12 @@ const char *lz_type_name(int t);
  */
 struct local_zones *localzone_new(const struct config *cfg, FILE *err);
 void localzone_free(struct local_zones *lz);
+/*
+ * Rebuild lz from cfg (reload: run-time edits go, as in Unbound) and swap
+ * the tables in under the write lock, so that queries go on meanwhile.
+ * Errors are logged; 0, or -1 with lz unchanged.
+ */
+int localzone_reset(struct local_zones *lz, const struct config *cfg);
 
 /*
  * Check cfg's local-zone and local-data as localzone_new does (for

@@ -63,8 +63,6 @@ struct res_shared {
 	struct local_zones *lz;
 	struct netblock_set acl;
 	struct fwd_zones *fwd;
-	bool edited;			/* local or forward data changed at
-					 * run time (cairn-control) */
 	/* client subnet: ecs_on when send-client-subnet is configured */
 	bool ecs_on;
 	bool ecs_always;		/* client-subnet-always-forward */
@@ -251,7 +249,6 @@ int
 res_shared_forward_add(struct res_shared *sh, const char *zone,
     const char *addrs, bool tls, bool https, char *err, size_t errlen)
 {
-	sh->edited = true;
 	return fwd_zones_add(sh->fwd, zone, addrs, https ? FWD_DOH : tls ?
 	    FWD_DOT : FWD_DO53, err, errlen);
 }
@@ -260,20 +257,23 @@ int
 res_shared_forward_remove(struct res_shared *sh, const char *zone, char *err,
     size_t errlen)
 {
-	sh->edited = true;
 	return fwd_zones_remove(sh->fwd, zone, err, errlen);
 }
 
-bool
-res_shared_edited(const struct res_shared *sh)
-{
-	return sh->edited;
-}
-
 int
-res_shared_forward_reset(struct res_shared *sh, const struct config *cfg)
+res_shared_edits_reset(struct res_shared *sh, const struct config *cfg)
 {
-	return fwd_zones_reset(sh->fwd, cfg, NULL);
+	int rc = 0;
+
+	if (localzone_reset(sh->lz, cfg) < 0) {
+		log_err("reload: the local zones stay as they were");
+		rc = -1;
+	}
+	if (fwd_zones_reset(sh->fwd, cfg, NULL) < 0) {
+		log_err("reload: the forward zones stay as they were");
+		rc = -1;
+	}
+	return rc;
 }
 
 size_t
@@ -306,7 +306,6 @@ int
 res_shared_local_zone_add(struct res_shared *sh, const char *name,
     const char *type, char *err, size_t errlen)
 {
-	sh->edited = true;
 	return localzone_zone_add(sh->lz, name, type, err, errlen);
 }
 
@@ -314,7 +313,6 @@ int
 res_shared_local_zone_remove(struct res_shared *sh, const char *name,
     char *err, size_t errlen)
 {
-	sh->edited = true;
 	return localzone_zone_remove(sh->lz, name, err, errlen);
 }
 
@@ -322,7 +320,6 @@ int
 res_shared_local_data_add(struct res_shared *sh, const char *rr, char *err,
     size_t errlen)
 {
-	sh->edited = true;
 	return localzone_data_add(sh->lz, rr, err, errlen);
 }
 
@@ -330,7 +327,6 @@ int
 res_shared_local_data_remove(struct res_shared *sh, const char *name,
     char *err, size_t errlen)
 {
-	sh->edited = true;
 	return localzone_data_remove(sh->lz, name, err, errlen);
 }
 

@@ -89,19 +89,19 @@ size_t res_pending(const struct resolver *r);
  * removes a zone (queries below it then go to the closest enclosing
  * zone, or get SERVFAIL).  Return 0, or -1 with a sentence in 'err'.
  */
-/*
- * Were local zones, local data or forward zones changed at run time
- * (by the functions below)?  A reload must then rebuild them.
- */
-bool res_shared_edited(const struct res_shared *sh);
 int res_shared_forward_list(struct res_shared *sh, FILE *out);
 int res_shared_forward_add(struct res_shared *sh, const char *zone,
     const char *addrs, bool tls, bool https, char *err, size_t errlen);
 int res_shared_forward_remove(struct res_shared *sh, const char *zone,
     char *err, size_t errlen);
-/* The forward zones of cfg again, forward-host names looked up anew
- * (reload with an unchanged config).  0, or -1 (logged; unchanged). */
-int res_shared_forward_reset(struct res_shared *sh, const struct config *cfg);
+/*
+ * Reload that keeps this shared state (same resolver options): the local
+ * zones, local data and forward zones of cfg again, so that run-time
+ * edits (the functions above and below) are dropped as in Unbound, and
+ * forward-host names are looked up anew.  Each table is swapped in whole
+ * while workers answer.  0, or -1 (logged; that table unchanged).
+ */
+int res_shared_edits_reset(struct res_shared *sh, const struct config *cfg);
 
 /*
  * Resolve 'query' (borrowed for the call) for 'client'; 'done' is called
@@ -140,10 +140,9 @@ void res_hist_bounds(int i, uint64_t *lo_usec, uint64_t *hi_usec);
 /*
  * Run-time control of the shared state (cairn-control; daemon/remote.c).
  * Safe while workers answer: local zones take a write lock, the cache
- * its shard locks.  Edits last until the shared state is rebuilt by a
- * reload (reload_keep_cache keeps it when the resolver options did not
- * change).  Functions returning int give 0, or -1 with the reason in
- * err[errlen].
+ * its shard locks.  Edits last until the next reload, which rebuilds
+ * the shared state or resets them (res_shared_edits_reset).  Functions
+ * returning int give 0, or -1 with the reason in err[errlen].
  */
 /* list_local_zones: "NAME TYPE" lines; list_local_data: RR lines. */
 void res_shared_local_zones_list(struct res_shared *sh, FILE *out);

@@ -649,7 +649,118 @@ zone:
 
 # ------------------------------------------------------------ fake upstream
 
-class FakeUpstream:
+class DnsServer:
+    """DNS on host@port, UDP and TCP (same port), one thread each and one
+    per TCP connection (2-byte framed, queries may be pipelined).  A
+    subclass sets its own state, then calls DnsServer.__init__, and
+    answers in _handle(data, proto, send): proto "udp" or "tcp", send(m)
+    sends one message back to the sender (framed over TCP).
+    later(delay, fn, *args) runs fn after delay seconds on a timer that
+    close() cancels.  Every loop is bounded; close() stops them all."""
+
+    def __init__(self, host="127.0.0.1"):
+        self.host = host
+        self.lock = threading.Lock()
+        self.stop_ev = threading.Event()
+        self.timers = []
+        for _ in range(50):
+            self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            self.udp.bind((host, 0))
+            self.port = self.udp.getsockname()[1]
+            self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                self.tcp.bind((host, self.port))
+                break
+            except OSError:
+                self.udp.close()
+                self.tcp.close()
+        else:
+            raise HarnessError("DNS server on %s: no port" % host)
+        self.tcp.listen(64)
+        self.udp.settimeout(0.1)
+        self.tcp.settimeout(0.1)
+        self.threads = [threading.Thread(target=self._udp_loop, daemon=True),
+                        threading.Thread(target=self._tcp_loop, daemon=True)]
+        for t in self.threads:
+            t.start()
+
+    def _handle(self, data, proto, send):
+        raise NotImplementedError
+
+    def later(self, delay, fn, *args):
+        t = threading.Timer(delay, fn, args)
+        t.daemon = True
+        self.timers.append(t)
+        t.start()
+
+    def _udp_loop(self):
+        for _ in range(10**7):
+            if self.stop_ev.is_set():
+                return
+            try:
+                data, addr = self.udp.recvfrom(65535)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self._handle(data, "udp",
+                        lambda m, a=addr: self.udp.sendto(m, a))
+
+    def _tcp_loop(self):
+        for _ in range(10**7):
+            if self.stop_ev.is_set():
+                return
+            try:
+                c, _addr = self.tcp.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=self._tcp_conn, args=(c,),
+                             daemon=True).start()
+
+    def _tcp_conn(self, c):
+        lock = threading.Lock()
+        c.settimeout(0.2)
+
+        def send(m):
+            with lock:
+                c.sendall(struct.pack("!H", len(m)) + m)
+        buf = b""
+        try:
+            for _ in range(10**6):
+                if self.stop_ev.is_set():
+                    return
+                try:
+                    chunk = c.recv(65535)
+                except socket.timeout:
+                    continue
+                if not chunk:
+                    return
+                buf += chunk
+                while len(buf) >= 2:
+                    n = struct.unpack("!H", buf[:2])[0]
+                    if len(buf) < 2 + n:
+                        break
+                    msg, buf = buf[2:2 + n], buf[2 + n:]
+                    self._handle(msg, "tcp", send)
+        except OSError:
+            return
+        finally:
+            c.close()
+
+    def close(self):
+        self.stop_ev.set()
+        for t in self.timers:
+            t.cancel()
+        for t in self.threads:
+            t.join(2)
+        self.udp.close()
+        self.tcp.close()
+
+
+class FakeUpstream(DnsServer):
     """A scriptable DNS server on 127.0.0.1@port, UDP and TCP.
 
     Behaviour per query name (rules[name] = (mode, options)); modes:
@@ -667,36 +778,10 @@ class FakeUpstream:
     """
 
     def __init__(self, ttl=300):
-        self.port = None
         self.ttl = ttl
         self.rules = {}
         self.seen = []
-        self.lock = threading.Lock()
-        self.stop_ev = threading.Event()
-        self.timers = []
-        for _ in range(20):
-            port = free_port()
-            self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                self.udp.bind(("127.0.0.1", port))
-                self.tcp.bind(("127.0.0.1", port))
-            except OSError:
-                self.udp.close()
-                self.tcp.close()
-                continue
-            self.port = port
-            break
-        if self.port is None:
-            raise HarnessError("fake upstream: no port")
-        self.tcp.listen(64)
-        self.udp.settimeout(0.1)
-        self.tcp.settimeout(0.1)
-        self.threads = [threading.Thread(target=self._udp_loop, daemon=True),
-                        threading.Thread(target=self._tcp_loop, daemon=True)]
-        for t in self.threads:
-            t.start()
+        DnsServer.__init__(self)
 
     def set(self, name, mode, **opts):
         name = name.lower()
@@ -792,83 +877,143 @@ class FakeUpstream:
                 if i + 1 < len(msgs):
                     time.sleep(0.05)
         if delay:
-            t = threading.Timer(delay, go)
-            t.daemon = True
-            self.timers.append(t)
-            t.start()
+            self.later(delay, go)
         else:
             go()
 
-    def _udp_loop(self):
-        for _ in range(10**7):
-            if self.stop_ev.is_set():
-                return
-            try:
-                data, addr = self.udp.recvfrom(65535)
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            self._handle(data, "udp",
-                         lambda m, a=addr: self.udp.sendto(m, a))
 
-    def _tcp_loop(self):
-        for _ in range(10**7):
-            if self.stop_ev.is_set():
-                return
-            try:
-                c, _addr = self.tcp.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=self._tcp_conn, args=(c,),
-                             daemon=True).start()
+class ForegroundServer:
+    """Base of a third-party server run in the foreground for a test
+    (haproxy, nginx): a subclass writes its config in self.dir, then
+    calls start().  Its stdout and stderr go to DIR/NAME.stderr; it is
+    ready when every port in 'ports' on 127.0.0.1 accepts a TCP
+    connection; log() is the end of that file and of the files named in
+    'logs' (in DIR); stop() is SIGTERM by PID, then SIGKILL."""
 
-    def _tcp_conn(self, c):
-        lock = threading.Lock()
-        c.settimeout(0.2)
+    def __init__(self, workdir, name):
+        self.dir = workdir
+        self.name = name
+        self.proc = None
+        self.err = None
+        self.ports = ()
+        self.logs = (name + ".stderr",)
 
-        def send(m):
-            with lock:
-                c.sendall(struct.pack("!H", len(m)) + m)
-        buf = b""
+    def start(self, argv, ports, logs=()):
+        self.ports = tuple(ports)
+        self.logs = (self.name + ".stderr",) + tuple(logs)
+        self.err = open(os.path.join(self.dir, self.name + ".stderr"), "ab")
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                     stdout=self.err, stderr=self.err)
         try:
-            for _ in range(10**6):
-                if self.stop_ev.is_set():
-                    return
-                try:
-                    chunk = c.recv(65535)
-                except socket.timeout:
-                    continue
-                if not chunk:
-                    return
-                buf += chunk
-                while len(buf) >= 2:
-                    n = struct.unpack("!H", buf[:2])[0]
-                    if len(buf) < 2 + n:
-                        break
-                    msg, buf = buf[2:2 + n], buf[2 + n:]
-                    self._handle(msg, "tcp", send)
-        except OSError:
-            return
-        finally:
-            c.close()
+            wait_until(self._listening, 10.0 * SLOW,
+                       what="%s listening" % self.name)
+        except BaseException:
+            self.stop()
+            raise
 
-    def close(self):
-        self.stop_ev.set()
-        for t in self.timers:
-            t.cancel()
-        for t in self.threads:
-            t.join(2)
-        self.udp.close()
-        self.tcp.close()
+    def _listening(self):
+        if self.proc.poll() is not None:
+            raise HarnessError("%s exited: %s" % (self.name, self.log()))
+        try:
+            for p in self.ports:
+                socket.create_connection(("127.0.0.1", p), 0.2).close()
+            return True
+        except OSError:
+            return False
+
+    def log(self):
+        out = ""
+        for n in self.logs:
+            try:
+                with open(os.path.join(self.dir, n), errors="replace") as f:
+                    out += f.read()[-3000:]
+            except OSError:
+                pass
+        return out
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        if self.err is not None:
+            self.err.close()
+            self.err = None
+
+
+class ServerSet:
+    """The servers a fixture started (each in its own work directory
+    named PREFIX...): stop_all() stops them and, unless CAIRN_KEEP is
+    set, removes the directories."""
+
+    def __init__(self, prefix):
+        self.prefix = prefix
+        self.started = []
+
+    def start(self, cls, *args, **kw):
+        srv = cls(make_workdir(self.prefix), *args, **kw)
+        self.started.append(srv)
+        return srv
+
+    def stop_all(self):
+        for srv in self.started:
+            srv.stop()
+            if not os.environ.get("CAIRN_KEEP"):
+                shutil.rmtree(srv.dir, ignore_errors=True)
 
 
 def closed_port():
     """A port on 127.0.0.1 where nothing listens (UDP gets ICMP port
     unreachable, TCP gets RST)."""
     return free_port()
+
+
+PIDFD_GETFD = 438      # syscall number, the same on x86-64 and arm64
+
+
+def tcp_sockopt_of(pid, port, opt, level=socket.IPPROTO_TCP, remote=False):
+    """getsockopt(level, opt) of each established TCP socket of process
+    pid whose local port (remote=True: peer port) is 'port', read on a
+    duplicate of its descriptor (pidfd_getfd: the test started the
+    process, so it may).  Skips the test where pidfd_getfd is refused."""
+    import ctypes
+    import errno
+    import pytest
+    libc = ctypes.CDLL(None, use_errno=True)
+    inodes = set()
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            p = line.split()
+            addr = p[2] if remote else p[1]
+            if int(addr.split(":")[1], 16) == port and p[3] == "01":
+                inodes.add(p[9])
+    pidfd = os.pidfd_open(pid)
+    out = []
+    try:
+        for fd in os.listdir("/proc/%d/fd" % pid):
+            try:
+                link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+            except OSError:
+                continue
+            if not (link.startswith("socket:[") and link[8:-1] in inodes):
+                continue
+            n = libc.syscall(PIDFD_GETFD, pidfd, int(fd), 0)
+            if n < 0:
+                e = ctypes.get_errno()
+                if e in (errno.EPERM, errno.ENOSYS):
+                    pytest.skip("pidfd_getfd: %s" % os.strerror(e))
+                raise OSError(e, "pidfd_getfd")
+            s = socket.socket(fileno=n)
+            try:
+                out.append(s.getsockopt(level, opt))
+            finally:
+                s.close()
+    finally:
+        os.close(pidfd)
+    return out
 
 
 # ------------------------------------------------------------ DoH (HTTP/2)

@@ -712,29 +712,53 @@ def test_local_data_changes_while_queries_run(cairnd):
     assert cairnd.proc.poll() is None
 
 
-def test_local_data_is_lost_on_reload(cairnd):
-    cairnd.ok("local_data", "gone.test. A 192.0.2.10")
-    assert query(cairnd.port, "gone.test.").rcode() == dns.rcode.NOERROR
-    # reload_keep_cache with an unchanged config keeps the shared state
-    assert cairnd.ok("reload_keep_cache") == "ok\n"
-    r = None
-    for _ in range(100):
-        try:
-            r = query(cairnd.port, "gone.test.", timeout=0.5)
-            break
-        except dns.exception.Timeout:
-            time.sleep(0.1)
-    assert r is not None and r.rcode() == dns.rcode.NOERROR
-    assert cairnd.ok("reload") == "ok\n"
-    for _ in range(100):
-        try:
-            r = query(cairnd.port, "gone.test.", timeout=0.5)
-            if r.rcode() == dns.rcode.NXDOMAIN:
-                break
-        except dns.exception.Timeout:
-            pass
-        time.sleep(0.1)
-    assert r.rcode() == dns.rcode.NXDOMAIN
+@pytest.mark.parametrize("cmd", ["reload", "reload_keep_cache"])
+def test_reload_unchanged_drops_edits_keeps_connections(make_cairnd, nsd,
+                                                        cmd):
+    """A reload with an unchanged config drops the run-time local zones,
+    local data and forward zones (as Unbound's does), without a full
+    reload: a client's TCP connection opened before it goes on, and
+    reload_keep_cache keeps the cache (reload empties it)."""
+    import harness
+    d = make_cairnd(upstream=nsd.port)
+    assert d.udp("www.example.lab.").rcode() == dns.rcode.NOERROR
+    assert _ctl(d.conf, "local_data", "gone.test. A 192.0.2.10") == "ok\n"
+    assert _ctl(d.conf, "local_zone", "edit.example.lab.", "refuse") == "ok\n"
+    assert _ctl(d.conf, "forward_add", "fwd.example.", "127.0.0.1@9") == \
+        "ok\n"
+    assert "gone.test." in _ctl(d.conf, "list_local_data")
+    assert "edit.example.lab. refuse" in _ctl(d.conf, "list_local_zones")
+    assert "fwd.example." in _ctl(d.conf, "list_forwards")
+    c = harness.TcpConn(d.port, timeout=3.0 * SLOW)
+    try:
+        r = c.query(harness.make_query("gone.test."))
+        assert r.answer[0][0].address == "192.0.2.10"
+        r = c.query(harness.make_query("x.edit.example.lab."))
+        assert r.rcode() == dns.rcode.REFUSED
+        done = d.stderr().count("reload done")
+        assert _ctl(d.conf, cmd) == "ok\n"
+        harness.wait_until(lambda: d.stderr().count("reload done") > done,
+                           10 * SLOW, what="reload done")
+        assert "configuration unchanged, connections kept" in d.stderr()
+        # the same connection, now without the run-time data
+        r = c.query(harness.make_query("gone.test."))
+        assert r is not None, "connection closed by the reload"
+        assert r.rcode() == dns.rcode.NXDOMAIN
+        r = c.query(harness.make_query("x.edit.example.lab."))
+        assert r.rcode() == dns.rcode.NXDOMAIN	# from the upstream
+    finally:
+        c.close()
+    assert "gone.test." not in _ctl(d.conf, "list_local_data")
+    assert "edit.example.lab." not in _ctl(d.conf, "list_local_zones")
+    assert "fwd.example." not in _ctl(d.conf, "list_forwards")
+    # the built-in zones are there again
+    assert "localhost. " in _ctl(d.conf, "list_local_zones")
+    before = harness.control_stats(d.conf)
+    assert d.udp("www.example.lab.").rcode() == dns.rcode.NOERROR
+    after = harness.control_stats(d.conf)
+    hits = after["total.num.cachehits"] - before["total.num.cachehits"]
+    miss = after["total.num.cachemiss"] - before["total.num.cachemiss"]
+    assert (hits, miss) == ((1, 0) if cmd == "reload_keep_cache" else (0, 1))
 
 
 # ----------------------------------------------------- dump and load

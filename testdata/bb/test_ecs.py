@@ -14,7 +14,6 @@ cache hit can be told from a second upstream query."""
 
 import os
 import socket
-import struct
 import threading
 
 import dns.edns
@@ -28,7 +27,7 @@ import harness
 from harness import SLOW, H2Client, make_query, parse_answer
 
 
-class EcsUpstream:
+class EcsUpstream(harness.DnsServer):
     """DNS on host@port (UDP and TCP).  self.seen: (proto, qname, ecs)
     with ecs None or (family, source, address text).  Per name in
     self.scope: the SCOPE to answer with (default 0), None to answer
@@ -36,45 +35,21 @@ class EcsUpstream:
     in self.delay: seconds to wait before a UDP answer."""
 
     def __init__(self, host="127.0.0.1"):
-        self.host = host
         self.seen = []
         self.scope = {}
         self.delay = {}
-        self.timers = []
         self.n = 0
-        self.lock = threading.Lock()
-        self.stop_ev = threading.Event()
-        for _ in range(50):
-            self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            self.udp.bind((host, 0))
-            self.port = self.udp.getsockname()[1]
-            self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                self.tcp.bind((host, self.port))
-                break
-            except OSError:
-                self.udp.close()
-                self.tcp.close()
-        else:
-            raise harness.HarnessError("no port for the ECS upstream")
-        self.tcp.listen(16)
-        self.udp.settimeout(0.1)
-        self.tcp.settimeout(0.1)
-        self.threads = [threading.Thread(target=self._udp_loop, daemon=True),
-                        threading.Thread(target=self._tcp_loop, daemon=True)]
-        for t in self.threads:
-            t.start()
+        harness.DnsServer.__init__(self, host)
 
     def queries(self, name):
         with self.lock:
             return [e for p, n, e in self.seen if n == name]
 
-    def _answer(self, data, proto):
+    def _handle(self, data, proto, send):
         try:
             q = dns.message.from_wire(data)
         except Exception:
-            return None
+            return
         qname = q.question[0].name.to_text().lower()
         ecs = None
         for o in q.options:
@@ -97,68 +72,15 @@ class EcsUpstream:
                 o = dns.edns.ECSOption(ecs[2], ecs[1], scope)
                 opts = [o]
         r.use_edns(0, 0, 1232, options=opts)
-        return r.to_wire()
-
-    def _udp_loop(self):
-        while not self.stop_ev.is_set():
-            try:
-                data, addr = self.udp.recvfrom(65535)
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            out = self._answer(data, "udp")
-            if out is None:
-                continue
-            try:
-                name = dns.message.from_wire(data).question[0].name
-                delay = self.delay.get(name.to_text().lower(), 0)
-            except Exception:
-                delay = 0
-            if delay:
-                t = threading.Timer(delay, self.udp.sendto, (out, addr))
-                t.daemon = True
-                self.timers.append(t)
-                t.start()
-            else:
-                self.udp.sendto(out, addr)
-
-    def _tcp_loop(self):
-        while not self.stop_ev.is_set():
-            try:
-                c, _ = self.tcp.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=self._tcp_conn, args=(c,),
-                             daemon=True).start()
-
-    def _tcp_conn(self, c):
-        c.settimeout(2.0)
+        out = r.to_wire()
+        delay = self.delay.get(qname, 0) if proto == "udp" else 0
         try:
-            for _ in range(100):
-                hdr = harness.recv_exact(c, 2, 2.0)
-                if not hdr:
-                    return
-                data = harness.recv_exact(c, struct.unpack("!H", hdr)[0],
-                                          2.0)
-                out = self._answer(data, "tcp")
-                if out is not None:
-                    c.sendall(struct.pack("!H", len(out)) + out)
-        except (OSError, harness.HarnessError):
+            if delay:
+                self.later(delay, send, out)
+            else:
+                send(out)
+        except OSError:
             return
-        finally:
-            c.close()
-
-    def close(self):
-        self.stop_ev.set()
-        for t in self.timers:
-            t.cancel()
-        for t in self.threads:
-            t.join(2)
-        self.udp.close()
-        self.tcp.close()
 
 
 @pytest.fixture

@@ -12,8 +12,6 @@ clients connect to nginx from 127.0.0.5 or 127.0.0.3."""
 
 import os
 import shutil
-import signal
-import subprocess
 import time
 
 import dns.message
@@ -38,13 +36,13 @@ access-control: 127.0.0.5/32 allow
 """
 
 
-class Nginx:
+class Nginx(harness.ForegroundServer):
     """nginx in the foreground (daemon off, one process) on 'port' with
     TLS from 'certs', proxying to cairnd's clear-text 'backend' port, its
     pid file, logs and temp files in 'workdir'.  Stopped by PID."""
 
     def __init__(self, workdir, port, backend, certs):
-        self.dir = workdir
+        super().__init__(workdir, "nginx")
         self.port = port
         text = open(CONTRIB).read()
         for old, new in (
@@ -79,62 +77,18 @@ http {{
             f.write(main)
         r = harness.run([NGINX, "-t", "-p", workdir, "-c", self.conf])
         assert r.returncode == 0, "nginx -t: %s %s" % (r.stdout, r.stderr)
-        self.err = open(os.path.join(workdir, "nginx.stderr"), "ab")
-        self.proc = subprocess.Popen([NGINX, "-p", workdir, "-c", self.conf],
-                                     stdin=subprocess.DEVNULL,
-                                     stdout=self.err, stderr=self.err)
-        try:
-            harness.wait_until(self._listening, 10.0 * harness.SLOW,
-                               what="nginx listening")
-        except BaseException:
-            self.stop()
-            raise
-
-    def _listening(self):
-        if self.proc.poll() is not None:
-            raise harness.HarnessError("nginx exited: %s" % self.log())
-        import socket
-        try:
-            socket.create_connection(("127.0.0.1", self.port), 0.2).close()
-            return True
-        except OSError:
-            return False
-
-    def log(self):
-        out = ""
-        for n in ("nginx.stderr", "error.log"):
-            try:
-                out += open(os.path.join(self.dir, n), errors="replace") \
-                    .read()[-3000:]
-            except OSError:
-                pass
-        return out
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.err.close()
+        self.start([NGINX, "-p", workdir, "-c", self.conf], (port,),
+                   logs=("error.log",))
 
 
 @pytest.fixture
 def start_nginx(certs):
-    started = []
+    servers = harness.ServerSet("cairn-nginx-")
 
     def factory(backend):
-        d = harness.make_workdir("cairn-nginx-")
-        n = Nginx(d, harness.free_port(), backend, certs)
-        started.append(n)
-        return n
+        return servers.start(Nginx, harness.free_port(), backend, certs)
     yield factory
-    for n in started:
-        n.stop()
-        if not os.environ.get("CAIRN_KEEP"):
-            shutil.rmtree(n.dir, ignore_errors=True)
+    servers.stop_all()
 
 
 def backend(make_cairnd, trusted):

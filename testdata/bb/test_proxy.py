@@ -19,11 +19,9 @@ Addresses: 127.0.0.0/8 is allowed (Unbound's default) except 127.0.0.9
 
 import os
 import shutil
-import signal
 import socket
 import ssl
 import struct
-import subprocess
 import time
 
 import dns.message
@@ -486,14 +484,14 @@ HAPROXY = shutil.which("haproxy") or (
 CONTRIB = os.path.join(harness.REPO, "contrib", "haproxy-doh.cfg")
 
 
-class Haproxy:
+class Haproxy(harness.ForegroundServer):
     """HAProxy in the foreground (-db) running contrib/haproxy-doh.cfg
     with its ports replaced; with 'crt' (a PEM with certificate and key)
     the DoH frontend terminates TLS instead, as the file's comment says.
     Stopped by PID."""
 
     def __init__(self, workdir, doh_backend, dot_backend, crt=None):
-        self.dir = workdir
+        super().__init__(workdir, "haproxy")
         self.doh = harness.free_port()
         self.dot = harness.free_port()
         text = open(CONTRIB).read()
@@ -511,59 +509,17 @@ class Haproxy:
             f.write(text)
         r = harness.run([HAPROXY, "-c", "-f", self.conf])
         assert r.returncode == 0, "haproxy -c: %s %s" % (r.stdout, r.stderr)
-        self.err = open(os.path.join(workdir, "haproxy.stderr"), "ab")
-        self.proc = subprocess.Popen([HAPROXY, "-db", "-f", self.conf],
-                                     stdin=subprocess.DEVNULL,
-                                     stdout=self.err, stderr=self.err)
-        try:
-            harness.wait_until(self._listening, 10.0 * SLOW,
-                               what="haproxy listening")
-        except BaseException:
-            self.stop()
-            raise
-
-    def _listening(self):
-        if self.proc.poll() is not None:
-            raise harness.HarnessError("haproxy exited: %s" % self.log())
-        try:
-            for p in (self.doh, self.dot):
-                socket.create_connection(("127.0.0.1", p), 0.2).close()
-            return True
-        except OSError:
-            return False
-
-    def log(self):
-        try:
-            return open(os.path.join(self.dir, "haproxy.stderr"),
-                        errors="replace").read()[-3000:]
-        except OSError:
-            return ""
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.err.close()
+        self.start([HAPROXY, "-db", "-f", self.conf], (self.doh, self.dot))
 
 
 @pytest.fixture
 def start_haproxy():
-    started = []
+    servers = harness.ServerSet("cairn-haproxy-")
 
     def factory(doh_backend, dot_backend, crt=None):
-        h = Haproxy(harness.make_workdir("cairn-haproxy-"), doh_backend,
-                    dot_backend, crt)
-        started.append(h)
-        return h
+        return servers.start(Haproxy, doh_backend, dot_backend, crt)
     yield factory
-    for h in started:
-        h.stop()
-        if not os.environ.get("CAIRN_KEEP"):
-            shutil.rmtree(h.dir, ignore_errors=True)
+    servers.stop_all()
 
 
 @pytest.mark.skipif(HAPROXY is None, reason="haproxy binary absent "

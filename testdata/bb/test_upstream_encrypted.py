@@ -146,6 +146,25 @@ def test_doh_endpoint(make_cairnd, certs):
     assert harness.stat(st, "num.query.https") == 1
 
 
+@pytest.mark.parametrize("https", [False, True], ids=["dot", "doh"])
+def test_upstream_connection_has_nodelay(make_cairnd, certs, https):
+    """cairnd's own socket of a DoT or DoH upstream connection has
+    TCP_NODELAY (queries are small writes on a long connection: Nagle
+    would hold one behind the delayed ACK of the last), read with
+    getsockopt on a duplicate of that descriptor."""
+    up = upstream_cairnd(make_cairnd, dot=not https)
+    port = up.https_port if https else up.tls_port
+    stub = make_stub(make_cairnd, certs, port, https=https)
+    r = stub.udp("www.enc.lab.", "A")
+    assert r is not None and a_of(r) == ["192.0.2.53"]
+    assert harness.stat(stub.stats(), "num.query.httpsout" if https
+                        else "num.query.tlsout") == 1
+    assert harness.tcp_sockopt_of(stub.proc.pid, port, socket.TCP_NODELAY,
+                                  remote=True) == [1]
+    if https:
+        up.expected_https = 1
+
+
 def test_dot_reconnect_resumes_session(make_cairnd, certs):
     """The upstream closes idle connections after 300 ms: the stub's next
     query opens a new connection that resumes the TLS session."""

@@ -1097,26 +1097,40 @@ test_dns_max_pending(void **state)
 
 /* ------------------------------------------------ UDP */
 
+/* A new comm base (cbase) with a DNS UDP listener on 127.0.0.1 and an
+ * ephemeral port, answered through the fake resolver; *sin gets its
+ * address.  Returns the listener's descriptor. */
+static int
+udp_listener(struct sockaddr_in *sin)
+{
+	socklen_t len = sizeof(*sin);
+	int fd;
+
+	cbase = comm_base_new(eb, &lim, &st);
+	assert_non_null(cbase);
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	assert_true(fd >= 0);
+	memset(sin, 0, sizeof(*sin));
+	sin->sin_family = AF_INET;
+	sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)sin, sizeof(*sin)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)sin, &len), 0);
+	assert_int_equal(comm_listen_udp(cbase, fd, dns_udp_input, &menv, 0),
+	    0);
+	return fd;
+}
+
 static void
 test_udp(void **state)
 {
 	struct sockaddr_in sin;
-	socklen_t len = sizeof(sin);
 	uint8_t q[64], a[64];
 	size_t l;
 	int ufd, cfd, i;
 	ssize_t n = -1;
 
 	(void)state;
-	cbase = comm_base_new(eb, &lim, &st);
-	ufd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(ufd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	getsockname(ufd, (struct sockaddr *)&sin, &len);
-	assert_int_equal(comm_listen_udp(cbase, ufd, dns_udp_input, &menv, 0),
-	    0);
+	ufd = udp_listener(&sin);
 	cfd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
 	l = mkquery(q, 0x4242, 10);
 	/* answered later */
@@ -1150,7 +1164,6 @@ static void
 test_udp_batch_replies(void **state)
 {
 	struct sockaddr_in sin;
-	socklen_t len = sizeof(sin);
 	uint8_t q[64], a[64];
 	size_t l;
 	int ufd, cfd[2], i, k, got[2] = { 0, 0 };
@@ -1159,15 +1172,7 @@ test_udp_batch_replies(void **state)
 	(void)state;
 	memset(seen, 0, sizeof(seen));
 	fake_sync = true;
-	cbase = comm_base_new(eb, &lim, &st);
-	ufd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(ufd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	getsockname(ufd, (struct sockaddr *)&sin, &len);
-	assert_int_equal(comm_listen_udp(cbase, ufd, dns_udp_input, &menv, 0),
-	    0);
+	ufd = udp_listener(&sin);
 	for (k = 0; k < 2; k++)
 		cfd[k] = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
 	/* all queued before the loop runs: one recvmmsg takes them */

@@ -501,6 +501,58 @@ test_tld_filter_follows_edits(void **state)
 	config_free(cfg);
 }
 
+/* localzone_reset: run-time edits go, the config's zones and data are
+ * back, and a config with errors leaves the table as it was. */
+static void
+test_reset_drops_edits(void **state)
+{
+	struct local_zones *lz;
+	struct config *good;
+	struct ans a;
+	char err[128];
+
+	(void)state;
+	cfg_begin();
+	zone("conf.lab.", "static", 1);
+	data("a.conf.lab. A 192.0.2.1", 2);
+	good = cfg;
+	lz = localzone_new(good, stderr);
+	assert_non_null(lz);
+	assert_int_equal(localzone_data_add(lz, "b.conf.lab. A 192.0.2.2",
+	    err, sizeof(err)), 0);
+	assert_int_equal(localzone_data_remove(lz, "a.conf.lab.", err,
+	    sizeof(err)), 0);
+	assert_int_equal(localzone_zone_add(lz, "x.lab.", "refuse", err,
+	    sizeof(err)), 0);
+	ask(lz, "a.conf.lab.", DNS_T_A, &a);
+	assert_int_equal(a.rcode, DNS_RCODE_NXDOMAIN);
+	ask(lz, "w.x.lab.", DNS_T_A, &a);
+	assert_int_equal(a.rcode, DNS_RCODE_REFUSED);
+
+	/* a config with errors: -1, the edited table stays */
+	cfg_begin();
+	zone("bad.lab.", "no_such_type", 1);
+	assert_int_equal(localzone_reset(lz, cfg), -1);
+	config_free(cfg);
+	ask(lz, "b.conf.lab.", DNS_T_A, &a);
+	assert_int_equal(a.res, LZ_RES_ANSWER);
+	assert_int_equal(a.an, 1);
+
+	assert_int_equal(localzone_reset(lz, good), 0);
+	ask(lz, "a.conf.lab.", DNS_T_A, &a);
+	assert_int_equal(a.res, LZ_RES_ANSWER);
+	assert_int_equal(a.rcode, DNS_RCODE_NOERROR);
+	assert_int_equal(a.an, 1);
+	ask(lz, "b.conf.lab.", DNS_T_A, &a);
+	assert_int_equal(a.rcode, DNS_RCODE_NXDOMAIN);
+	ask(lz, "w.x.lab.", DNS_T_A, &a);
+	assert_int_equal(a.res, LZ_RES_NONE);
+	assert_int_equal(localzone_type_of(lz, (const uint8_t *)
+	    "\x09localhost", 11), LZ_REDIRECT);
+	localzone_free(lz);
+	config_free(good);
+}
+
 int
 main(void)
 {
@@ -512,6 +564,7 @@ main(void)
 		cmocka_unit_test(test_soa_negative_ttl),
 		cmocka_unit_test(test_implicit_transparent_and_cname),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_reset_drops_edits),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
