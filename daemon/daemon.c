@@ -161,6 +161,7 @@ resolver_same(const struct config *a, const struct config *b)
 	    a->cache_min_ttl == b->cache_min_ttl &&
 	    a->cache_max_negative_ttl == b->cache_max_negative_ttl &&
 	    a->edns_buffer_size == b->edns_buffer_size &&
+	    a->outgoing_queries_per_port == b->outgoing_queries_per_port &&
 	    a->msg_buffer_size == b->msg_buffer_size &&
 	    str2list_same(a->local_zones, b->local_zones) &&
 	    strlist_same(a->local_data, b->local_data) &&

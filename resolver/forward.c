@@ -1,10 +1,10 @@
 /*
  * resolver/forward.c - forward zones and upstream queries (see forward.h).
  *
- * One struct fwd_query per upstream question: a socket (UDP, then TCP
- * when needed) connected to the current forward-addr, a read/write event
- * and one timer.  Every attempt gets a new socket and a new random ID.
- * This file does not cache or answer clients.
+ * One struct fwd_query per upstream question: a place on a shared UDP
+ * socket to the current forward-addr (outudp.h), or a TCP socket of its
+ * own with a read/write event, and one timer.  Every attempt gets a new
+ * random ID.  This file does not cache or answer clients.
  */
 #include "config.h"
 
@@ -26,6 +26,7 @@
 #include "dns/wire.h"
 #include "resolver/backoff.h"
 #include "resolver/forward.h"
+#include "resolver/outudp.h"
 #include "resolver/upstream.h"
 #include "util/config.h"
 #include "util/log.h"
@@ -42,7 +43,7 @@ struct outside {
 	size_t rnd_pos;
 	struct ups_pool *pool;		/* DoT/DoH connections */
 	struct backoff *bo;		/* upstream addresses that are down */
-	uint8_t rbuf[65536];		/* UDP receive buffer */
+	struct outudp *udp;		/* Do53 UDP sockets */
 };
 
 enum fwd_state { FWD_START, FWD_UDP, FWD_TCP_CONNECT, FWD_TCP_WRITE, FWD_TCP_READ,
@@ -56,11 +57,9 @@ struct fwd_query {
 	size_t addr_idx;
 	uint64_t tried;		/* bit i: zone->addrs[i] asked (FWD_MAX_ADDRS) */
 	enum fwd_state state;
-	int fd;
+	int fd;			/* TCP */
 	struct event *ev;
-	int udp_fd;		/* UDP socket kept open during the TCP retry */
-	struct event *udp_ev;
-	uint16_t udp_id;	/* the ID sent over udp_fd */
+	struct outudp_req udp;	/* UDP; kept waiting during the TCP retry */
 	struct event *timer;
 	uint64_t deadline;	/* monotonic msec */
 	uint16_t id;
@@ -799,7 +798,8 @@ fwd_zones_remove(struct fwd_zones *zs, const char *zone, char *err,
 /* ------------------------------------------------------------ queries */
 
 struct outside *
-outside_new(struct event_base *base, struct stats *st, uint16_t edns_udp)
+outside_new(struct event_base *base, struct stats *st, uint16_t edns_udp,
+    unsigned queries_per_port)
 {
 	struct outside *o = calloc(1, sizeof(*o));
 
@@ -811,7 +811,10 @@ outside_new(struct event_base *base, struct stats *st, uint16_t edns_udp)
 	o->rnd_pos = sizeof(o->rnd);
 	o->bo = backoff_new();
 	o->pool = o->bo != NULL ? ups_pool_new(base, st, o->bo) : NULL;
-	if (o->pool == NULL) {
+	o->udp = outudp_new(base, st, queries_per_port);
+	if (o->pool == NULL || o->udp == NULL) {
+		outudp_free(o->udp);
+		ups_pool_free(o->pool);
 		backoff_free(o->bo);
 		free(o);
 		return NULL;
@@ -856,14 +859,7 @@ random_id(struct outside *o)
 static void
 udp_keep_close(struct fwd_query *fq)
 {
-	if (fq->udp_ev != NULL) {
-		event_free(fq->udp_ev);
-		fq->udp_ev = NULL;
-	}
-	if (fq->udp_fd >= 0) {
-		close(fq->udp_fd);
-		fq->udp_fd = -1;
-	}
+	outudp_cancel(&fq->udp);
 }
 
 static void
@@ -924,6 +920,7 @@ outside_free(struct outside *o)
 	while (o->queries != NULL)
 		query_unlink_free(o->queries);
 	ups_pool_free(o->pool);
+	outudp_free(o->udp);
 	backoff_free(o->bo);
 	free(o);
 }
@@ -1168,50 +1165,35 @@ reply_ok(struct fwd_query *fq, uint16_t id, const uint8_t *p, size_t n)
 static void try_tcp(struct fwd_query *fq, bool keep_udp);
 
 /*
- * Replies on the UDP socket: the current attempt's (state FWD_UDP), or a
- * late one on the socket kept open while TCP is tried after a timeout
- * (then a truncated reply or an error only closes that socket).
+ * A reply to the UDP query (or its socket's error): the current
+ * attempt's (state FWD_UDP), or a late one while TCP is tried after a
+ * timeout (then a truncated reply or an error only ends the wait).
  */
 static void
-udp_read_cb(evutil_socket_t fd, short what, void *arg)
+udp_reply_cb(void *arg, int err, const uint8_t *pkt, size_t n)
 {
 	struct fwd_query *fq = arg;
-	struct outside *o = fq->o;
 	bool late = fq->state != FWD_UDP;
-	uint16_t id = late ? fq->udp_id : fq->id;
-	int i;
 
-	(void)what;
-	for (i = 0; i < 16; i++) {
-		ssize_t n = recv(fd, o->rbuf, sizeof(o->rbuf), 0);
-
-		if (n < 0) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK ||
-			    errno == EINTR)
-				return;
-			if (late) {
-				udp_keep_close(fq);
-				return;
-			}
-			/* ECONNREFUSED: ICMP port unreachable; fail now */
-			verbose(VERB_ALGO, "forward: %s: %s",
-			    fq->zone->addrs[fq->addr_idx].text,
-			    strerror(errno));
-			addr_failed(fq);
+	if (err != 0) {
+		if (late)
 			return;
-		}
-		if (!reply_ok(fq, id, o->rbuf, (size_t)n))
-			continue;
-		if (o->rbuf[2] & (DNS_TC >> 8)) {
-			if (late)
-				udp_keep_close(fq);
-			else
-				try_tcp(fq, false);
-			return;
-		}
-		query_done(fq, o->rbuf, (size_t)n);
+		/* ECONNREFUSED: ICMP port unreachable; fail now */
+		verbose(VERB_ALGO, "forward: %s: %s",
+		    fq->zone->addrs[fq->addr_idx].text, strerror(err));
+		addr_failed(fq);
 		return;
 	}
+	if (!reply_ok(fq, fq->udp.id, pkt, n))
+		return;
+	if (pkt[2] & (DNS_TC >> 8)) {
+		if (late)
+			udp_keep_close(fq);
+		else
+			try_tcp(fq, false);
+		return;
+	}
+	query_done(fq, pkt, n);
 }
 
 static void
@@ -1247,32 +1229,29 @@ try_udp(struct fwd_query *fq)
 {
 	const struct fwd_addr *a = &fq->zone->addrs[fq->addr_idx];
 
+	int err;
+
 	fq->state = FWD_UDP;
 	if (query_build(fq) < 0) {
 		next_addr(fq);
 		return;
 	}
-	fq->fd = socket_open(a->ss.ss_family, SOCK_DGRAM);
-	if (fq->fd < 0) {
+	err = outudp_send(fq->o->udp, &fq->udp,
+	    (const struct sockaddr *)&a->ss, a->len, fq->qbuf + 2, fq->qlen,
+	    udp_reply_cb, fq);
+	if (err < 0) {
 		/* EMFILE under load: not worth a line per query */
-		verbose(VERB_DETAIL, "forward: socket: %s", strerror(errno));
+		verbose(VERB_DETAIL, "forward: no UDP socket for %s", a->text);
 		next_addr(fq);
 		return;
 	}
-	if (connect(fq->fd, (const struct sockaddr *)&a->ss, a->len) < 0 ||
-	    send(fq->fd, fq->qbuf + 2, fq->qlen, 0) < 0) {
-		verbose(VERB_ALGO, "forward: %s: %s", a->text, strerror(errno));
+	if (err > 0) {
+		verbose(VERB_ALGO, "forward: %s: %s", a->text, strerror(err));
 		addr_failed(fq);
 		return;
 	}
 	if (fq->o->st != NULL)
 		STAT_INC(fq->o->st, QUERY_UDPOUT);
-	fq->ev = event_new(fq->o->base, fq->fd, EV_READ | EV_PERSIST,
-	    udp_read_cb, fq);
-	if (fq->ev == NULL || event_add(fq->ev, NULL) < 0) {
-		next_addr(fq);
-		return;
-	}
 	timer_arm(fq, FWD_UDP_TIMEOUT_MSEC);
 }
 
@@ -1386,14 +1365,17 @@ try_tcp(struct fwd_query *fq, bool keep_udp)
 {
 	const struct fwd_addr *a = &fq->zone->addrs[fq->addr_idx];
 
-	if (keep_udp && fq->ev != NULL && fq->fd >= 0) {
-		/* a slow UDP reply may still come: listen while TCP runs */
-		udp_keep_close(fq);
-		fq->udp_fd = fq->fd;
-		fq->udp_ev = fq->ev;
-		fq->udp_id = fq->id;
-		fq->fd = -1;
-		fq->ev = NULL;
+	if (keep_udp && fq->udp.s != NULL) {
+		/* a slow UDP reply may still come: wait for it while TCP
+		 * runs (fq->udp keeps its ID) */
+		if (fq->ev != NULL) {
+			event_free(fq->ev);
+			fq->ev = NULL;
+		}
+		if (fq->fd >= 0) {
+			close(fq->fd);
+			fq->fd = -1;
+		}
 		evtimer_del(fq->timer);
 		free(fq->tcp_rbuf);
 		fq->tcp_rbuf = NULL;
@@ -1523,7 +1505,6 @@ fwd_query_start(struct outside *o, struct fwd_zones *zones,
 	fq->tab = tab;
 	fq->zone = zone;
 	fq->fd = -1;
-	fq->udp_fd = -1;
 	fq->deadline = now_msec() + FWD_QUERY_DEADLINE_MSEC;
 	memcpy(fq->qname, qname, qname_len);
 	fq->qname_len = qname_len;

@@ -18,16 +18,18 @@
  * it while the others keep away from it.
  *
  * Per upstream query, for each forward-addr in turn:
- *   - UDP: a fresh socket connected to the upstream (the kernel picks a
- *     random source port), a random query ID (getrandom).  A reply that
- *     fails dns_reply_matches counts unwanted.replies and is ignored (we
- *     keep waiting).  ECONNREFUSED (ICMP port unreachable) fails this
- *     upstream at once: next forward-addr, no TCP.
+ *   - UDP: a socket connected to the upstream (outudp.h: the kernel
+ *     picks a random source port; a fresh one per query unless
+ *     outgoing-queries-per-port lets up to N queries share it), a random
+ *     query ID (getrandom).  A reply that fails dns_reply_matches counts
+ *     unwanted.replies and is ignored (we keep waiting).  ECONNREFUSED
+ *     (ICMP port unreachable) fails this upstream at once, for every
+ *     query on the socket: next forward-addr, no TCP.
  *   - TC=1 or FWD_UDP_TIMEOUT_MSEC without a reply: the same upstream
  *     over TCP (2-byte length framing), FWD_TCP_TIMEOUT_MSEC for connect,
- *     write and read together.  After a UDP timeout the UDP socket stays
- *     open during the TCP attempt and a late matching UDP reply is taken
- *     too (whichever comes first).  Refused, reset, timed out or a reply
+ *     write and read together.  After a UDP timeout the query stays
+ *     registered on its UDP socket during the TCP attempt and a late
+ *     matching UDP reply is taken too (whichever comes first).  Refused, reset, timed out or a reply
  *     that does not match: next forward-addr.
  *   - forward-tls-upstream / forward-https-upstream zones: the query goes
  *     on the worker's shared connection to the address (upstream.h),
@@ -193,9 +195,11 @@ typedef void (*fwd_done_cb)(void *arg, const uint8_t *pkt, size_t len,
     int ecs_scope);
 
 /* A worker's outside network on 'base'; counts num.query.udpout/tcpout
- * and unwanted.replies in 'st' (may be NULL). */
+ * and unwanted.replies in 'st' (may be NULL).  queries_per_port: how
+ * many UDP queries may leave from one source port (outudp.h; 1: a new
+ * random port for each). */
 struct outside *outside_new(struct event_base *base, struct stats *st,
-    uint16_t edns_udp);
+    uint16_t edns_udp, unsigned queries_per_port);
 /* Closes every socket; callbacks are not called. */
 void outside_free(struct outside *o);
 /* Upstream queries in progress. */

@@ -382,7 +382,8 @@ res_new(struct res_shared *sh, struct event_base *base,
 	r->max_neg_ttl = cfg->cache_max_negative_ttl > 0 ?
 	    (uint32_t)cfg->cache_max_negative_ttl : 0;
 	r->max_pending = res_max_pending(cfg->num_threads);
-	r->out = outside_new(base, r->st, r->edns_udp);
+	r->out = outside_new(base, r->st, r->edns_udp,
+	    (unsigned)cfg->outgoing_queries_per_port);
 	if (r->out == NULL) {
 		free(r);
 		return NULL;

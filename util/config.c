@@ -397,6 +397,8 @@ static const struct opt opts[] = {
 	    S(cache_max_negative_ttl), NULL, NULL },
 	{ "edns-buffer-size", CL_SERVER, OPT_INT, "1232", 512, 65535,
 	    S(edns_buffer_size), NULL, NULL },
+	{ "outgoing-queries-per-port", CL_SERVER, OPT_INT, "1", 1,
+	    64, S(outgoing_queries_per_port), NULL, NULL },	/* OUTUDP_MAX_USES */
 	{ "local-zone", CL_SERVER, OPT_LIST2, NULL, 0, 0, S(local_zones),
 	    check_local_zone, "NAME TYPE" },
 	{ "local-data", CL_SERVER, OPT_LIST, NULL, 0, 0, S(local_data),

@@ -77,6 +77,7 @@ struct config {
 	int cache_min_ttl;		/* 0 */
 	int cache_max_negative_ttl;	/* 3600 */
 	int edns_buffer_size;		/* 1232 */
+	int outgoing_queries_per_port;	/* 1: a new UDP port per query */
 	struct cfg_str2list *local_zones;	/* name, type */
 	struct cfg_strlist *local_data;		/* "RR in presentation format" */
 	int so_reuseport;		/* yes */

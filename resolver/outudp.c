@@ -1,0 +1,375 @@
+/*
+ * resolver/outudp.c - shared connected UDP sockets (see outudp.h).
+ *
+ * Sockets are on one of two lists: open (new queries may go on them) and
+ * retired (they only wait for their last query).  A socket with no query
+ * is closed as soon as it is retired, except while its own read callback
+ * runs (busy): then at the callback's end.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/event_struct.h>
+
+#include "resolver/outudp.h"
+#include "util/stats.h"
+
+struct outudp_sock {
+	struct outudp *u;
+	struct outudp_sock *prev, *next;	/* on u->open or u->retired */
+	int fd;
+	struct event ev;
+	struct sockaddr_storage peer;
+	socklen_t peer_len;
+	uint64_t born;			/* monotonic msec */
+	unsigned uses;			/* queries sent */
+	bool retired;
+	bool busy;			/* in its read callback */
+	int err;			/* a send error not yet told */
+	struct outudp_req *reqs;	/* registered, waiting */
+};
+
+struct outudp {
+	struct event_base *base;
+	struct stats *st;
+	unsigned max_uses;		/* queries per socket (port) */
+	struct outudp_sock *open, *retired;
+	size_t nsocks;
+	uint8_t rbuf[65536];
+};
+
+static uint64_t
+now_msec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+struct outudp *
+outudp_new(struct event_base *base, struct stats *st, unsigned max_uses)
+{
+	struct outudp *u = calloc(1, sizeof(*u));
+
+	if (u == NULL)
+		return NULL;
+	u->base = base;
+	u->st = st;
+	u->max_uses = max_uses > 0 ? max_uses : 1;
+	return u;
+}
+
+static void
+list_unlink(struct outudp_sock **head, struct outudp_sock *s)
+{
+	if (s->prev != NULL)
+		s->prev->next = s->next;
+	else
+		*head = s->next;
+	if (s->next != NULL)
+		s->next->prev = s->prev;
+	s->prev = s->next = NULL;
+}
+
+static void
+list_push(struct outudp_sock **head, struct outudp_sock *s)
+{
+	s->prev = NULL;
+	s->next = *head;
+	if (*head != NULL)
+		(*head)->prev = s;
+	*head = s;
+}
+
+static void
+sock_close(struct outudp_sock *s)
+{
+	struct outudp *u = s->u;
+
+	list_unlink(s->retired ? &u->retired : &u->open, s);
+	event_del(&s->ev);
+	close(s->fd);
+	u->nsocks--;
+	free(s);
+}
+
+/* Closed now when nothing needs it any more. */
+static void
+sock_retire(struct outudp_sock *s)
+{
+	if (!s->retired) {
+		list_unlink(&s->u->open, s);
+		list_push(&s->u->retired, s);
+		s->retired = true;
+	}
+	if (s->reqs == NULL && !s->busy)
+		sock_close(s);
+}
+
+static void
+req_unlink(struct outudp_req *r)
+{
+	struct outudp_sock *s = r->s;
+
+	if (r->prev != NULL)
+		r->prev->next = r->next;
+	else
+		s->reqs = r->next;
+	if (r->next != NULL)
+		r->next->prev = r->prev;
+	r->prev = r->next = NULL;
+	r->s = NULL;
+}
+
+/* Every waiting request learns the socket's error; none is left. */
+static void
+sock_fail(struct outudp_sock *s, int err)
+{
+	struct outudp_req *r;
+
+	if (!s->retired) {
+		list_unlink(&s->u->open, s);
+		list_push(&s->u->retired, s);
+		s->retired = true;
+	}
+	while ((r = s->reqs) != NULL) {
+		req_unlink(r);
+		r->cb(r->arg, err, NULL, 0);
+	}
+}
+
+static struct outudp_req *
+req_find(struct outudp_sock *s, uint16_t id)
+{
+	struct outudp_req *r;
+
+	for (r = s->reqs; r != NULL; r = r->next)
+		if (r->id == id)
+			return r;
+	return NULL;
+}
+
+static void
+sock_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct outudp_sock *s = arg;
+	struct outudp *u = s->u;
+	int i;
+
+	(void)what;
+	s->busy = true;
+	if (s->err != 0) {
+		sock_fail(s, s->err);
+		s->err = 0;
+	}
+	/*
+	 * Bounded: other sockets and clients get their turn.  A datagram
+	 * nobody waits for is read too (counted), or the event would fire
+	 * again at once.
+	 */
+	for (i = 0; i < 32 && !(s->retired && s->reqs == NULL); i++) {
+		ssize_t n = recv(fd, u->rbuf, sizeof(u->rbuf), 0);
+		struct outudp_req *r;
+
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK ||
+			    errno == EINTR)
+				break;
+			sock_fail(s, errno);
+			break;
+		}
+		r = n >= 2 ? req_find(s, (uint16_t)(u->rbuf[0] << 8 |
+		    u->rbuf[1])) : NULL;
+		if (r == NULL) {
+			if (u->st != NULL)
+				STAT_INC(u->st, UNWANTED_REPLIES);
+			continue;
+		}
+		r->cb(r->arg, 0, u->rbuf, (size_t)n);
+	}
+	s->busy = false;
+	if (s->retired && s->reqs == NULL)
+		sock_close(s);
+}
+
+static bool
+same_peer(const struct outudp_sock *s, const struct sockaddr *sa,
+    socklen_t salen)
+{
+	if (s->peer.ss_family != sa->sa_family)
+		return false;
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *a = (const void *)&s->peer,
+		    *b = (const void *)sa;
+
+		return a->sin_port == b->sin_port &&
+		    a->sin_addr.s_addr == b->sin_addr.s_addr;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const void *)&s->peer,
+		    *b = (const void *)sa;
+
+		return a->sin6_port == b->sin6_port &&
+		    a->sin6_scope_id == b->sin6_scope_id &&
+		    memcmp(&a->sin6_addr, &b->sin6_addr, 16) == 0;
+	}
+	return s->peer_len == salen && memcmp(&s->peer, sa, salen) == 0;
+}
+
+/* A socket for sa that may carry a query with this ID; else NULL. */
+static struct outudp_sock *
+sock_find(struct outudp *u, const struct sockaddr *sa, socklen_t salen,
+    uint16_t id, uint64_t now)
+{
+	struct outudp_sock *s, *next;
+
+	for (s = u->open; s != NULL; s = next) {
+		next = s->next;
+		if (!same_peer(s, sa, salen))
+			continue;
+		if (now - s->born >= OUTUDP_MAX_AGE_MSEC ||
+		    s->uses >= u->max_uses) {
+			sock_retire(s);
+			continue;
+		}
+		if (req_find(s, id) != NULL) {
+			/* IDs are unique on a socket: a new one for this */
+			sock_retire(s);
+			continue;
+		}
+		return s;
+	}
+	return NULL;
+}
+
+/* Returns the socket, or NULL with *err -1 (local) or an errno. */
+static struct outudp_sock *
+sock_open(struct outudp *u, const struct sockaddr *sa, socklen_t salen,
+    uint64_t now, int *err)
+{
+	struct outudp_sock *s;
+
+	if (salen > sizeof(s->peer)) {
+		*err = EINVAL;
+		return NULL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		*err = -1;
+		return NULL;
+	}
+	s->fd = socket(sa->sa_family, SOCK_DGRAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	if (s->fd < 0) {
+		/* EMFILE under load: not the address's fault */
+		*err = -1;
+		free(s);
+		return NULL;
+	}
+	/* connect() binds a random port (the kernel's ephemeral range) */
+	if (connect(s->fd, sa, salen) < 0) {
+		*err = errno;
+		close(s->fd);
+		free(s);
+		return NULL;
+	}
+	if (event_assign(&s->ev, u->base, s->fd, EV_READ | EV_PERSIST,
+	    sock_read_cb, s) < 0 || event_add(&s->ev, NULL) < 0) {
+		*err = -1;
+		close(s->fd);
+		free(s);
+		return NULL;
+	}
+	s->u = u;
+	memcpy(&s->peer, sa, salen);
+	s->peer_len = salen;
+	s->born = now;
+	list_push(&u->open, s);
+	u->nsocks++;
+	return s;
+}
+
+int
+outudp_send(struct outudp *u, struct outudp_req *r,
+    const struct sockaddr *sa, socklen_t salen, const uint8_t *pkt,
+    size_t len, outudp_cb cb, void *arg)
+{
+	uint64_t now = now_msec();
+	struct outudp_sock *s;
+	uint16_t id;
+	int err = 0;
+
+	outudp_cancel(r);
+	if (len < 2)
+		return EINVAL;
+	id = (uint16_t)(pkt[0] << 8 | pkt[1]);
+	s = sock_find(u, sa, salen, id, now);
+	if (s == NULL && (s = sock_open(u, sa, salen, now, &err)) == NULL)
+		return err;
+	s->uses++;
+	if (send(s->fd, pkt, len, 0) < 0) {
+		/*
+		 * The error may be an earlier query's ICMP error, reported
+		 * once: every query on the socket hears of it, from the
+		 * socket's callback (not from inside this call).
+		 */
+		err = errno;
+		if (s->reqs != NULL) {
+			s->err = err;
+			event_active(&s->ev, EV_READ, 0);
+		}
+		sock_retire(s);
+		return err;
+	}
+	r->s = s;
+	r->id = id;
+	r->cb = cb;
+	r->arg = arg;
+	r->prev = NULL;
+	r->next = s->reqs;
+	if (s->reqs != NULL)
+		s->reqs->prev = r;
+	s->reqs = r;
+	if (s->uses >= u->max_uses)
+		sock_retire(s);
+	return 0;
+}
+
+void
+outudp_cancel(struct outudp_req *r)
+{
+	struct outudp_sock *s = r->s;
+
+	if (s == NULL)
+		return;
+	req_unlink(r);
+	if (s->retired && s->reqs == NULL && !s->busy)
+		sock_close(s);
+}
+
+size_t
+outudp_sockets(const struct outudp *u)
+{
+	return u->nsocks;
+}
+
+void
+outudp_free(struct outudp *u)
+{
+	if (u == NULL)
+		return;
+	while (u->open != NULL)
+		sock_close(u->open);
+	while (u->retired != NULL)
+		sock_close(u->retired);
+	free(u);
+}

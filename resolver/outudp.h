@@ -1,0 +1,83 @@
+/*
+ * resolver/outudp.h - shared connected UDP sockets to upstream servers.
+ *
+ * Every socket is connected to one upstream address from a port the
+ * kernel picks at random, and registered with the event base once.  By
+ * default (max_uses 1, config outgoing-queries-per-port) it carries one
+ * query: a new random source port for every upstream query, as Unbound
+ * does.  That costs five system calls besides the send and the receive:
+ * socket(), connect(), two epoll_ctl() and close().  With max_uses n > 1
+ * the socket carries up to n queries to that address started within
+ * OUTUDP_MAX_AGE_MSEC of its opening, as dnsdist does with its backends;
+ * then it is retired: no new query goes on it, and it is closed when its
+ * last query is answered or cancelled.  An idle socket stays open until
+ * the next query finds it too old.
+ *
+ * Spoofing: an answer must still come from the connected address and
+ * port (the kernel drops the rest), hit the socket's random port and
+ * carry the query's random ID; the caller checks the question too.  With
+ * n > 1 an attacker who learns one port can aim at n queries, so it is
+ * meant for an upstream on a trusted path (loopback, the same LAN).
+ *
+ * Not thread safe: one struct outudp per worker, on its event base.
+ */
+#ifndef CAIRN_RESOLVER_OUTUDP_H
+#define CAIRN_RESOLVER_OUTUDP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct event_base;
+struct stats;
+struct outudp;
+struct outudp_sock;
+
+#define OUTUDP_MAX_USES		64	/* most queries sent on one socket */
+#define OUTUDP_MAX_AGE_MSEC	1000	/* new queries on a socket this long */
+
+/*
+ * A reply whose ID is the request's: err 0, pkt/len the datagram (valid
+ * during the call only); the request stays registered: the caller
+ * cancels it once it is done with it (a reply that fails the caller's
+ * checks leaves it waiting).  A socket error (the ICMP error of the
+ * address, e.g. ECONNREFUSED): err the errno, pkt NULL, and the request
+ * is no longer registered.
+ */
+typedef void (*outudp_cb)(void *arg, int err, const uint8_t *pkt,
+    size_t len);
+
+/* One query on a socket; the caller's memory (embed it). Zero it first. */
+struct outudp_req {
+	struct outudp_sock *s;		/* NULL: not registered */
+	struct outudp_req *prev, *next;
+	uint16_t id;			/* the query's ID, from its packet */
+	outudp_cb cb;
+	void *arg;
+};
+
+/* The sockets of a worker on 'base'; replies with an unknown ID count in
+ * unwanted.replies of 'st' (may be NULL).  NULL on allocation failure. */
+struct outudp *outudp_new(struct event_base *base, struct stats *st,
+    unsigned max_uses);
+
+/* Closes every socket.  No request may be registered any more. */
+void outudp_free(struct outudp *u);
+
+/*
+ * Send the DNS message pkt/len (its first two bytes the ID) to sa and
+ * register r for the reply.  Returns 0; -1 when no socket could be had
+ * here (out of descriptors or memory: not the address's fault); or the
+ * errno of connect() or send() (the address's).
+ */
+int outudp_send(struct outudp *u, struct outudp_req *r,
+    const struct sockaddr *sa, socklen_t salen, const uint8_t *pkt,
+    size_t len, outudp_cb cb, void *arg);
+
+/* Unregister r (nothing when it is not registered). */
+void outudp_cancel(struct outudp_req *r);
+
+/* Open sockets (for tests and statistics). */
+size_t outudp_sockets(const struct outudp *u);
+
+#endif /* CAIRN_RESOLVER_OUTUDP_H */
