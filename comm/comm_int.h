@@ -25,8 +25,15 @@ typedef struct ssl_st SSL;
 
 /* One read into the per-worker buffer is at most this many bytes. */
 #define COMM_READ_BUF		(16 * 1024)
-/* Work bounds per read event: reads, and bytes handed to the module. */
+/*
+ * Work bounds per read event: reads, and bytes handed to the module.  A
+ * TLS read (SSL_read) returns one record, and a client such as dnsperf
+ * sends one or two records per query: the bound for TLS is in records,
+ * enough for a read-ahead buffer full of small ones, so that their
+ * answers leave in one write (output is flushed once per event).
+ */
 #define COMM_READS_PER_EVENT	4
+#define COMM_TLS_RECORDS_PER_EVENT	256
 #define COMM_BYTES_PER_EVENT	(64 * 1024)
 /* Connections accepted per listener event at most. */
 #define COMM_ACCEPTS_PER_EVENT	16

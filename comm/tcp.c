@@ -409,7 +409,8 @@ conn_read(struct comm_conn *c)
 	size_t total = 0;
 	int i;
 
-	for (i = 0; i < COMM_READS_PER_EVENT; i++) {
+	for (i = 0; i < (c->ssl != NULL ? COMM_TLS_RECORDS_PER_EVENT :
+	    COMM_READS_PER_EVENT); i++) {
 		ssize_t n;
 
 		if (!reading_wanted(c))
