@@ -20,8 +20,6 @@ document that no other black-box test showed.
 Each test ends with mem.http.* at 0.
 """
 
-import errno
-import os
 import socket
 import ssl
 import threading
@@ -400,46 +398,8 @@ def test_flooding_connections_do_not_starve_worker(make_cairnd, certs,
 
 # ------------------------------------------------------------ http-nodelay
 
-PIDFD_GETFD = 438      # syscall number, the same on x86-64 and arm64
-
-
 def _tcp_nodelay_of(pid, port):
-    """TCP_NODELAY of each established socket of process pid whose local
-    port is 'port', read on a duplicate of its descriptor (pidfd_getfd:
-    the test started cairnd, so it may)."""
-    import ctypes
-    libc = ctypes.CDLL(None, use_errno=True)
-    inodes = set()
-    with open("/proc/net/tcp") as f:
-        for line in f.readlines()[1:]:
-            p = line.split()
-            if int(p[1].split(":")[1], 16) == port and p[3] == "01":
-                inodes.add(p[9])
-    pidfd = os.pidfd_open(pid)
-    out = []
-    try:
-        for fd in os.listdir("/proc/%d/fd" % pid):
-            try:
-                link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
-            except OSError:
-                continue
-            if not (link.startswith("socket:[") and link[8:-1] in inodes):
-                continue
-            n = libc.syscall(PIDFD_GETFD, pidfd, int(fd), 0)
-            if n < 0:
-                e = ctypes.get_errno()
-                if e in (errno.EPERM, errno.ENOSYS):
-                    pytest.skip("pidfd_getfd: %s" % os.strerror(e))
-                raise OSError(e, "pidfd_getfd")
-            s = socket.socket(fileno=n)
-            try:
-                out.append(s.getsockopt(socket.IPPROTO_TCP,
-                                        socket.TCP_NODELAY))
-            finally:
-                s.close()
-    finally:
-        os.close(pidfd)
-    return out
+    return harness.tcp_sockopt_of(pid, port, socket.TCP_NODELAY)
 
 
 @pytest.mark.parametrize("value,want", [(None, 1), ("yes", 1), ("no", 0)])

@@ -57,21 +57,6 @@ def test_concurrent_queries_share_ports_within_limit(make_cairnd):
     assert st.get("num.query.udpout", 0) >= 48, st
 
 
-def test_default_is_one_query_per_port(make_cairnd):
-    """Without the option every query has a port of its own."""
-    ports = []
-    ups = ScriptedUdpUpstream(lambda q, c: (ports.append(c[1]) or
-                                           [("127.0.0.1",
-                                             answer(q, "192.0.2.5"))]))
-    try:
-        d = make_cairnd(upstream=ups.port)
-        for i in range(12):
-            assert d.udp("d%d.lab." % i) is not None
-    finally:
-        ups.close()
-    assert len(ports) == 12 and len(set(ports)) == 12, ports
-
-
 def test_wrong_id_on_shared_port_is_unwanted(make_cairnd):
     """A reply with an ID nobody waits for, on a shared port, is counted
     in unwanted.replies and the right reply still gets through."""
