@@ -7,7 +7,6 @@ client address for access-control only from a trusted peer, over HTTP/1.1
 and HTTP/2).  Every test ends with mem.http.* at 0 and num.query.https
 equal to the queries resolved."""
 
-import os
 import socket
 import ssl
 import time

@@ -414,7 +414,7 @@ def test_proxied_client_address_is_the_ecs_source(make_cairnd, ups):
     import test_proxy
     a, b = ups
     pp = harness.free_port()
-    d = make_cairnd(server_lines=ECS_LINES +
+    make_cairnd(server_lines=ECS_LINES +
                     "interface: 127.0.0.1@%d\nproxy-protocol-port: %d\n"
                     "access-control: 0.0.0.0/0 allow\n" % (pp, pp),
                     extra=zones(a, b))

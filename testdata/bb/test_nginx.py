@@ -12,7 +12,6 @@ clients connect to nginx from 127.0.0.5 or 127.0.0.3."""
 
 import os
 import shutil
-import time
 
 import dns.message
 import dns.rcode

@@ -15,7 +15,7 @@ import socket
 import subprocess
 
 import harness
-from harness import SLOW, make_query
+from harness import SLOW
 
 
 def _sockets(port):

@@ -11,7 +11,6 @@ listening sockets that count the connections made to them.
 """
 
 import concurrent.futures
-import os
 import socket
 import threading
 import time
