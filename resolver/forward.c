@@ -1238,7 +1238,7 @@ try_udp(struct fwd_query *fq)
 	}
 	err = outudp_send(fq->o->udp, &fq->udp,
 	    (const struct sockaddr *)&a->ss, a->len, fq->qbuf + 2, fq->qlen,
-	    udp_reply_cb, fq);
+	    now_msec(), udp_reply_cb, fq);
 	if (err < 0) {
 		/* EMFILE under load: not worth a line per query */
 		verbose(VERB_DETAIL, "forward: no UDP socket for %s", a->text);

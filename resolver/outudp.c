@@ -13,7 +13,6 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -42,18 +41,8 @@ struct outudp {
 	struct stats *st;
 	unsigned max_uses;		/* queries per socket (port) */
 	struct outudp_sock *open, *retired;
-	size_t nsocks;
 	uint8_t rbuf[65536];
 };
-
-static uint64_t
-now_msec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 struct outudp *
 outudp_new(struct event_base *base, struct stats *st, unsigned max_uses)
@@ -98,19 +87,25 @@ sock_close(struct outudp_sock *s)
 	list_unlink(s->retired ? &u->retired : &u->open, s);
 	event_del(&s->ev);
 	close(s->fd);
-	u->nsocks--;
 	free(s);
 }
 
-/* Closed now when nothing needs it any more. */
+/* No new query goes on s. */
 static void
-sock_retire(struct outudp_sock *s)
+sock_set_retired(struct outudp_sock *s)
 {
 	if (!s->retired) {
 		list_unlink(&s->u->open, s);
 		list_push(&s->u->retired, s);
 		s->retired = true;
 	}
+}
+
+/* Retired, and closed now when nothing needs it any more. */
+static void
+sock_retire(struct outudp_sock *s)
+{
+	sock_set_retired(s);
 	if (s->reqs == NULL && !s->busy)
 		sock_close(s);
 }
@@ -136,11 +131,7 @@ sock_fail(struct outudp_sock *s, int err)
 {
 	struct outudp_req *r;
 
-	if (!s->retired) {
-		list_unlink(&s->u->open, s);
-		list_push(&s->u->retired, s);
-		s->retired = true;
-	}
+	sock_set_retired(s);
 	while ((r = s->reqs) != NULL) {
 		req_unlink(r);
 		r->cb(r->arg, err, NULL, 0);
@@ -294,16 +285,14 @@ sock_open(struct outudp *u, const struct sockaddr *sa, socklen_t salen,
 	s->peer_len = salen;
 	s->born = now;
 	list_push(&u->open, s);
-	u->nsocks++;
 	return s;
 }
 
 int
 outudp_send(struct outudp *u, struct outudp_req *r,
     const struct sockaddr *sa, socklen_t salen, const uint8_t *pkt,
-    size_t len, outudp_cb cb, void *arg)
+    size_t len, uint64_t now, outudp_cb cb, void *arg)
 {
-	uint64_t now = now_msec();
 	struct outudp_sock *s;
 	uint16_t id;
 	int err = 0;
@@ -354,12 +343,6 @@ outudp_cancel(struct outudp_req *r)
 	req_unlink(r);
 	if (s->retired && s->reqs == NULL && !s->busy)
 		sock_close(s);
-}
-
-size_t
-outudp_sockets(const struct outudp *u)
-{
-	return u->nsocks;
 }
 
 void

@@ -66,18 +66,15 @@ void outudp_free(struct outudp *u);
 
 /*
  * Send the DNS message pkt/len (its first two bytes the ID) to sa and
- * register r for the reply.  Returns 0; -1 when no socket could be had
+ * register r for the reply; now: the caller's monotonic clock in msec.  Returns 0; -1 when no socket could be had
  * here (out of descriptors or memory: not the address's fault); or the
  * errno of connect() or send() (the address's).
  */
 int outudp_send(struct outudp *u, struct outudp_req *r,
     const struct sockaddr *sa, socklen_t salen, const uint8_t *pkt,
-    size_t len, outudp_cb cb, void *arg);
+    size_t len, uint64_t now, outudp_cb cb, void *arg);
 
 /* Unregister r (nothing when it is not registered). */
 void outudp_cancel(struct outudp_req *r);
-
-/* Open sockets (for tests and statistics). */
-size_t outudp_sockets(const struct outudp *u);
 
 #endif /* CAIRN_RESOLVER_OUTUDP_H */

@@ -57,6 +57,28 @@ def test_concurrent_queries_share_ports_within_limit(make_cairnd):
     assert st.get("num.query.udpout", 0) >= 48, st
 
 
+def test_port_not_taken_for_new_queries_after_a_second(make_cairnd):
+    """With 64 per port, two queries close together share a port; a query
+    started more than OUTUDP_MAX_AGE_MSEC (1 s) after the socket opened
+    gets a new one."""
+    ports = []
+    ups = ScriptedUdpUpstream(lambda q, c: (ports.append(c[1]) or
+                                           [("127.0.0.1",
+                                             answer(q, "192.0.2.5"))]))
+    try:
+        d = make_cairnd(upstream=ups.port,
+                        server_lines="outgoing-queries-per-port: 64\n")
+        for name in ("a1.lab.", "a2.lab."):
+            assert d.udp(name, timeout=5 * SLOW) is not None
+        time.sleep(1.3)
+        assert d.udp("a3.lab.", timeout=5 * SLOW) is not None
+    finally:
+        ups.close()
+    assert len(ports) == 3
+    assert ports[0] == ports[1], ports
+    assert ports[2] != ports[0], ports
+
+
 def test_wrong_id_on_shared_port_is_unwanted(make_cairnd):
     """A reply with an ID nobody waits for, on a shared port, is counted
     in unwanted.replies and the right reply still gets through."""
