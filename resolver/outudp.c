@@ -1,10 +1,20 @@
 /*
  * resolver/outudp.c - shared connected UDP sockets (see outudp.h).
  *
- * Sockets are on one of two lists: open (new queries may go on them) and
- * retired (they only wait for their last query).  A socket with no query
- * is closed as soon as it is retired, except while its own read callback
- * runs (busy): then at the callback's end.
+ * Sockets are on one of three lists: open (new queries may go on them),
+ * retired (they only wait for their last query) and idle (disconnected,
+ * no port, kept for the next query).  A socket with no query is released
+ * as soon as it is retired, except while its own read callback runs
+ * (busy): then at the callback's end.  Released, it goes idle, or is
+ * closed when it saw an error or the idle list is full.
+ *
+ * connect(AF_UNSPEC) on a UDP socket whose port the kernel chose (no
+ * bind()) takes the port back: the socket leaves the kernel's tables,
+ * and the next connect() binds a new random port, as a new socket's
+ * would.  Datagrams already queued stay: an idle socket's callback reads
+ * and counts them; one read after the socket is reused fails the ID
+ * check here or the question check of the caller.  Late replies and
+ * ICMP errors for the old port find no socket.
  */
 #include "config.h"
 
@@ -31,7 +41,9 @@ struct outudp_sock {
 	uint64_t born;			/* monotonic msec */
 	unsigned uses;			/* queries sent */
 	bool retired;
+	bool idle;			/* on u->idle: disconnected */
 	bool busy;			/* in its read callback */
+	bool broken;			/* saw an error: not reused */
 	int err;			/* a send error not yet told */
 	struct outudp_req *reqs;	/* registered, waiting */
 };
@@ -40,7 +52,8 @@ struct outudp {
 	struct event_base *base;
 	struct stats *st;
 	unsigned max_uses;		/* queries per socket (port) */
-	struct outudp_sock *open, *retired;
+	struct outudp_sock *open, *retired, *idle;
+	unsigned nidle;
 	uint8_t rbuf[65536];
 };
 
@@ -79,15 +92,50 @@ list_push(struct outudp_sock **head, struct outudp_sock *s)
 	*head = s;
 }
 
+static struct outudp_sock **
+sock_list(struct outudp_sock *s)
+{
+	if (s->idle)
+		return &s->u->idle;
+	return s->retired ? &s->u->retired : &s->u->open;
+}
+
 static void
 sock_close(struct outudp_sock *s)
 {
 	struct outudp *u = s->u;
 
-	list_unlink(s->retired ? &u->retired : &u->open, s);
+	list_unlink(sock_list(s), s);
+	if (s->idle)
+		u->nidle--;
 	event_del(&s->ev);
 	close(s->fd);
 	free(s);
+}
+
+/* A socket nothing waits on any more: idle (its port given back) if it
+ * may be reused and there is room, else closed. */
+static void
+sock_release(struct outudp_sock *s)
+{
+	struct outudp *u = s->u;
+	struct sockaddr unspec;
+
+	if (s->broken || u->nidle >= OUTUDP_IDLE_MAX) {
+		sock_close(s);
+		return;
+	}
+	memset(&unspec, 0, sizeof(unspec));
+	unspec.sa_family = AF_UNSPEC;
+	if (connect(s->fd, &unspec, sizeof(unspec)) < 0) {
+		sock_close(s);
+		return;
+	}
+	list_unlink(sock_list(s), s);
+	s->retired = false;
+	s->idle = true;
+	list_push(&u->idle, s);
+	u->nidle++;
 }
 
 /* No new query goes on s. */
@@ -101,13 +149,13 @@ sock_set_retired(struct outudp_sock *s)
 	}
 }
 
-/* Retired, and closed now when nothing needs it any more. */
+/* Retired, and released now when nothing needs it any more. */
 static void
 sock_retire(struct outudp_sock *s)
 {
 	sock_set_retired(s);
 	if (s->reqs == NULL && !s->busy)
-		sock_close(s);
+		sock_release(s);
 }
 
 static void
@@ -131,6 +179,7 @@ sock_fail(struct outudp_sock *s, int err)
 {
 	struct outudp_req *r;
 
+	s->broken = true;
 	sock_set_retired(s);
 	while ((r = s->reqs) != NULL) {
 		req_unlink(r);
@@ -149,6 +198,26 @@ req_find(struct outudp_sock *s, uint16_t id)
 	return NULL;
 }
 
+/* Datagrams that were queued when the socket went idle: read, counted,
+ * dropped.  An error closes the socket. */
+static void
+idle_read(struct outudp_sock *s)
+{
+	struct outudp *u = s->u;
+	int i;
+
+	for (i = 0; i < 32; i++) {
+		if (recv(s->fd, u->rbuf, sizeof(u->rbuf), 0) < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR)
+				sock_close(s);
+			return;
+		}
+		if (u->st != NULL)
+			STAT_INC(u->st, UNWANTED_REPLIES);
+	}
+}
+
 static void
 sock_read_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -157,6 +226,10 @@ sock_read_cb(evutil_socket_t fd, short what, void *arg)
 	int i;
 
 	(void)what;
+	if (s->idle) {
+		idle_read(s);
+		return;
+	}
 	s->busy = true;
 	if (s->err != 0) {
 		sock_fail(s, s->err);
@@ -189,7 +262,7 @@ sock_read_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	s->busy = false;
 	if (s->retired && s->reqs == NULL)
-		sock_close(s);
+		sock_release(s);
 }
 
 static bool
@@ -242,18 +315,14 @@ sock_find(struct outudp *u, const struct sockaddr *sa, socklen_t salen,
 	return NULL;
 }
 
-/* Returns the socket, or NULL with *err -1 (local) or an errno. */
+/* A new socket connected to sa (the kernel binds a random port) and
+ * registered; NULL with *err -1 (local) or connect()'s errno. */
 static struct outudp_sock *
-sock_open(struct outudp *u, const struct sockaddr *sa, socklen_t salen,
-    uint64_t now, int *err)
+sock_new(struct outudp *u, const struct sockaddr *sa, socklen_t salen,
+    int *err)
 {
-	struct outudp_sock *s;
+	struct outudp_sock *s = calloc(1, sizeof(*s));
 
-	if (salen > sizeof(s->peer)) {
-		*err = EINVAL;
-		return NULL;
-	}
-	s = calloc(1, sizeof(*s));
 	if (s == NULL) {
 		*err = -1;
 		return NULL;
@@ -266,7 +335,6 @@ sock_open(struct outudp *u, const struct sockaddr *sa, socklen_t salen,
 		free(s);
 		return NULL;
 	}
-	/* connect() binds a random port (the kernel's ephemeral range) */
 	if (connect(s->fd, sa, salen) < 0) {
 		*err = errno;
 		close(s->fd);
@@ -281,9 +349,61 @@ sock_open(struct outudp *u, const struct sockaddr *sa, socklen_t salen,
 		return NULL;
 	}
 	s->u = u;
+	return s;
+}
+
+/* An idle socket of sa's family, connected to sa (a new random port);
+ * NULL when there is none, or with *err set when connect() failed. */
+static struct outudp_sock *
+sock_reuse(struct outudp *u, const struct sockaddr *sa, socklen_t salen,
+    int *err)
+{
+	struct outudp_sock *s;
+
+	for (s = u->idle; s != NULL; s = s->next)
+		if (s->peer.ss_family == sa->sa_family)
+			break;
+	if (s == NULL)
+		return NULL;
+	if (connect(s->fd, sa, salen) < 0) {
+		*err = errno;
+		sock_close(s);
+		return NULL;
+	}
+	list_unlink(&u->idle, s);
+	u->nidle--;
+	s->idle = false;
+	return s;
+}
+
+/* Returns the socket, or NULL with *err -1 (local) or an errno. */
+static struct outudp_sock *
+sock_open(struct outudp *u, const struct sockaddr *sa, socklen_t salen,
+    uint64_t now, int *err)
+{
+	struct outudp_sock *s;
+
+	if (salen > sizeof(s->peer)) {
+		*err = EINVAL;
+		return NULL;
+	}
+	s = sock_reuse(u, sa, salen, err);
+	if (s == NULL && *err != 0)
+		return NULL;
+	if (s == NULL) {
+		/*
+		 * Idle sockets of the other family give way: sockets in use
+		 * plus idle ones never outnumber the most ever in use.
+		 */
+		if (u->idle != NULL)
+			sock_close(u->idle);
+		if ((s = sock_new(u, sa, salen, err)) == NULL)
+			return NULL;
+	}
 	memcpy(&s->peer, sa, salen);
 	s->peer_len = salen;
 	s->born = now;
+	s->uses = 0;
 	list_push(&u->open, s);
 	return s;
 }
@@ -312,6 +432,7 @@ outudp_send(struct outudp *u, struct outudp_req *r,
 		 * socket's callback (not from inside this call).
 		 */
 		err = errno;
+		s->broken = true;
 		if (s->reqs != NULL) {
 			s->err = err;
 			event_active(&s->ev, EV_READ, 0);
@@ -342,7 +463,7 @@ outudp_cancel(struct outudp_req *r)
 		return;
 	req_unlink(r);
 	if (s->retired && s->reqs == NULL && !s->busy)
-		sock_close(s);
+		sock_release(s);
 }
 
 void
@@ -354,5 +475,7 @@ outudp_free(struct outudp *u)
 		sock_close(u->open);
 	while (u->retired != NULL)
 		sock_close(u->retired);
+	while (u->idle != NULL)
+		sock_close(u->idle);
 	free(u);
 }
