@@ -616,6 +616,8 @@ struct parts {
 	struct comm_port **ports;	/* NULL: keep the old ones */
 	int nports;
 	bool keep_tls;			/* new key unusable: keep d->tls */
+	bool keep_sh;			/* d->sh kept: its edits reset at
+					   the commit */
 };
 
 static void
@@ -653,9 +655,8 @@ parts_build(struct daemon *d, struct parts *p, bool keep_cache)
 	}
 #endif
 	if (keep_cache && d->sh && resolver_same(d->sh_cfg, p->cfg)) {
-		/* run-time local and forward edits go all the same */
 		verbose(VERB_DETAIL, "reload: message cache kept");
-		(void)res_shared_edits_reset(d->sh, p->cfg);
+		p->keep_sh = true;
 	} else {
 		if (keep_cache)
 			log_info("reload: resolver options changed, the "
@@ -761,6 +762,11 @@ reload_now(struct daemon *d, struct config *cfg, bool keep_cache)
 		if (new_ports) {
 			d->ports = p.ports;
 			d->nports = p.nports;
+		}
+		if (p.keep_sh) {
+			/* zones of the new file; run-time edits go all the
+			 * same (not before: a reload that fails keeps them) */
+			(void)res_shared_edits_reset(d->sh, p.cfg);
 		}
 		if (p.sh) {
 			old.sh = d->sh;

@@ -761,6 +761,50 @@ def test_reload_unchanged_drops_edits_keeps_connections(make_cairnd, nsd,
     assert (hits, miss) == ((1, 0) if cmd == "reload_keep_cache" else (0, 1))
 
 
+def test_reload_keep_cache_that_fails_keeps_the_edits(make_cairnd, nsd):
+    """reload_keep_cache with a config whose resolver options are the same
+    (the cache is kept) but with an interface on a port another socket
+    holds: the reload fails once the workers are stopped, so the old
+    configuration stays, and with it the run-time edits (they used to
+    be dropped before the ports were tried)."""
+    import harness
+    held_u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    held_t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        held_u.bind(("127.0.0.1", 0))
+        busy = held_u.getsockname()[1]
+        held_t.bind(("127.0.0.1", busy))
+        held_t.listen(1)
+        d = make_cairnd(upstream=nsd.port, server_lines=(
+            'local-data: "old.test. A 192.0.2.1"\n'))
+        assert d.udp("www.example.lab.").rcode() == dns.rcode.NOERROR
+        assert _ctl(d.conf, "local_data", "edit.test. A 192.0.2.10") == \
+            "ok\n"
+        d.write_config(d.config_text(
+            'local-data: "old.test. A 192.0.2.1"\n'
+            "    interface: 127.0.0.1@%d\n" % busy))
+        failed = d.stderr().count("reload failed")
+        assert _ctl(d.conf, "reload_keep_cache") == "ok\n"
+        harness.wait_until(
+            lambda: d.stderr().count("reload failed") > failed,
+            10 * SLOW, what="the reload to fail")
+        harness.wait_until(lambda: d.udp("old.test.", timeout=0.5)
+                           is not None, 10 * SLOW, what="workers back")
+        r = d.udp("edit.test.")
+        assert r.rcode() == dns.rcode.NOERROR
+        assert r.answer[0][0].address == "192.0.2.10"
+        assert "edit.test." in _ctl(d.conf, "list_local_data")
+        # the cache was kept too
+        before = harness.control_stats(d.conf)
+        assert d.udp("www.example.lab.").rcode() == dns.rcode.NOERROR
+        after = harness.control_stats(d.conf)
+        assert after["total.num.cachehits"] - \
+            before["total.num.cachehits"] == 1
+    finally:
+        held_u.close()
+        held_t.close()
+
+
 # ----------------------------------------------------- dump and load
 
 def _ctl_input(conf, args, data, server=None):
