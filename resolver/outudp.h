@@ -14,9 +14,9 @@
  * A released socket is disconnected (connect() with AF_UNSPEC gives its
  * port back to the kernel) and kept, still registered, for the next
  * query, which connects it again and so gets a new random port.  That
- * saves four of the five system calls a new socket costs besides the
- * send and the receive (socket(), two epoll_ctl(), close(); connect()
- * stays): about half the CPU of a forwarded query.  At most
+ * trades socket(), two epoll_ctl() and close() for one more connect():
+ * 4 system calls per query instead of 7, a third of the CPU of a
+ * forwarded query (h2load 1x100 misses: 31-33 -> 20.5 us).  At most
  * OUTUDP_IDLE_MAX are kept per worker; a socket that saw an error is
  * closed.  Open sockets, in use or kept, never outnumber the most that
  * were ever in use at once.
