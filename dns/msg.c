@@ -41,7 +41,7 @@ soa_minimum(const uint8_t *p, size_t len, const struct dns_rrinfo *rr)
  * none reads a TTL byte or leaves the copy.  Returns 0 if none does.
  */
 static int
-names_read_ttls(const struct dns_msg *m)
+names_read_ttls(const struct dns_msg *m, const uint64_t *qlab)
 {
 	uint8_t forbid[65536 / 8];
 	struct dns_rrinfo rr;
@@ -54,9 +54,8 @@ names_read_ttls(const struct dns_msg *m)
 			forbid[k >> 3] |= (uint8_t)(1u << (k & 7));
 	off = m->qend;
 	for (i = 0; i < m->nttl; i++) {
-		if (dns_pkt_name_ex(m->wire, m->len, off, NULL, NULL, NULL,
-		    forbid) != 0 || dns_pkt_rr(m->wire, m->len, off, &rr,
-		    &off) != 0)
+		if (dns_pkt_rr_at(m->wire, m->len, off, qlab, &rr, &off,
+		    forbid) != 0)
 			return -1;
 		switch (rr.type) {
 		case DNS_T_NS:
@@ -95,6 +94,7 @@ dns_msg_new(const uint8_t *pkt, size_t len, uint32_t min_ttl, uint32_t max_ttl,
 	struct dns_scan s;
 	struct dns_msg *m;
 	struct dns_rrinfo rr;
+	uint64_t qlab[4] = { 0, 0, 0, 0 };
 	const char *dummy;
 	uint16_t flags, i, nttl;
 	uint32_t life = UINT32_MAX, negcap;
@@ -158,11 +158,13 @@ dns_msg_new(const uint8_t *pkt, size_t len, uint32_t min_ttl, uint32_t max_ttl,
 	memcpy(m->wire, pkt, m->len);
 	dns_wr16(m->wire + 10, s.ar_kept);
 	negcap = max_neg_ttl < max_ttl ? max_neg_ttl : max_ttl;
+	dns_question_labels(m->wire, qlab);
 	off = s.qend;
 	for (i = 0; i < nttl; i++) {
 		uint32_t t;
 
-		if (dns_pkt_rr(m->wire, m->len, off, &rr, &off) != 0) {
+		if (dns_pkt_rr_at(m->wire, m->len, off, qlab, &rr,
+		    &off, NULL) != 0) {
 			/* cannot happen: the same bytes passed the scan */
 			free(m);
 			*why = "malformed";
@@ -190,7 +192,7 @@ dns_msg_new(const uint8_t *pkt, size_t len, uint32_t min_ttl, uint32_t max_ttl,
 		if (i < s.an + s.ns && t < life)
 			life = t;
 	}
-	if (names_read_ttls(m) != 0) {
+	if (names_read_ttls(m, qlab) != 0) {
 		free(m);
 		*why = "a name points into a TTL";
 		return NULL;

@@ -80,6 +80,26 @@ int dns_pkt_rr(const uint8_t *pkt, size_t len, size_t off,
     struct dns_rrinfo *rr, size_t *next);
 
 /*
+ * dns_pkt_rr for a caller that knows where the labels of the question
+ * name start (qlab from dns_question_labels, or NULL): an owner name that is
+ * just a pointer to one of them (c0 0c and the like, nearly every
+ * record of an answer) needs no walk, nor does the root (OPT).  Either
+ * is accepted exactly as the walk would: the target is backwards, at
+ * least a header's length in, one hop, and the question name was
+ * checked as a name of at most DNS_MAX_NAME bytes without pointers.
+ * forbid as for dns_pkt_name_ex (it must not cover the question).
+ */
+int dns_pkt_rr_at(const uint8_t *pkt, size_t len, size_t off,
+    const uint64_t *qlab, struct dns_rrinfo *rr, size_t *next,
+    const uint8_t *forbid);
+
+/* Set bit i of qlab (zeroed by the caller) for each label of the
+ * question name that starts at DNS_HDR_LEN + i.  Only for a message
+ * whose question dns_pkt_question (or dns_pkt_scan) accepted, with a
+ * question (QDCOUNT 1). */
+void dns_question_labels(const uint8_t *pkt, uint64_t qlab[4]);
+
+/*
  * Check the header and question of a message: at least a header, QDCOUNT
  * 0 or 1, an uncompressed question name.  *qend gets the offset past
  * the question (12 when QDCOUNT is 0).  Returns 0 or -1.
