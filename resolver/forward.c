@@ -14,6 +14,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <event2/event_struct.h>
 
 #include "dns/wire.h"
 #include "resolver/backoff.h"
@@ -39,12 +41,19 @@ struct outside {
 	uint16_t edns_udp;
 	struct fwd_query *queries;	/* all in progress */
 	size_t nqueries;
+	struct fwd_query *spare;	/* finished ones kept for reuse */
+	size_t nspare;			/* at most FWD_SPARE */
 	uint8_t rnd[256];		/* buffered getrandom output */
 	size_t rnd_pos;
 	struct ups_pool *pool;		/* DoT/DoH connections */
 	struct backoff *bo;		/* upstream addresses that are down */
 	struct outudp *udp;		/* Do53 UDP sockets */
 };
+
+/* Finished queries kept per worker for the next ones (a fwd_query is
+ * over a kilobyte: past glibc's per-thread cache, each malloc and free
+ * of one takes the slow path). */
+#define FWD_SPARE	256
 
 enum fwd_state { FWD_START, FWD_UDP, FWD_TCP_CONNECT, FWD_TCP_WRITE, FWD_TCP_READ,
 	FWD_UPS };	/* FWD_UPS: sent over an encrypted upstream connection */
@@ -60,10 +69,10 @@ struct fwd_query {
 	int fd;			/* TCP */
 	struct event *ev;
 	struct outudp_req udp;	/* UDP; kept waiting during the TCP retry */
-	struct event *timer;
+	struct event *timer;	/* &timer_ev */
+	struct event timer_ev;
 	uint64_t deadline;	/* monotonic msec */
 	uint16_t id;
-	uint8_t qname[DNS_MAX_NAME];
 	size_t qname_len;
 	uint16_t qtype, qclass;
 	bool cd, dnssec_ok;
@@ -71,7 +80,6 @@ struct fwd_query {
 	bool ecs_sent;		/* the current attempt carries it */
 	int ecs_scope;		/* of the reply that matched */
 	struct fwd_ecs ecs;
-	uint8_t qbuf[2 + 512];	/* 2-byte TCP length, then the query */
 	size_t qlen;
 	size_t tcp_done;	/* bytes written, then read */
 	uint8_t lenbuf[2];
@@ -81,6 +89,9 @@ struct fwd_query {
 	int ups_retries;	/* resent after UPS_RETRY, this address */
 	fwd_done_cb cb;
 	void *arg;
+	/* the buffers last: a new query zeroes only what is above them */
+	uint8_t qname[DNS_MAX_NAME];
+	uint8_t qbuf[2 + 512];	/* 2-byte TCP length, then the query */
 };
 
 static uint64_t
@@ -892,8 +903,7 @@ query_unlink_free(struct fwd_query *fq)
 	struct outside *o = fq->o;
 
 	attempt_close(fq);
-	if (fq->timer != NULL)
-		event_free(fq->timer);
+	/* attempt_close took the timer off (pending and active) */
 	fwd_table_release(fq->tab);
 	if (fq->prev != NULL)
 		fq->prev->next = fq->next;
@@ -902,7 +912,13 @@ query_unlink_free(struct fwd_query *fq)
 	if (fq->next != NULL)
 		fq->next->prev = fq->prev;
 	o->nqueries--;
-	free(fq);
+	if (o->nspare < FWD_SPARE) {
+		fq->next = o->spare;
+		o->spare = fq;
+		o->nspare++;
+	} else {
+		free(fq);
+	}
 }
 
 void
@@ -919,6 +935,12 @@ outside_free(struct outside *o)
 		return;
 	while (o->queries != NULL)
 		query_unlink_free(o->queries);
+	while (o->spare != NULL) {
+		struct fwd_query *fq = o->spare;
+
+		o->spare = fq->next;
+		free(fq);
+	}
 	ups_pool_free(o->pool);
 	outudp_free(o->udp);
 	backoff_free(o->bo);
@@ -1496,11 +1518,19 @@ fwd_query_start(struct outside *o, struct fwd_zones *zones,
 	}
 	if (no_cache != NULL)
 		*no_cache = zone->no_cache;
-	fq = calloc(1, sizeof(*fq));
-	if (fq == NULL) {
-		fwd_table_release(tab);
-		return NULL;
+	if (o->spare != NULL) {
+		fq = o->spare;
+		o->spare = fq->next;
+		o->nspare--;
+	} else {
+		fq = malloc(sizeof(*fq));
+		if (fq == NULL) {
+			fwd_table_release(tab);
+			return NULL;
+		}
 	}
+	/* all but qname and qbuf, which are written before they are read */
+	memset(fq, 0, offsetof(struct fwd_query, qname));
 	fq->o = o;
 	fq->tab = tab;
 	fq->zone = zone;
@@ -1518,12 +1548,8 @@ fwd_query_start(struct outside *o, struct fwd_zones *zones,
 	}
 	fq->cb = cb;
 	fq->arg = arg;
-	fq->timer = evtimer_new(o->base, timeout_cb, fq);
-	if (fq->timer == NULL) {
-		fwd_table_release(tab);
-		free(fq);
-		return NULL;
-	}
+	fq->timer = &fq->timer_ev;
+	evtimer_assign(fq->timer, o->base, timeout_cb, fq);
 	fq->next = o->queries;
 	if (o->queries != NULL)
 		o->queries->prev = fq;
@@ -1532,13 +1558,10 @@ fwd_query_start(struct outside *o, struct fwd_zones *zones,
 	/*
 	 * The first attempt may fail at once (e.g. no route to the address);
 	 * the callback must not run before we return, so the first attempt
-	 * starts from the timer at 0 ms.
+	 * starts from the event loop: the timer's callback made active, as
+	 * a timer at 0 ms would, without a trip through the timer heap.
 	 */
 	fq->state = FWD_START;
-	{
-		struct timeval tv = { 0, 0 };
-
-		evtimer_add(fq->timer, &tv);
-	}
+	event_active(fq->timer, EV_TIMEOUT, 1);
 	return fq;
 }
