@@ -87,11 +87,13 @@ names_read_ttls(const struct dns_msg *m, const uint64_t *qlab)
 	return 0;
 }
 
-struct dns_msg *
-dns_msg_new(const uint8_t *pkt, size_t len, uint32_t min_ttl, uint32_t max_ttl,
-    uint32_t max_neg_ttl, const char **why)
+/* dns_msg_new; sp: the scan of pkt, or NULL to make it here */
+static struct dns_msg *
+msg_new(const uint8_t *pkt, size_t len, const struct dns_scan *sp,
+    uint32_t min_ttl, uint32_t max_ttl, uint32_t max_neg_ttl,
+    const char **why)
 {
-	struct dns_scan s;
+	struct dns_scan scan;
 	struct dns_msg *m;
 	struct dns_rrinfo rr;
 	uint64_t qlab[4] = { 0, 0, 0, 0 };
@@ -124,42 +126,45 @@ dns_msg_new(const uint8_t *pkt, size_t len, uint32_t min_ttl, uint32_t max_ttl,
 		*why = "rcode is not cacheable";
 		return NULL;
 	}
-	if (dns_pkt_scan(pkt, len, &s) != 0) {
-		*why = "malformed";
-		return NULL;
+	if (sp == NULL) {
+		if (dns_pkt_scan(pkt, len, &scan) != 0) {
+			*why = "malformed";
+			return NULL;
+		}
+		sp = &scan;
 	}
-	if (s.qend == DNS_HDR_LEN) {
+	if (sp->qend == DNS_HDR_LEN) {
 		*why = "no question";
 		return NULL;
 	}
-	if (s.opt_misplaced) {
+	if (sp->opt_misplaced) {
 		*why = "OPT outside the additional section";
 		return NULL;
 	}
-	if (s.negative && !s.has_soa) {
+	if (sp->negative && !sp->has_soa) {
 		*why = "negative answer without SOA";
 		return NULL;
 	}
-	nttl = (uint16_t)(s.an + s.ns + s.ar_kept);
+	nttl = (uint16_t)(sp->an + sp->ns + sp->ar_kept);
 	/* the OPT (and TSIG/SIG(0)) and all after it are left out; pointers
 	 * only go backwards, so what is kept never refers to them */
-	m = malloc(sizeof(*m) + (size_t)nttl * sizeof(uint16_t) + s.cut_off);
+	m = malloc(sizeof(*m) + (size_t)nttl * sizeof(uint16_t) + sp->cut_off);
 	if (m == NULL) {
 		*why = "out of memory";
 		return NULL;
 	}
 	m->ttl_off = (uint16_t *)(m + 1);
 	m->wire = (uint8_t *)(m->ttl_off + nttl);
-	m->len = s.cut_off;
+	m->len = sp->cut_off;
 	m->nttl = nttl;
-	m->qend = s.qend;
-	m->rcode = s.rcode;
-	m->negative = s.negative;
+	m->qend = sp->qend;
+	m->rcode = sp->rcode;
+	m->negative = sp->negative;
 	memcpy(m->wire, pkt, m->len);
-	dns_wr16(m->wire + 10, s.ar_kept);
+	dns_wr16(m->wire + 10, sp->ar_kept);
 	negcap = max_neg_ttl < max_ttl ? max_neg_ttl : max_ttl;
 	dns_question_labels(m->wire, qlab);
-	off = s.qend;
+	off = sp->qend;
 	for (i = 0; i < nttl; i++) {
 		uint32_t t;
 
@@ -171,9 +176,9 @@ dns_msg_new(const uint8_t *pkt, size_t len, uint32_t min_ttl, uint32_t max_ttl,
 			return NULL;
 		}
 		t = dns_ttl_sane(rr.ttl);
-		if (s.negative) {
-			if (rr.type == DNS_T_SOA && i >= s.an &&
-			    i < s.an + s.ns) {
+		if (sp->negative) {
+			if (rr.type == DNS_T_SOA && i >= sp->an &&
+			    i < sp->an + sp->ns) {
 				uint32_t mn = soa_minimum(m->wire, m->len, &rr);
 
 				if (mn < t)	/* RFC 2308 5 */
@@ -189,7 +194,7 @@ dns_msg_new(const uint8_t *pkt, size_t len, uint32_t min_ttl, uint32_t max_ttl,
 		}
 		dns_wr32(m->wire + rr.ttl_off, t);
 		m->ttl_off[i] = (uint16_t)rr.ttl_off;
-		if (i < s.an + s.ns && t < life)
+		if (i < sp->an + sp->ns && t < life)
 			life = t;
 	}
 	if (names_read_ttls(m, qlab) != 0) {
@@ -198,10 +203,25 @@ dns_msg_new(const uint8_t *pkt, size_t len, uint32_t min_ttl, uint32_t max_ttl,
 		return NULL;
 	}
 	if (life == UINT32_MAX)
-		life = s.negative ? 0 : min_ttl;
+		life = sp->negative ? 0 : min_ttl;
 	m->ttl = life;
 	*why = NULL;
 	return m;
+}
+
+struct dns_msg *
+dns_msg_new(const uint8_t *pkt, size_t len, uint32_t min_ttl, uint32_t max_ttl,
+    uint32_t max_neg_ttl, const char **why)
+{
+	return msg_new(pkt, len, NULL, min_ttl, max_ttl, max_neg_ttl, why);
+}
+
+struct dns_msg *
+dns_msg_new_scanned(const uint8_t *pkt, size_t len, const struct dns_scan *s,
+    uint32_t min_ttl, uint32_t max_ttl, uint32_t max_neg_ttl,
+    const char **why)
+{
+	return msg_new(pkt, len, s, min_ttl, max_ttl, max_neg_ttl, why);
 }
 
 void

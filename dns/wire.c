@@ -686,23 +686,33 @@ dns_query_build(uint8_t *out, size_t cap, uint16_t id, const uint8_t *qname,
 }
 
 bool
-dns_reply_matches(const uint8_t *pkt, size_t len, uint16_t id,
-    const uint8_t *qname, size_t qname_len, uint16_t qtype, uint16_t qclass)
+dns_reply_matches_scan(const uint8_t *pkt, size_t len, uint16_t id,
+    const uint8_t *qname, size_t qname_len, uint16_t qtype, uint16_t qclass,
+    struct dns_scan *s)
 {
-	struct dns_scan s;
 	size_t nl;
 
 	if (pkt == NULL || len < DNS_HDR_LEN || dns_rd16(pkt) != id ||
 	    !(dns_rd16(pkt + 2) & DNS_QR) || DNS_OPCODE(dns_rd16(pkt + 2)) != 0 ||
 	    dns_rd16(pkt + 4) != 1)
 		return false;
-	if (dns_pkt_scan(pkt, len, &s) != 0)
+	if (dns_pkt_scan(pkt, len, s) != 0)
 		return false;
-	nl = s.qend - 4 - DNS_HDR_LEN;
+	nl = s->qend - 4 - DNS_HDR_LEN;
 	if (!dns_name_equal(pkt + DNS_HDR_LEN, nl, qname, qname_len))
 		return false;
-	return dns_rd16(pkt + s.qend - 4) == qtype &&
-	    dns_rd16(pkt + s.qend - 2) == qclass;
+	return dns_rd16(pkt + s->qend - 4) == qtype &&
+	    dns_rd16(pkt + s->qend - 2) == qclass;
+}
+
+bool
+dns_reply_matches(const uint8_t *pkt, size_t len, uint16_t id,
+    const uint8_t *qname, size_t qname_len, uint16_t qtype, uint16_t qclass)
+{
+	struct dns_scan s;
+
+	return dns_reply_matches_scan(pkt, len, id, qname, qname_len, qtype,
+	    qclass, &s);
 }
 
 int64_t

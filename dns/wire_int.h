@@ -156,4 +156,18 @@ struct dns_scan {
  */
 int dns_pkt_scan(const uint8_t *pkt, size_t len, struct dns_scan *s);
 
+/* dns_reply_matches that leaves the scan of the reply in *s (for
+ * dns_msg_new_scanned; not meaningful when it returns false). */
+bool dns_reply_matches_scan(const uint8_t *pkt, size_t len, uint16_t id,
+    const uint8_t *qname, size_t qname_len, uint16_t qtype, uint16_t qclass,
+    struct dns_scan *s);
+
+/* dns_msg_new for a reply whose dns_pkt_scan is at hand (s: of exactly
+ * pkt[0..len), e.g. from dns_reply_matches_scan); the same result
+ * without scanning it again. */
+struct dns_msg;
+struct dns_msg *dns_msg_new_scanned(const uint8_t *pkt, size_t len,
+    const struct dns_scan *s, uint32_t min_ttl, uint32_t max_ttl,
+    uint32_t max_neg_ttl, const char **why);
+
 #endif

@@ -26,6 +26,7 @@
 #include <event2/event_struct.h>
 
 #include "dns/wire.h"
+#include "dns/wire_int.h"
 #include "resolver/backoff.h"
 #include "resolver/forward.h"
 #include "resolver/outudp.h"
@@ -89,6 +90,7 @@ struct fwd_query {
 	int ups_retries;	/* resent after UPS_RETRY, this address */
 	fwd_done_cb cb;
 	void *arg;
+	struct dns_scan scan;	/* of the last reply that passed reply_ok */
 	/* the buffers last: a new query zeroes only what is above them */
 	uint8_t qname[DNS_MAX_NAME];
 	uint8_t qbuf[2 + 512];	/* 2-byte TCP length, then the query */
@@ -983,6 +985,7 @@ query_done(struct fwd_query *fq, const uint8_t *pkt, size_t len)
 	fwd_done_cb cb = fq->cb;
 	void *arg = fq->arg;
 	int scope = pkt != NULL && fq->ecs_sent ? fq->ecs_scope : -1;
+	struct dns_scan scan;
 
 	if (pkt != NULL && fq->state != FWD_START) {
 		const struct fwd_addr *a = &fq->zone->addrs[fq->addr_idx];
@@ -992,8 +995,10 @@ query_done(struct fwd_query *fq, const uint8_t *pkt, size_t len)
 	if (fq->zone->first && (pkt == NULL || (len >= 4 &&
 	    (pkt[3] & 0x0f) == DNS_RCODE_SERVFAIL)) && zone_fall_back(fq))
 		return;
+	if (pkt != NULL)
+		scan = fq->scan;	/* pkt passed reply_ok just now */
 	query_unlink_free(fq);
-	cb(arg, pkt, len, scope);
+	cb(arg, pkt, len, scope, pkt != NULL ? &scan : NULL);
 }
 
 static void try_attempt(struct fwd_query *fq);
@@ -1173,8 +1178,8 @@ reply_ecs_ok(struct fwd_query *fq, const uint8_t *p, size_t n)
 static bool
 reply_ok(struct fwd_query *fq, uint16_t id, const uint8_t *p, size_t n)
 {
-	if (dns_reply_matches(p, n, id, fq->qname, fq->qname_len,
-	    fq->qtype, fq->qclass) && (!fq->ecs_sent ||
+	if (dns_reply_matches_scan(p, n, id, fq->qname, fq->qname_len,
+	    fq->qtype, fq->qclass, &fq->scan) && (!fq->ecs_sent ||
 	    reply_ecs_ok(fq, p, n)))
 		return true;
 	if (fq->o->st != NULL)

@@ -579,7 +579,8 @@ inflight_find(struct resolver *r, const struct cache_key *k, uint64_t hash)
 }
 
 static void
-inflight_done_cb(void *arg, const uint8_t *pkt, size_t len, int ecs_scope)
+inflight_done_cb(void *arg, const uint8_t *pkt, size_t len, int ecs_scope,
+    const struct dns_scan *scan)
 {
 	struct inflight *inf = arg;
 	struct resolver *r = inf->r;
@@ -606,8 +607,8 @@ inflight_done_cb(void *arg, const uint8_t *pkt, size_t len, int ecs_scope)
 	}
 	inflight_unlink(r, inf);	/* new queries start a new one */
 	if (pkt != NULL)
-		msg = dns_msg_new(pkt, len, r->min_ttl, r->max_ttl,
-		    r->max_neg_ttl, &why);
+		msg = dns_msg_new_scanned(pkt, len, scan, r->min_ttl,
+		    r->max_ttl, r->max_neg_ttl, &why);
 	if (pkt != NULL && msg == NULL)
 		verbose(VERB_ALGO, "resolver: reply not cached: %s",
 		    why ? why : "?");
