@@ -44,6 +44,10 @@ struct outside {
 	size_t nqueries;
 	struct fwd_query *spare;	/* finished ones kept for reuse */
 	size_t nspare;			/* at most FWD_SPARE */
+	/* new queries wait here (FIFO) for start_ev, made active when the
+	 * first one comes: one event for all started in a loop turn */
+	struct fwd_query *start_head, *start_tail;
+	struct event start_ev;
 	uint8_t rnd[256];		/* buffered getrandom output */
 	size_t rnd_pos;
 	struct ups_pool *pool;		/* DoT/DoH connections */
@@ -62,6 +66,8 @@ enum fwd_state { FWD_START, FWD_UDP, FWD_TCP_CONNECT, FWD_TCP_WRITE, FWD_TCP_REA
 struct fwd_query {
 	struct outside *o;
 	struct fwd_query *prev, *next;
+	struct fwd_query *sprev, *snext;	/* o->start_head list */
+	bool queued;			/* on that list */
 	struct fwd_table *tab;		/* reference: zone lives in it */
 	const struct fwd_zone *zone;
 	size_t addr_idx;
@@ -810,6 +816,8 @@ fwd_zones_remove(struct fwd_zones *zs, const char *zone, char *err,
 
 /* ------------------------------------------------------------ queries */
 
+static void start_cb(evutil_socket_t fd, short what, void *arg);
+
 struct outside *
 outside_new(struct event_base *base, struct stats *st, uint16_t edns_udp,
     unsigned queries_per_port)
@@ -822,6 +830,7 @@ outside_new(struct event_base *base, struct stats *st, uint16_t edns_udp,
 	o->st = st;
 	o->edns_udp = edns_udp;
 	o->rnd_pos = sizeof(o->rnd);
+	event_assign(&o->start_ev, base, -1, 0, start_cb, o);
 	o->bo = backoff_new();
 	o->pool = o->bo != NULL ? ups_pool_new(base, st, o->bo) : NULL;
 	o->udp = outudp_new(base, st, queries_per_port);
@@ -899,11 +908,29 @@ attempt_close(struct fwd_query *fq)
 	fq->tcp_rlen = 0;
 }
 
+/* Off the list of queries waiting for their first attempt. */
+static void
+start_unlink(struct outside *o, struct fwd_query *fq)
+{
+	if (fq->sprev != NULL)
+		fq->sprev->snext = fq->snext;
+	else
+		o->start_head = fq->snext;
+	if (fq->snext != NULL)
+		fq->snext->sprev = fq->sprev;
+	else
+		o->start_tail = fq->sprev;
+	fq->sprev = fq->snext = NULL;
+	fq->queued = false;
+}
+
 static void
 query_unlink_free(struct fwd_query *fq)
 {
 	struct outside *o = fq->o;
 
+	if (fq->queued)
+		start_unlink(o, fq);
 	attempt_close(fq);
 	/* attempt_close took the timer off (pending and active) */
 	fwd_table_release(fq->tab);
@@ -937,6 +964,7 @@ outside_free(struct outside *o)
 		return;
 	while (o->queries != NULL)
 		query_unlink_free(o->queries);
+	event_del(&o->start_ev);
 	while (o->spare != NULL) {
 		struct fwd_query *fq = o->spare;
 
@@ -1221,6 +1249,23 @@ udp_reply_cb(void *arg, int err, const uint8_t *pkt, size_t n)
 		return;
 	}
 	query_done(fq, pkt, n);
+}
+
+/* The first attempt of each query queued by fwd_query_start, in order
+ * (those queued meanwhile too; a cancelled one has left the queue). */
+static void
+start_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct outside *o = arg;
+
+	(void)fd;
+	(void)what;
+	while (o->start_head != NULL) {
+		struct fwd_query *fq = o->start_head;
+
+		start_unlink(o, fq);
+		start_next(fq);
+	}
 }
 
 static void
@@ -1563,10 +1608,18 @@ fwd_query_start(struct outside *o, struct fwd_zones *zones,
 	/*
 	 * The first attempt may fail at once (e.g. no route to the address);
 	 * the callback must not run before we return, so the first attempt
-	 * starts from the event loop: the timer's callback made active, as
-	 * a timer at 0 ms would, without a trip through the timer heap.
+	 * starts from the event loop, as a timer at 0 ms would: queued for
+	 * start_ev (made active for the first in the queue), in order.
 	 */
 	fq->state = FWD_START;
-	event_active(fq->timer, EV_TIMEOUT, 1);
+	fq->queued = true;
+	fq->sprev = o->start_tail;
+	if (o->start_tail != NULL)
+		o->start_tail->snext = fq;
+	else
+		o->start_head = fq;
+	o->start_tail = fq;
+	if (fq->sprev == NULL)
+		event_active(&o->start_ev, EV_TIMEOUT, 1);
 	return fq;
 }
