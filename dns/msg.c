@@ -71,17 +71,17 @@ names_read_ttls(const struct dns_msg *m, const uint64_t *qlab)
 			skip = 6;
 			break;
 		case DNS_T_SOA:
-			if (dns_pkt_name_ex(m->wire, m->len, rr.rdata_off,
-			    NULL, NULL, &o, forbid) != 0 ||
-			    dns_pkt_name_ex(m->wire, m->len, o, NULL, NULL,
-			    NULL, forbid) != 0)
+			if (dns_pkt_name_at(m->wire, m->len, rr.rdata_off,
+			    &o, forbid, qlab) != 0 ||
+			    dns_pkt_name_at(m->wire, m->len, o, NULL, forbid,
+			    qlab) != 0)
 				return -1;
 			continue;
 		default:
 			continue;
 		}
-		if (rr.rdlen < skip + 1 || dns_pkt_name_ex(m->wire, m->len,
-		    rr.rdata_off + skip, NULL, NULL, NULL, forbid) != 0)
+		if (rr.rdlen < skip + 1 || dns_pkt_name_at(m->wire, m->len,
+		    rr.rdata_off + skip, NULL, forbid, qlab) != 0)
 			return -1;
 	}
 	return 0;

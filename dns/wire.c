@@ -55,9 +55,24 @@ bits_any(const uint8_t *map, size_t a, size_t b)
 	return (map[j] & hi) != 0;
 }
 
-int
-dns_pkt_name_ex(const uint8_t *pkt, size_t len, size_t off, uint8_t *out,
-    size_t *outlen, size_t *next, const uint8_t *forbid)
+/* The offset past the root label of the question name whose label
+ * starts qlab marks (dns_question_labels): its highest bit. */
+static inline size_t
+qname_end(const uint64_t *qlab)
+{
+	int w = 3;
+
+	while (w > 0 && qlab[w] == 0)
+		w--;
+	return DNS_HDR_LEN + (size_t)w * 64 +
+	    (size_t)(63 - __builtin_clzll(qlab[w])) + 1;
+}
+
+/* dns_pkt_name_ex; qlab (or NULL) as for dns_pkt_rr_at: a pointer to a
+ * label of the question name takes the rest of it as it is. */
+static int
+name_walk(const uint8_t *pkt, size_t len, size_t off, uint8_t *out,
+    size_t *outlen, size_t *next, const uint8_t *forbid, const uint64_t *qlab)
 {
 	size_t pos = off, seg = off, nlen = 0, end = 0;
 	int hops = 0;
@@ -88,6 +103,24 @@ dns_pkt_name_ex(const uint8_t *pkt, size_t len, size_t off, uint8_t *out,
 				end = pos + 2;
 				jumped = true;
 			}
+			if (qlab != NULL && t - DNS_HDR_LEN < 256 &&
+			    (qlab[(t - DNS_HDR_LEN) / 64] &
+			    (1ULL << ((t - DNS_HDR_LEN) % 64)))) {
+				/* what the walk would read: labels without
+				 * pointers, in bounds, up to the root; it
+				 * fails only on the length or a forbidden
+				 * byte */
+				size_t qe = qname_end(qlab);
+
+				if (nlen + (qe - t) > DNS_MAX_NAME ||
+				    (forbid != NULL &&
+				    bits_any(forbid, t, qe - 1)))
+					return -1;
+				if (out != NULL)
+					memcpy(out + nlen, pkt + t, qe - t);
+				nlen += qe - t;
+				goto done;
+			}
 			pos = seg = t;
 			continue;
 		}
@@ -106,11 +139,26 @@ dns_pkt_name_ex(const uint8_t *pkt, size_t len, size_t off, uint8_t *out,
 		return -1;
 	if (!jumped)
 		end = pos;
+done:
 	if (outlen != NULL)
 		*outlen = nlen;
 	if (next != NULL)
 		*next = end;
 	return 0;
+}
+
+int
+dns_pkt_name_ex(const uint8_t *pkt, size_t len, size_t off, uint8_t *out,
+    size_t *outlen, size_t *next, const uint8_t *forbid)
+{
+	return name_walk(pkt, len, off, out, outlen, next, forbid, NULL);
+}
+
+int
+dns_pkt_name_at(const uint8_t *pkt, size_t len, size_t off, size_t *next,
+    const uint8_t *forbid, const uint64_t *qlab)
+{
+	return name_walk(pkt, len, off, NULL, NULL, next, forbid, qlab);
 }
 
 /*
@@ -147,8 +195,9 @@ dns_pkt_rr_at(const uint8_t *pkt, size_t len, size_t off, const uint64_t *qlab,
 		size_t t = ((size_t)(pkt[off] & 0x3f) << 8 | pkt[off + 1]) -
 		    DNS_HDR_LEN;
 
-		/* a pointer to a label of the question name: no walk */
-		if (qlab != NULL && t < 256 &&
+		/* a pointer back to a label of the question name: no
+		 * walk (off may be in the question itself) */
+		if (qlab != NULL && t < 256 && t + DNS_HDR_LEN < off &&
 		    (qlab[t / 64] & (1ULL << (t % 64))) &&
 		    (forbid == NULL || !bits_any(forbid, off, off + 1)))
 			return rr_fixed(pkt, len, off + 2, rr, next);
@@ -157,7 +206,7 @@ dns_pkt_rr_at(const uint8_t *pkt, size_t len, size_t off, const uint64_t *qlab,
 		/* the root (OPT records): what the walk would find */
 		return rr_fixed(pkt, len, off + 1, rr, next);
 	}
-	if (dns_pkt_name_ex(pkt, len, off, NULL, NULL, &p, forbid) != 0)
+	if (name_walk(pkt, len, off, NULL, NULL, &p, forbid, qlab) != 0)
 		return -1;
 	return rr_fixed(pkt, len, p, rr, next);
 }
@@ -253,6 +302,7 @@ scan_rr(const uint8_t *pkt, size_t len, size_t off, const uint64_t *qlab,
 	}
 	if (qlab == NULL || (pkt[off] & 0xc0) != 0xc0)
 		return dns_pkt_rr_at(pkt, len, off, qlab, rr, next, NULL);
+	/* off is past the question: the target is before it */
 	t = ((size_t)(pkt[off] & 0x3f) << 8 | pkt[off + 1]) - DNS_HDR_LEN;
 	if (t >= 256 || !(qlab[t / 64] & (1ULL << (t % 64))))
 		return dns_pkt_rr_at(pkt, len, off, qlab, rr, next, NULL);

@@ -74,6 +74,13 @@ int dns_pkt_name(const uint8_t *pkt, size_t len, size_t off, uint8_t *out,
 int dns_pkt_name_ex(const uint8_t *pkt, size_t len, size_t off, uint8_t *out,
     size_t *outlen, size_t *next, const uint8_t *forbid);
 
+/* dns_pkt_name_ex without the name itself, for a caller that knows
+ * where the labels of the question name start (qlab as for
+ * dns_pkt_rr_at, or NULL): a pointer to one of them is not followed
+ * label by label; same result. */
+int dns_pkt_name_at(const uint8_t *pkt, size_t len, size_t off, size_t *next,
+    const uint8_t *forbid, const uint64_t *qlab);
+
 /* Read the RR at 'off' into *rr (rdata bounds checked); *next past it.
  * Returns 0 or -1. */
 int dns_pkt_rr(const uint8_t *pkt, size_t len, size_t off,
@@ -82,9 +89,10 @@ int dns_pkt_rr(const uint8_t *pkt, size_t len, size_t off,
 /*
  * dns_pkt_rr for a caller that knows where the labels of the question
  * name start (qlab from dns_question_labels, or NULL): an owner name that is
- * just a pointer to one of them (c0 0c and the like, nearly every
- * record of an answer) needs no walk, nor does the root (OPT).  Either
- * is accepted exactly as the walk would: the target is backwards, at
+ * just a pointer back to one of them (c0 0c and the like, nearly every
+ * record of an answer) needs no walk, nor does the root (OPT), nor
+ * the rest of a name once it points at one (dns_pkt_name_at).  Each is
+ * accepted exactly as the walk would: the target is backwards, at
  * least a header's length in, one hop, and the question name was
  * checked as a name of at most DNS_MAX_NAME bytes without pointers.
  * forbid as for dns_pkt_name_ex (it must not cover the question).
