@@ -45,13 +45,20 @@ names_read_ttls(const struct dns_msg *m, const uint64_t *qlab)
 {
 	uint8_t forbid[65536 / 8];
 	struct dns_rrinfo rr;
-	size_t off, o, k, skip;
+	size_t off, o, skip;
 	uint16_t i;
 
 	memset(forbid, 0, (m->len >> 3) + 1);
-	for (i = 0; i < m->nttl; i++)
-		for (k = m->ttl_off[i]; k < (size_t)m->ttl_off[i] + 4; k++)
-			forbid[k >> 3] |= (uint8_t)(1u << (k & 7));
+	for (i = 0; i < m->nttl; i++) {
+		/* the 4 bits from ttl_off[i]: in one byte or two (the TTL
+		 * ends inside the copy, so the second byte is cleared) */
+		size_t k = m->ttl_off[i];
+		unsigned v = 0xfu << (k & 7);
+
+		forbid[k >> 3] |= (uint8_t)v;
+		if (v > 0xff)
+			forbid[(k >> 3) + 1] |= (uint8_t)(v >> 8);
+	}
 	off = m->qend;
 	for (i = 0; i < m->nttl; i++) {
 		if (dns_pkt_rr_at(m->wire, m->len, off, qlab, &rr, &off,
