@@ -48,6 +48,16 @@ struct outside {
 	 * first one comes: one event for all started in a loop turn */
 	struct fwd_query *start_head, *start_tail;
 	struct event start_ev;
+	/*
+	 * UDP attempts waiting their FWD_UDP_TIMEOUT_MSEC: all wait as
+	 * long, so the order they were sent in is the order they expire in
+	 * (a FIFO, linked by tprev/tnext).  One timer, udp_ev, armed for
+	 * the head when it is not pending; an attempt that gets its reply
+	 * only leaves the list (no timer heap work per query).
+	 */
+	struct fwd_query *udp_head, *udp_tail;
+	struct event udp_ev;
+	bool udp_armed;			/* udp_ev pending */
 	uint8_t rnd[256];		/* buffered getrandom output */
 	size_t rnd_pos;
 	struct ups_pool *pool;		/* DoT/DoH connections */
@@ -68,6 +78,10 @@ struct fwd_query {
 	struct fwd_query *prev, *next;
 	struct fwd_query *sprev, *snext;	/* o->start_head list */
 	bool queued;			/* on that list */
+	struct fwd_query *tprev, *tnext;	/* o->udp_head list */
+	uint64_t tdeadline;		/* on it: expires then (msec) */
+	bool tlisted;			/* on it */
+	bool timer_on;			/* timer added (and not fired) */
 	struct fwd_table *tab;		/* reference: zone lives in it */
 	const struct fwd_zone *zone;
 	size_t addr_idx;
@@ -817,6 +831,7 @@ fwd_zones_remove(struct fwd_zones *zs, const char *zone, char *err,
 /* ------------------------------------------------------------ queries */
 
 static void start_cb(evutil_socket_t fd, short what, void *arg);
+static void udp_timeout_cb(evutil_socket_t fd, short what, void *arg);
 
 struct outside *
 outside_new(struct event_base *base, struct stats *st, uint16_t edns_udp,
@@ -831,6 +846,7 @@ outside_new(struct event_base *base, struct stats *st, uint16_t edns_udp,
 	o->edns_udp = edns_udp;
 	o->rnd_pos = sizeof(o->rnd);
 	event_assign(&o->start_ev, base, -1, 0, start_cb, o);
+	evtimer_assign(&o->udp_ev, base, udp_timeout_cb, o);
 	o->bo = backoff_new();
 	o->pool = o->bo != NULL ? ups_pool_new(base, st, o->bo) : NULL;
 	o->udp = outudp_new(base, st, queries_per_port);
@@ -884,6 +900,30 @@ udp_keep_close(struct fwd_query *fq)
 	outudp_cancel(&fq->udp);
 }
 
+/* The attempt's timeout off: its timer, or its place in the UDP list. */
+static void
+timer_stop(struct fwd_query *fq)
+{
+	struct outside *o = fq->o;
+
+	if (fq->tlisted) {
+		if (fq->tprev != NULL)
+			fq->tprev->tnext = fq->tnext;
+		else
+			o->udp_head = fq->tnext;
+		if (fq->tnext != NULL)
+			fq->tnext->tprev = fq->tprev;
+		else
+			o->udp_tail = fq->tprev;
+		fq->tprev = fq->tnext = NULL;
+		fq->tlisted = false;
+	}
+	if (fq->timer_on) {
+		evtimer_del(fq->timer);
+		fq->timer_on = false;
+	}
+}
+
 static void
 attempt_close(struct fwd_query *fq)
 {
@@ -896,8 +936,7 @@ attempt_close(struct fwd_query *fq)
 		event_free(fq->ev);
 		fq->ev = NULL;
 	}
-	if (fq->timer != NULL)
-		evtimer_del(fq->timer);
+	timer_stop(fq);
 	if (fq->fd >= 0) {
 		close(fq->fd);
 		fq->fd = -1;
@@ -965,6 +1004,7 @@ outside_free(struct outside *o)
 	while (o->queries != NULL)
 		query_unlink_free(o->queries);
 	event_del(&o->start_ev);
+	event_del(&o->udp_ev);
 	while (o->spare != NULL) {
 		struct fwd_query *fq = o->spare;
 
@@ -1104,18 +1144,54 @@ addr_failed(struct fwd_query *fq)
 	next_addr(fq);
 }
 
+/* Arm udp_ev for the head of the UDP list (if any) at 'now'. */
+static void
+udp_arm(struct outside *o, uint64_t now)
+{
+	uint64_t msec;
+	struct timeval tv;
+
+	if (o->udp_head == NULL)
+		return;
+	msec = o->udp_head->tdeadline > now ? o->udp_head->tdeadline - now : 0;
+	tv.tv_sec = (time_t)(msec / 1000);
+	tv.tv_usec = (suseconds_t)((msec % 1000) * 1000);
+	if (evtimer_add(&o->udp_ev, &tv) == 0)
+		o->udp_armed = true;
+}
+
+/* The attempt's timeout in msec (at most what is left of the query's
+ * deadline); replaces one set before.  A full UDP wait joins the UDP
+ * list, any other gets the query's own timer. */
 static void
 timer_arm(struct fwd_query *fq, uint64_t msec)
 {
+	struct outside *o = fq->o;
 	uint64_t now = now_msec(), left;
 	struct timeval tv;
 
+	timer_stop(fq);
 	left = fq->deadline > now ? fq->deadline - now : 0;
 	if (msec > left)
 		msec = left;
+	if (msec == FWD_UDP_TIMEOUT_MSEC) {
+		fq->tdeadline = now + msec;
+		fq->tprev = o->udp_tail;
+		fq->tnext = NULL;
+		if (o->udp_tail != NULL)
+			o->udp_tail->tnext = fq;
+		else
+			o->udp_head = fq;
+		o->udp_tail = fq;
+		fq->tlisted = true;
+		if (!o->udp_armed)
+			udp_arm(o, now);
+		return;
+	}
 	tv.tv_sec = (time_t)(msec / 1000);
 	tv.tv_usec = (suseconds_t)((msec % 1000) * 1000);
 	evtimer_add(fq->timer, &tv);
+	fq->timer_on = true;
 }
 
 /* Grow the 16-bit RDLENGTH at p by n. */
@@ -1268,13 +1344,10 @@ start_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* The attempt's time is over. */
 static void
-timeout_cb(evutil_socket_t fd, short what, void *arg)
+attempt_timeout(struct fwd_query *fq)
 {
-	struct fwd_query *fq = arg;
-
-	(void)fd;
-	(void)what;
 	if (fq->state == FWD_START) {
 		start_next(fq);
 		return;
@@ -1288,6 +1361,39 @@ timeout_cb(evutil_socket_t fd, short what, void *arg)
 	verbose(VERB_ALGO, "forward: %s: timeout",
 	    fq->zone->addrs[fq->addr_idx].text);
 	addr_failed(fq);
+}
+
+static void
+timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct fwd_query *fq = arg;
+
+	(void)fd;
+	(void)what;
+	fq->timer_on = false;
+	attempt_timeout(fq);
+}
+
+/* udp_ev: every UDP attempt whose wait is over, oldest first (those the
+ * handling adds go to the tail, not yet due); then the timer again for
+ * the new head. */
+static void
+udp_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct outside *o = arg;
+	uint64_t now = now_msec();
+
+	(void)fd;
+	(void)what;
+	o->udp_armed = false;
+	while (o->udp_head != NULL && o->udp_head->tdeadline <= now) {
+		struct fwd_query *fq = o->udp_head;
+
+		timer_stop(fq);
+		attempt_timeout(fq);
+	}
+	if (!o->udp_armed)
+		udp_arm(o, now);
 }
 
 static int
@@ -1448,7 +1554,7 @@ try_tcp(struct fwd_query *fq, bool keep_udp)
 			close(fq->fd);
 			fq->fd = -1;
 		}
-		evtimer_del(fq->timer);
+		timer_stop(fq);
 		free(fq->tcp_rbuf);
 		fq->tcp_rbuf = NULL;
 		fq->tcp_done = 0;
