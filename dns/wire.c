@@ -247,6 +247,8 @@ dns_name_equal(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 
 	if (alen != blen)
 		return false;
+	if (memcmp(a, b, alen) == 0)
+		return true;	/* the usual case: the same letter case */
 	for (i = 0; i < alen; i++)
 		if (lc(a[i]) != lc(b[i]))
 			return false;
