@@ -41,22 +41,28 @@ soa_minimum(const uint8_t *p, size_t len, const struct dns_rrinfo *rr)
  * none reads a TTL byte or leaves the copy.  Returns 0 if none does.
  */
 static int
-names_read_ttls(const struct dns_msg *m)
+names_read_ttls(const struct dns_msg *m, const uint64_t *qlab)
 {
 	uint8_t forbid[65536 / 8];
 	struct dns_rrinfo rr;
-	size_t off, o, k, skip;
+	size_t off, o, skip;
 	uint16_t i;
 
 	memset(forbid, 0, (m->len >> 3) + 1);
-	for (i = 0; i < m->nttl; i++)
-		for (k = m->ttl_off[i]; k < (size_t)m->ttl_off[i] + 4; k++)
-			forbid[k >> 3] |= (uint8_t)(1u << (k & 7));
+	for (i = 0; i < m->nttl; i++) {
+		/* the 4 bits from ttl_off[i]: in one byte or two (the TTL
+		 * ends inside the copy, so the second byte is cleared) */
+		size_t k = m->ttl_off[i];
+		unsigned v = 0xfu << (k & 7);
+
+		forbid[k >> 3] |= (uint8_t)v;
+		if (v > 0xff)
+			forbid[(k >> 3) + 1] |= (uint8_t)(v >> 8);
+	}
 	off = m->qend;
 	for (i = 0; i < m->nttl; i++) {
-		if (dns_pkt_name_ex(m->wire, m->len, off, NULL, NULL, NULL,
-		    forbid) != 0 || dns_pkt_rr(m->wire, m->len, off, &rr,
-		    &off) != 0)
+		if (dns_pkt_rr_at(m->wire, m->len, off, qlab, &rr, &off,
+		    forbid) != 0)
 			return -1;
 		switch (rr.type) {
 		case DNS_T_NS:
@@ -72,29 +78,32 @@ names_read_ttls(const struct dns_msg *m)
 			skip = 6;
 			break;
 		case DNS_T_SOA:
-			if (dns_pkt_name_ex(m->wire, m->len, rr.rdata_off,
-			    NULL, NULL, &o, forbid) != 0 ||
-			    dns_pkt_name_ex(m->wire, m->len, o, NULL, NULL,
-			    NULL, forbid) != 0)
+			if (dns_pkt_name_at(m->wire, m->len, rr.rdata_off,
+			    &o, forbid, qlab) != 0 ||
+			    dns_pkt_name_at(m->wire, m->len, o, NULL, forbid,
+			    qlab) != 0)
 				return -1;
 			continue;
 		default:
 			continue;
 		}
-		if (rr.rdlen < skip + 1 || dns_pkt_name_ex(m->wire, m->len,
-		    rr.rdata_off + skip, NULL, NULL, NULL, forbid) != 0)
+		if (rr.rdlen < skip + 1 || dns_pkt_name_at(m->wire, m->len,
+		    rr.rdata_off + skip, NULL, forbid, qlab) != 0)
 			return -1;
 	}
 	return 0;
 }
 
-struct dns_msg *
-dns_msg_new(const uint8_t *pkt, size_t len, uint32_t min_ttl, uint32_t max_ttl,
-    uint32_t max_neg_ttl, const char **why)
+/* dns_msg_new; sp: the scan of pkt, or NULL to make it here */
+static struct dns_msg *
+msg_new(const uint8_t *pkt, size_t len, const struct dns_scan *sp,
+    uint32_t min_ttl, uint32_t max_ttl, uint32_t max_neg_ttl,
+    const char **why)
 {
-	struct dns_scan s;
+	struct dns_scan scan;
 	struct dns_msg *m;
 	struct dns_rrinfo rr;
+	uint64_t qlab[4] = { 0, 0, 0, 0 };
 	const char *dummy;
 	uint16_t flags, i, nttl;
 	uint32_t life = UINT32_MAX, negcap;
@@ -124,54 +133,59 @@ dns_msg_new(const uint8_t *pkt, size_t len, uint32_t min_ttl, uint32_t max_ttl,
 		*why = "rcode is not cacheable";
 		return NULL;
 	}
-	if (dns_pkt_scan(pkt, len, &s) != 0) {
-		*why = "malformed";
-		return NULL;
+	if (sp == NULL) {
+		if (dns_pkt_scan(pkt, len, &scan) != 0) {
+			*why = "malformed";
+			return NULL;
+		}
+		sp = &scan;
 	}
-	if (s.qend == DNS_HDR_LEN) {
+	if (sp->qend == DNS_HDR_LEN) {
 		*why = "no question";
 		return NULL;
 	}
-	if (s.opt_misplaced) {
+	if (sp->opt_misplaced) {
 		*why = "OPT outside the additional section";
 		return NULL;
 	}
-	if (s.negative && !s.has_soa) {
+	if (sp->negative && !sp->has_soa) {
 		*why = "negative answer without SOA";
 		return NULL;
 	}
-	nttl = (uint16_t)(s.an + s.ns + s.ar_kept);
+	nttl = (uint16_t)(sp->an + sp->ns + sp->ar_kept);
 	/* the OPT (and TSIG/SIG(0)) and all after it are left out; pointers
 	 * only go backwards, so what is kept never refers to them */
-	m = malloc(sizeof(*m) + (size_t)nttl * sizeof(uint16_t) + s.cut_off);
+	m = malloc(sizeof(*m) + (size_t)nttl * sizeof(uint16_t) + sp->cut_off);
 	if (m == NULL) {
 		*why = "out of memory";
 		return NULL;
 	}
 	m->ttl_off = (uint16_t *)(m + 1);
 	m->wire = (uint8_t *)(m->ttl_off + nttl);
-	m->len = s.cut_off;
+	m->len = sp->cut_off;
 	m->nttl = nttl;
-	m->qend = s.qend;
-	m->rcode = s.rcode;
-	m->negative = s.negative;
+	m->qend = sp->qend;
+	m->rcode = sp->rcode;
+	m->negative = sp->negative;
 	memcpy(m->wire, pkt, m->len);
-	dns_wr16(m->wire + 10, s.ar_kept);
+	dns_wr16(m->wire + 10, sp->ar_kept);
 	negcap = max_neg_ttl < max_ttl ? max_neg_ttl : max_ttl;
-	off = s.qend;
+	dns_question_labels(m->wire, qlab);
+	off = sp->qend;
 	for (i = 0; i < nttl; i++) {
 		uint32_t t;
 
-		if (dns_pkt_rr(m->wire, m->len, off, &rr, &off) != 0) {
+		if (dns_pkt_rr_at(m->wire, m->len, off, qlab, &rr,
+		    &off, NULL) != 0) {
 			/* cannot happen: the same bytes passed the scan */
 			free(m);
 			*why = "malformed";
 			return NULL;
 		}
 		t = dns_ttl_sane(rr.ttl);
-		if (s.negative) {
-			if (rr.type == DNS_T_SOA && i >= s.an &&
-			    i < s.an + s.ns) {
+		if (sp->negative) {
+			if (rr.type == DNS_T_SOA && i >= sp->an &&
+			    i < sp->an + sp->ns) {
 				uint32_t mn = soa_minimum(m->wire, m->len, &rr);
 
 				if (mn < t)	/* RFC 2308 5 */
@@ -187,19 +201,34 @@ dns_msg_new(const uint8_t *pkt, size_t len, uint32_t min_ttl, uint32_t max_ttl,
 		}
 		dns_wr32(m->wire + rr.ttl_off, t);
 		m->ttl_off[i] = (uint16_t)rr.ttl_off;
-		if (i < s.an + s.ns && t < life)
+		if (i < sp->an + sp->ns && t < life)
 			life = t;
 	}
-	if (names_read_ttls(m) != 0) {
+	if (names_read_ttls(m, qlab) != 0) {
 		free(m);
 		*why = "a name points into a TTL";
 		return NULL;
 	}
 	if (life == UINT32_MAX)
-		life = s.negative ? 0 : min_ttl;
+		life = sp->negative ? 0 : min_ttl;
 	m->ttl = life;
 	*why = NULL;
 	return m;
+}
+
+struct dns_msg *
+dns_msg_new(const uint8_t *pkt, size_t len, uint32_t min_ttl, uint32_t max_ttl,
+    uint32_t max_neg_ttl, const char **why)
+{
+	return msg_new(pkt, len, NULL, min_ttl, max_ttl, max_neg_ttl, why);
+}
+
+struct dns_msg *
+dns_msg_new_scanned(const uint8_t *pkt, size_t len, const struct dns_scan *s,
+    uint32_t min_ttl, uint32_t max_ttl, uint32_t max_neg_ttl,
+    const char **why)
+{
+	return msg_new(pkt, len, s, min_ttl, max_ttl, max_neg_ttl, why);
 }
 
 void

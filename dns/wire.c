@@ -38,15 +38,51 @@ dns_pkt_name(const uint8_t *pkt, size_t len, size_t off, uint8_t *out,
 	return dns_pkt_name_ex(pkt, len, off, out, outlen, next, NULL);
 }
 
-int
-dns_pkt_name_ex(const uint8_t *pkt, size_t len, size_t off, uint8_t *out,
-    size_t *outlen, size_t *next, const uint8_t *forbid)
+/* Any bit of map[a..b] (offsets, a <= b) set?  A byte at a time. */
+static inline bool
+bits_any(const uint8_t *map, size_t a, size_t b)
+{
+	size_t i = a >> 3, j = b >> 3;
+	unsigned lo = (0xffu << (a & 7)) & 0xffu, hi = 0xffu >> (7 - (b & 7));
+
+	if (i == j)
+		return (map[i] & lo & hi) != 0;
+	if (map[i] & lo)
+		return true;
+	for (i++; i < j; i++)
+		if (map[i] != 0)
+			return true;
+	return (map[j] & hi) != 0;
+}
+
+/* The offset past the root label of the question name whose label
+ * starts qlab marks (dns_question_labels): its highest bit. */
+static inline size_t
+qname_end(const uint64_t *qlab)
+{
+	int w = 3;
+
+	while (w > 0 && qlab[w] == 0)
+		w--;
+	return DNS_HDR_LEN + (size_t)w * 64 +
+	    (size_t)(63 - __builtin_clzll(qlab[w])) + 1;
+}
+
+/* dns_pkt_name_ex; qlab (or NULL) as for dns_pkt_rr_at: a pointer to a
+ * label of the question name takes the rest of it as it is. */
+static int
+name_walk(const uint8_t *pkt, size_t len, size_t off, uint8_t *out,
+    size_t *outlen, size_t *next, const uint8_t *forbid, const uint64_t *qlab)
 {
 	size_t pos = off, seg = off, nlen = 0, end = 0;
 	int hops = 0;
 	bool jumped = false;
 	uint8_t c;
 
+	/* the bytes read from seg on are contiguous up to the pointer or
+	 * the root label that ends the segment: forbid is checked over
+	 * that run once, when it ends (the result is the same as a check
+	 * per byte: any forbidden byte read fails the name) */
 	for (;;) {
 		if (pos >= len)
 			return -1;
@@ -56,9 +92,7 @@ dns_pkt_name_ex(const uint8_t *pkt, size_t len, size_t off, uint8_t *out,
 
 			if (pos + 1 >= len)
 				return -1;
-			if (forbid != NULL && ((forbid[pos >> 3] &
-			    (1u << (pos & 7))) || (forbid[(pos + 1) >> 3] &
-			    (1u << ((pos + 1) & 7)))))
+			if (forbid != NULL && bits_any(forbid, seg, pos + 1))
 				return -1;
 			t = ((size_t)(c & 0x3f) << 8) | pkt[pos + 1];
 			/* strictly backwards from the segment start: a walk
@@ -69,6 +103,24 @@ dns_pkt_name_ex(const uint8_t *pkt, size_t len, size_t off, uint8_t *out,
 				end = pos + 2;
 				jumped = true;
 			}
+			if (qlab != NULL && t - DNS_HDR_LEN < 256 &&
+			    (qlab[(t - DNS_HDR_LEN) / 64] &
+			    (1ULL << ((t - DNS_HDR_LEN) % 64)))) {
+				/* what the walk would read: labels without
+				 * pointers, in bounds, up to the root; it
+				 * fails only on the length or a forbidden
+				 * byte */
+				size_t qe = qname_end(qlab);
+
+				if (nlen + (qe - t) > DNS_MAX_NAME ||
+				    (forbid != NULL &&
+				    bits_any(forbid, t, qe - 1)))
+					return -1;
+				if (out != NULL)
+					memcpy(out + nlen, pkt + t, qe - t);
+				nlen += qe - t;
+				goto done;
+			}
 			pos = seg = t;
 			continue;
 		}
@@ -76,13 +128,6 @@ dns_pkt_name_ex(const uint8_t *pkt, size_t len, size_t off, uint8_t *out,
 			return -1;	/* 0x40, 0x80: obsolete label types */
 		if (nlen + 1 + c > DNS_MAX_NAME || pos + 1 + c > len)
 			return -1;
-		if (forbid != NULL) {
-			size_t k;
-
-			for (k = pos; k <= pos + c; k++)
-				if (forbid[k >> 3] & (1u << (k & 7)))
-					return -1;
-		}
 		if (out != NULL)
 			memcpy(out + nlen, pkt + pos, 1 + (size_t)c);
 		nlen += 1 + (size_t)c;
@@ -90,8 +135,11 @@ dns_pkt_name_ex(const uint8_t *pkt, size_t len, size_t off, uint8_t *out,
 		if (c == 0)
 			break;
 	}
+	if (forbid != NULL && bits_any(forbid, seg, pos - 1))
+		return -1;
 	if (!jumped)
 		end = pos;
+done:
 	if (outlen != NULL)
 		*outlen = nlen;
 	if (next != NULL)
@@ -99,10 +147,24 @@ dns_pkt_name_ex(const uint8_t *pkt, size_t len, size_t off, uint8_t *out,
 	return 0;
 }
 
+int
+dns_pkt_name_ex(const uint8_t *pkt, size_t len, size_t off, uint8_t *out,
+    size_t *outlen, size_t *next, const uint8_t *forbid)
+{
+	return name_walk(pkt, len, off, out, outlen, next, forbid, NULL);
+}
+
+int
+dns_pkt_name_at(const uint8_t *pkt, size_t len, size_t off, size_t *next,
+    const uint8_t *forbid, const uint64_t *qlab)
+{
+	return name_walk(pkt, len, off, NULL, NULL, next, forbid, qlab);
+}
+
 /*
  * The fixed fields of a record whose owner name ends at p (type, class,
  * TTL, rdlength) and the bounds of its rdata; dns_pkt_rr and the
- * question-pointer fast path of scan_rr share it.  Returns 0 or -1.
+ * fast paths of dns_pkt_rr_at share it.  Returns 0 or -1.
  */
 static inline int
 rr_fixed(const uint8_t *pkt, size_t len, size_t p, struct dns_rrinfo *rr,
@@ -123,15 +185,37 @@ rr_fixed(const uint8_t *pkt, size_t len, size_t p, struct dns_rrinfo *rr,
 }
 
 int
-dns_pkt_rr(const uint8_t *pkt, size_t len, size_t off, struct dns_rrinfo *rr,
-    size_t *next)
+dns_pkt_rr_at(const uint8_t *pkt, size_t len, size_t off, const uint64_t *qlab,
+    struct dns_rrinfo *rr, size_t *next, const uint8_t *forbid)
 {
 	size_t p;
 
 	rr->owner_off = off;
-	if (dns_pkt_name(pkt, len, off, NULL, NULL, &p) != 0)
+	if (off + 1 < len && (pkt[off] & 0xc0) == 0xc0) {
+		size_t t = ((size_t)(pkt[off] & 0x3f) << 8 | pkt[off + 1]) -
+		    DNS_HDR_LEN;
+
+		/* a pointer back to a label of the question name: no
+		 * walk (off may be in the question itself) */
+		if (qlab != NULL && t < 256 && t + DNS_HDR_LEN < off &&
+		    (qlab[t / 64] & (1ULL << (t % 64))) &&
+		    (forbid == NULL || !bits_any(forbid, off, off + 1)))
+			return rr_fixed(pkt, len, off + 2, rr, next);
+	} else if (off < len && pkt[off] == 0 &&
+	    (forbid == NULL || !bits_any(forbid, off, off))) {
+		/* the root (OPT records): what the walk would find */
+		return rr_fixed(pkt, len, off + 1, rr, next);
+	}
+	if (name_walk(pkt, len, off, NULL, NULL, &p, forbid, qlab) != 0)
 		return -1;
 	return rr_fixed(pkt, len, p, rr, next);
+}
+
+int
+dns_pkt_rr(const uint8_t *pkt, size_t len, size_t off, struct dns_rrinfo *rr,
+    size_t *next)
+{
+	return dns_pkt_rr_at(pkt, len, off, NULL, rr, next, NULL);
 }
 
 int
@@ -163,6 +247,8 @@ dns_name_equal(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 
 	if (alen != blen)
 		return false;
+	if (memcmp(a, b, alen) == 0)
+		return true;	/* the usual case: the same letter case */
 	for (i = 0; i < alen; i++)
 		if (lc(a[i]) != lc(b[i]))
 			return false;
@@ -189,26 +275,39 @@ soa_negative_ttl(const uint8_t *pkt, size_t len, const struct dns_rrinfo *rr,
 	return 0;
 }
 
-/*
- * dns_pkt_rr for a scan that knows the label starts of the question name
- * (at DNS_HDR_LEN; bit i of qlab = a label starts at DNS_HDR_LEN + i):
- * an owner name that is just a pointer to one of them (c0 0c and the
- * like, nearly every record of an answer) needs no walk.  dns_pkt_name
- * accepts it the same way: the target is backwards, at least a header's
- * length in, one hop, and the question name was checked as a name of at
- * most DNS_MAX_NAME bytes without pointers.  qlab NULL: no question.
- */
-static int
+void
+dns_question_labels(const uint8_t *pkt, uint64_t qlab[4])
+{
+	size_t q = DNS_HDR_LEN;
+
+	for (;;) {
+		qlab[(q - DNS_HDR_LEN) / 64] |= 1ULL << ((q - DNS_HDR_LEN) % 64);
+		if (pkt[q] == 0)
+			break;
+		q += 1 + (size_t)pkt[q];
+	}
+}
+
+/* The two fast paths of dns_pkt_rr_at, inlined into dns_pkt_scan (the
+ * call per RR costs more than they do); the rest to dns_pkt_rr_at. */
+static inline int
 scan_rr(const uint8_t *pkt, size_t len, size_t off, const uint64_t *qlab,
     struct dns_rrinfo *rr, size_t *next)
 {
 	size_t t;
 
-	if (qlab == NULL || off + 1 >= len || (pkt[off] & 0xc0) != 0xc0)
-		return dns_pkt_rr(pkt, len, off, rr, next);
+	if (off + 1 >= len)
+		return dns_pkt_rr_at(pkt, len, off, qlab, rr, next, NULL);
+	if (pkt[off] == 0) {
+		rr->owner_off = off;
+		return rr_fixed(pkt, len, off + 1, rr, next);
+	}
+	if (qlab == NULL || (pkt[off] & 0xc0) != 0xc0)
+		return dns_pkt_rr_at(pkt, len, off, qlab, rr, next, NULL);
+	/* off is past the question: the target is before it */
 	t = ((size_t)(pkt[off] & 0x3f) << 8 | pkt[off + 1]) - DNS_HDR_LEN;
 	if (t >= 256 || !(qlab[t / 64] & (1ULL << (t % 64))))
-		return dns_pkt_rr(pkt, len, off, rr, next);
+		return dns_pkt_rr_at(pkt, len, off, qlab, rr, next, NULL);
 	rr->owner_off = off;
 	return rr_fixed(pkt, len, off + 2, rr, next);
 }
@@ -234,18 +333,8 @@ dns_pkt_scan(const uint8_t *pkt, size_t len, struct dns_scan *s)
 	s->ns = dns_rd16(pkt + 8);
 	s->ar = dns_rd16(pkt + 10);
 	total = (unsigned)s->an + s->ns + s->ar;
-	if (s->qend > DNS_HDR_LEN) {
-		/* where the labels of the question name start */
-		size_t q = DNS_HDR_LEN;
-
-		for (;;) {
-			qlab[(q - DNS_HDR_LEN) / 64] |=
-			    1ULL << ((q - DNS_HDR_LEN) % 64);
-			if (pkt[q] == 0)
-				break;
-			q += 1 + (size_t)pkt[q];
-		}
-	}
+	if (s->qend > DNS_HDR_LEN)
+		dns_question_labels(pkt, qlab);
 	off = s->qend;
 	for (i = 0; i < total; i++) {
 		uint32_t t;
@@ -649,23 +738,33 @@ dns_query_build(uint8_t *out, size_t cap, uint16_t id, const uint8_t *qname,
 }
 
 bool
-dns_reply_matches(const uint8_t *pkt, size_t len, uint16_t id,
-    const uint8_t *qname, size_t qname_len, uint16_t qtype, uint16_t qclass)
+dns_reply_matches_scan(const uint8_t *pkt, size_t len, uint16_t id,
+    const uint8_t *qname, size_t qname_len, uint16_t qtype, uint16_t qclass,
+    struct dns_scan *s)
 {
-	struct dns_scan s;
 	size_t nl;
 
 	if (pkt == NULL || len < DNS_HDR_LEN || dns_rd16(pkt) != id ||
 	    !(dns_rd16(pkt + 2) & DNS_QR) || DNS_OPCODE(dns_rd16(pkt + 2)) != 0 ||
 	    dns_rd16(pkt + 4) != 1)
 		return false;
-	if (dns_pkt_scan(pkt, len, &s) != 0)
+	if (dns_pkt_scan(pkt, len, s) != 0)
 		return false;
-	nl = s.qend - 4 - DNS_HDR_LEN;
+	nl = s->qend - 4 - DNS_HDR_LEN;
 	if (!dns_name_equal(pkt + DNS_HDR_LEN, nl, qname, qname_len))
 		return false;
-	return dns_rd16(pkt + s.qend - 4) == qtype &&
-	    dns_rd16(pkt + s.qend - 2) == qclass;
+	return dns_rd16(pkt + s->qend - 4) == qtype &&
+	    dns_rd16(pkt + s->qend - 2) == qclass;
+}
+
+bool
+dns_reply_matches(const uint8_t *pkt, size_t len, uint16_t id,
+    const uint8_t *qname, size_t qname_len, uint16_t qtype, uint16_t qclass)
+{
+	struct dns_scan s;
+
+	return dns_reply_matches_scan(pkt, len, id, qname, qname_len, qtype,
+	    qclass, &s);
 }
 
 int64_t

@@ -74,10 +74,38 @@ int dns_pkt_name(const uint8_t *pkt, size_t len, size_t off, uint8_t *out,
 int dns_pkt_name_ex(const uint8_t *pkt, size_t len, size_t off, uint8_t *out,
     size_t *outlen, size_t *next, const uint8_t *forbid);
 
+/* dns_pkt_name_ex without the name itself, for a caller that knows
+ * where the labels of the question name start (qlab as for
+ * dns_pkt_rr_at, or NULL): a pointer to one of them is not followed
+ * label by label; same result. */
+int dns_pkt_name_at(const uint8_t *pkt, size_t len, size_t off, size_t *next,
+    const uint8_t *forbid, const uint64_t *qlab);
+
 /* Read the RR at 'off' into *rr (rdata bounds checked); *next past it.
  * Returns 0 or -1. */
 int dns_pkt_rr(const uint8_t *pkt, size_t len, size_t off,
     struct dns_rrinfo *rr, size_t *next);
+
+/*
+ * dns_pkt_rr for a caller that knows where the labels of the question
+ * name start (qlab from dns_question_labels, or NULL): an owner name that is
+ * just a pointer back to one of them (c0 0c and the like, nearly every
+ * record of an answer) needs no walk, nor does the root (OPT), nor
+ * the rest of a name once it points at one (dns_pkt_name_at).  Each is
+ * accepted exactly as the walk would: the target is backwards, at
+ * least a header's length in, one hop, and the question name was
+ * checked as a name of at most DNS_MAX_NAME bytes without pointers.
+ * forbid as for dns_pkt_name_ex (it must not cover the question).
+ */
+int dns_pkt_rr_at(const uint8_t *pkt, size_t len, size_t off,
+    const uint64_t *qlab, struct dns_rrinfo *rr, size_t *next,
+    const uint8_t *forbid);
+
+/* Set bit i of qlab (zeroed by the caller) for each label of the
+ * question name that starts at DNS_HDR_LEN + i.  Only for a message
+ * whose question dns_pkt_question (or dns_pkt_scan) accepted, with a
+ * question (QDCOUNT 1). */
+void dns_question_labels(const uint8_t *pkt, uint64_t qlab[4]);
 
 /*
  * Check the header and question of a message: at least a header, QDCOUNT
@@ -135,5 +163,19 @@ struct dns_scan {
  * parse (counts claiming more RRs than present included).
  */
 int dns_pkt_scan(const uint8_t *pkt, size_t len, struct dns_scan *s);
+
+/* dns_reply_matches that leaves the scan of the reply in *s (for
+ * dns_msg_new_scanned; not meaningful when it returns false). */
+bool dns_reply_matches_scan(const uint8_t *pkt, size_t len, uint16_t id,
+    const uint8_t *qname, size_t qname_len, uint16_t qtype, uint16_t qclass,
+    struct dns_scan *s);
+
+/* dns_msg_new for a reply whose dns_pkt_scan is at hand (s: of exactly
+ * pkt[0..len), e.g. from dns_reply_matches_scan); the same result
+ * without scanning it again. */
+struct dns_msg;
+struct dns_msg *dns_msg_new_scanned(const uint8_t *pkt, size_t len,
+    const struct dns_scan *s, uint32_t min_ttl, uint32_t max_ttl,
+    uint32_t max_neg_ttl, const char **why);
 
 #endif

@@ -385,11 +385,14 @@ msg_cache_insert(struct msg_cache *c, const struct cache_key *k,
 		dns_msg_free(m);
 		return false;
 	}
-	e = calloc(1, sizeof(*e));
+	/* malloc, not calloc (which skips glibc's per-thread cache): every
+	 * field is set here or by lru_push_head below */
+	e = malloc(sizeof(*e));
 	if (e == NULL) {
 		dns_msg_free(m);
 		return false;
 	}
+	e->hnext = NULL;
 	e->hash = hash;
 	e->msg = m;
 	e->size = size;

@@ -14,6 +14,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,8 +23,10 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <event2/event_struct.h>
 
 #include "dns/wire.h"
+#include "dns/wire_int.h"
 #include "resolver/backoff.h"
 #include "resolver/forward.h"
 #include "resolver/outudp.h"
@@ -39,6 +42,22 @@ struct outside {
 	uint16_t edns_udp;
 	struct fwd_query *queries;	/* all in progress */
 	size_t nqueries;
+	struct fwd_query *spare;	/* finished ones kept for reuse */
+	size_t nspare;			/* at most FWD_SPARE */
+	/* new queries wait here (FIFO) for start_ev, made active when the
+	 * first one comes: one event for all started in a loop turn */
+	struct fwd_query *start_head, *start_tail;
+	struct event start_ev;
+	/*
+	 * UDP attempts waiting their FWD_UDP_TIMEOUT_MSEC: all wait as
+	 * long, so the order they were sent in is the order they expire in
+	 * (a FIFO, linked by tprev/tnext).  One timer, udp_ev, armed for
+	 * the head when it is not pending; an attempt that gets its reply
+	 * only leaves the list (no timer heap work per query).
+	 */
+	struct fwd_query *udp_head, *udp_tail;
+	struct event udp_ev;
+	bool udp_armed;			/* udp_ev pending */
 	uint8_t rnd[256];		/* buffered getrandom output */
 	size_t rnd_pos;
 	struct ups_pool *pool;		/* DoT/DoH connections */
@@ -46,12 +65,23 @@ struct outside {
 	struct outudp *udp;		/* Do53 UDP sockets */
 };
 
+/* Finished queries kept per worker for the next ones (a fwd_query is
+ * over a kilobyte: past glibc's per-thread cache, each malloc and free
+ * of one takes the slow path). */
+#define FWD_SPARE	256
+
 enum fwd_state { FWD_START, FWD_UDP, FWD_TCP_CONNECT, FWD_TCP_WRITE, FWD_TCP_READ,
 	FWD_UPS };	/* FWD_UPS: sent over an encrypted upstream connection */
 
 struct fwd_query {
 	struct outside *o;
 	struct fwd_query *prev, *next;
+	struct fwd_query *sprev, *snext;	/* o->start_head list */
+	bool queued;			/* on that list */
+	struct fwd_query *tprev, *tnext;	/* o->udp_head list */
+	uint64_t tdeadline;		/* on it: expires then (msec) */
+	bool tlisted;			/* on it */
+	bool timer_on;			/* timer added (and not fired) */
 	struct fwd_table *tab;		/* reference: zone lives in it */
 	const struct fwd_zone *zone;
 	size_t addr_idx;
@@ -60,10 +90,10 @@ struct fwd_query {
 	int fd;			/* TCP */
 	struct event *ev;
 	struct outudp_req udp;	/* UDP; kept waiting during the TCP retry */
-	struct event *timer;
+	struct event *timer;	/* &timer_ev */
+	struct event timer_ev;
 	uint64_t deadline;	/* monotonic msec */
 	uint16_t id;
-	uint8_t qname[DNS_MAX_NAME];
 	size_t qname_len;
 	uint16_t qtype, qclass;
 	bool cd, dnssec_ok;
@@ -71,7 +101,6 @@ struct fwd_query {
 	bool ecs_sent;		/* the current attempt carries it */
 	int ecs_scope;		/* of the reply that matched */
 	struct fwd_ecs ecs;
-	uint8_t qbuf[2 + 512];	/* 2-byte TCP length, then the query */
 	size_t qlen;
 	size_t tcp_done;	/* bytes written, then read */
 	uint8_t lenbuf[2];
@@ -81,6 +110,10 @@ struct fwd_query {
 	int ups_retries;	/* resent after UPS_RETRY, this address */
 	fwd_done_cb cb;
 	void *arg;
+	struct dns_scan scan;	/* of the last reply that passed reply_ok */
+	/* the buffers last: a new query zeroes only what is above them */
+	uint8_t qname[DNS_MAX_NAME];
+	uint8_t qbuf[2 + 512];	/* 2-byte TCP length, then the query */
 };
 
 static uint64_t
@@ -797,6 +830,9 @@ fwd_zones_remove(struct fwd_zones *zs, const char *zone, char *err,
 
 /* ------------------------------------------------------------ queries */
 
+static void start_cb(evutil_socket_t fd, short what, void *arg);
+static void udp_timeout_cb(evutil_socket_t fd, short what, void *arg);
+
 struct outside *
 outside_new(struct event_base *base, struct stats *st, uint16_t edns_udp,
     unsigned queries_per_port)
@@ -809,6 +845,8 @@ outside_new(struct event_base *base, struct stats *st, uint16_t edns_udp,
 	o->st = st;
 	o->edns_udp = edns_udp;
 	o->rnd_pos = sizeof(o->rnd);
+	event_assign(&o->start_ev, base, -1, 0, start_cb, o);
+	evtimer_assign(&o->udp_ev, base, udp_timeout_cb, o);
 	o->bo = backoff_new();
 	o->pool = o->bo != NULL ? ups_pool_new(base, st, o->bo) : NULL;
 	o->udp = outudp_new(base, st, queries_per_port);
@@ -862,6 +900,30 @@ udp_keep_close(struct fwd_query *fq)
 	outudp_cancel(&fq->udp);
 }
 
+/* The attempt's timeout off: its timer, or its place in the UDP list. */
+static void
+timer_stop(struct fwd_query *fq)
+{
+	struct outside *o = fq->o;
+
+	if (fq->tlisted) {
+		if (fq->tprev != NULL)
+			fq->tprev->tnext = fq->tnext;
+		else
+			o->udp_head = fq->tnext;
+		if (fq->tnext != NULL)
+			fq->tnext->tprev = fq->tprev;
+		else
+			o->udp_tail = fq->tprev;
+		fq->tprev = fq->tnext = NULL;
+		fq->tlisted = false;
+	}
+	if (fq->timer_on) {
+		evtimer_del(fq->timer);
+		fq->timer_on = false;
+	}
+}
+
 static void
 attempt_close(struct fwd_query *fq)
 {
@@ -874,8 +936,7 @@ attempt_close(struct fwd_query *fq)
 		event_free(fq->ev);
 		fq->ev = NULL;
 	}
-	if (fq->timer != NULL)
-		evtimer_del(fq->timer);
+	timer_stop(fq);
 	if (fq->fd >= 0) {
 		close(fq->fd);
 		fq->fd = -1;
@@ -886,14 +947,31 @@ attempt_close(struct fwd_query *fq)
 	fq->tcp_rlen = 0;
 }
 
+/* Off the list of queries waiting for their first attempt. */
+static void
+start_unlink(struct outside *o, struct fwd_query *fq)
+{
+	if (fq->sprev != NULL)
+		fq->sprev->snext = fq->snext;
+	else
+		o->start_head = fq->snext;
+	if (fq->snext != NULL)
+		fq->snext->sprev = fq->sprev;
+	else
+		o->start_tail = fq->sprev;
+	fq->sprev = fq->snext = NULL;
+	fq->queued = false;
+}
+
 static void
 query_unlink_free(struct fwd_query *fq)
 {
 	struct outside *o = fq->o;
 
+	if (fq->queued)
+		start_unlink(o, fq);
 	attempt_close(fq);
-	if (fq->timer != NULL)
-		event_free(fq->timer);
+	/* attempt_close took the timer off (pending and active) */
 	fwd_table_release(fq->tab);
 	if (fq->prev != NULL)
 		fq->prev->next = fq->next;
@@ -902,7 +980,13 @@ query_unlink_free(struct fwd_query *fq)
 	if (fq->next != NULL)
 		fq->next->prev = fq->prev;
 	o->nqueries--;
-	free(fq);
+	if (o->nspare < FWD_SPARE) {
+		fq->next = o->spare;
+		o->spare = fq;
+		o->nspare++;
+	} else {
+		free(fq);
+	}
 }
 
 void
@@ -919,6 +1003,14 @@ outside_free(struct outside *o)
 		return;
 	while (o->queries != NULL)
 		query_unlink_free(o->queries);
+	event_del(&o->start_ev);
+	event_del(&o->udp_ev);
+	while (o->spare != NULL) {
+		struct fwd_query *fq = o->spare;
+
+		o->spare = fq->next;
+		free(fq);
+	}
 	ups_pool_free(o->pool);
 	outudp_free(o->udp);
 	backoff_free(o->bo);
@@ -961,6 +1053,7 @@ query_done(struct fwd_query *fq, const uint8_t *pkt, size_t len)
 	fwd_done_cb cb = fq->cb;
 	void *arg = fq->arg;
 	int scope = pkt != NULL && fq->ecs_sent ? fq->ecs_scope : -1;
+	struct dns_scan scan;
 
 	if (pkt != NULL && fq->state != FWD_START) {
 		const struct fwd_addr *a = &fq->zone->addrs[fq->addr_idx];
@@ -970,8 +1063,10 @@ query_done(struct fwd_query *fq, const uint8_t *pkt, size_t len)
 	if (fq->zone->first && (pkt == NULL || (len >= 4 &&
 	    (pkt[3] & 0x0f) == DNS_RCODE_SERVFAIL)) && zone_fall_back(fq))
 		return;
+	if (pkt != NULL)
+		scan = fq->scan;	/* pkt passed reply_ok just now */
 	query_unlink_free(fq);
-	cb(arg, pkt, len, scope);
+	cb(arg, pkt, len, scope, pkt != NULL ? &scan : NULL);
 }
 
 static void try_attempt(struct fwd_query *fq);
@@ -1049,18 +1144,54 @@ addr_failed(struct fwd_query *fq)
 	next_addr(fq);
 }
 
+/* Arm udp_ev for the head of the UDP list (if any) at 'now'. */
+static void
+udp_arm(struct outside *o, uint64_t now)
+{
+	uint64_t msec;
+	struct timeval tv;
+
+	if (o->udp_head == NULL)
+		return;
+	msec = o->udp_head->tdeadline > now ? o->udp_head->tdeadline - now : 0;
+	tv.tv_sec = (time_t)(msec / 1000);
+	tv.tv_usec = (suseconds_t)((msec % 1000) * 1000);
+	if (evtimer_add(&o->udp_ev, &tv) == 0)
+		o->udp_armed = true;
+}
+
+/* The attempt's timeout in msec (at most what is left of the query's
+ * deadline); replaces one set before.  A full UDP wait joins the UDP
+ * list, any other gets the query's own timer. */
 static void
 timer_arm(struct fwd_query *fq, uint64_t msec)
 {
+	struct outside *o = fq->o;
 	uint64_t now = now_msec(), left;
 	struct timeval tv;
 
+	timer_stop(fq);
 	left = fq->deadline > now ? fq->deadline - now : 0;
 	if (msec > left)
 		msec = left;
+	if (msec == FWD_UDP_TIMEOUT_MSEC) {
+		fq->tdeadline = now + msec;
+		fq->tprev = o->udp_tail;
+		fq->tnext = NULL;
+		if (o->udp_tail != NULL)
+			o->udp_tail->tnext = fq;
+		else
+			o->udp_head = fq;
+		o->udp_tail = fq;
+		fq->tlisted = true;
+		if (!o->udp_armed)
+			udp_arm(o, now);
+		return;
+	}
 	tv.tv_sec = (time_t)(msec / 1000);
 	tv.tv_usec = (suseconds_t)((msec % 1000) * 1000);
 	evtimer_add(fq->timer, &tv);
+	fq->timer_on = true;
 }
 
 /* Grow the 16-bit RDLENGTH at p by n. */
@@ -1151,8 +1282,8 @@ reply_ecs_ok(struct fwd_query *fq, const uint8_t *p, size_t n)
 static bool
 reply_ok(struct fwd_query *fq, uint16_t id, const uint8_t *p, size_t n)
 {
-	if (dns_reply_matches(p, n, id, fq->qname, fq->qname_len,
-	    fq->qtype, fq->qclass) && (!fq->ecs_sent ||
+	if (dns_reply_matches_scan(p, n, id, fq->qname, fq->qname_len,
+	    fq->qtype, fq->qclass, &fq->scan) && (!fq->ecs_sent ||
 	    reply_ecs_ok(fq, p, n)))
 		return true;
 	if (fq->o->st != NULL)
@@ -1196,13 +1327,27 @@ udp_reply_cb(void *arg, int err, const uint8_t *pkt, size_t n)
 	query_done(fq, pkt, n);
 }
 
+/* The first attempt of each query queued by fwd_query_start, in order
+ * (those queued meanwhile too; a cancelled one has left the queue). */
 static void
-timeout_cb(evutil_socket_t fd, short what, void *arg)
+start_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct fwd_query *fq = arg;
+	struct outside *o = arg;
 
 	(void)fd;
 	(void)what;
+	while (o->start_head != NULL) {
+		struct fwd_query *fq = o->start_head;
+
+		start_unlink(o, fq);
+		start_next(fq);
+	}
+}
+
+/* The attempt's time is over. */
+static void
+attempt_timeout(struct fwd_query *fq)
+{
 	if (fq->state == FWD_START) {
 		start_next(fq);
 		return;
@@ -1216,6 +1361,39 @@ timeout_cb(evutil_socket_t fd, short what, void *arg)
 	verbose(VERB_ALGO, "forward: %s: timeout",
 	    fq->zone->addrs[fq->addr_idx].text);
 	addr_failed(fq);
+}
+
+static void
+timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct fwd_query *fq = arg;
+
+	(void)fd;
+	(void)what;
+	fq->timer_on = false;
+	attempt_timeout(fq);
+}
+
+/* udp_ev: every UDP attempt whose wait is over, oldest first (those the
+ * handling adds go to the tail, not yet due); then the timer again for
+ * the new head. */
+static void
+udp_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct outside *o = arg;
+	uint64_t now = now_msec();
+
+	(void)fd;
+	(void)what;
+	o->udp_armed = false;
+	while (o->udp_head != NULL && o->udp_head->tdeadline <= now) {
+		struct fwd_query *fq = o->udp_head;
+
+		timer_stop(fq);
+		attempt_timeout(fq);
+	}
+	if (!o->udp_armed)
+		udp_arm(o, now);
 }
 
 static int
@@ -1376,7 +1554,7 @@ try_tcp(struct fwd_query *fq, bool keep_udp)
 			close(fq->fd);
 			fq->fd = -1;
 		}
-		evtimer_del(fq->timer);
+		timer_stop(fq);
 		free(fq->tcp_rbuf);
 		fq->tcp_rbuf = NULL;
 		fq->tcp_done = 0;
@@ -1496,11 +1674,19 @@ fwd_query_start(struct outside *o, struct fwd_zones *zones,
 	}
 	if (no_cache != NULL)
 		*no_cache = zone->no_cache;
-	fq = calloc(1, sizeof(*fq));
-	if (fq == NULL) {
-		fwd_table_release(tab);
-		return NULL;
+	if (o->spare != NULL) {
+		fq = o->spare;
+		o->spare = fq->next;
+		o->nspare--;
+	} else {
+		fq = malloc(sizeof(*fq));
+		if (fq == NULL) {
+			fwd_table_release(tab);
+			return NULL;
+		}
 	}
+	/* all but qname and qbuf, which are written before they are read */
+	memset(fq, 0, offsetof(struct fwd_query, qname));
 	fq->o = o;
 	fq->tab = tab;
 	fq->zone = zone;
@@ -1518,12 +1704,8 @@ fwd_query_start(struct outside *o, struct fwd_zones *zones,
 	}
 	fq->cb = cb;
 	fq->arg = arg;
-	fq->timer = evtimer_new(o->base, timeout_cb, fq);
-	if (fq->timer == NULL) {
-		fwd_table_release(tab);
-		free(fq);
-		return NULL;
-	}
+	fq->timer = &fq->timer_ev;
+	evtimer_assign(fq->timer, o->base, timeout_cb, fq);
 	fq->next = o->queries;
 	if (o->queries != NULL)
 		o->queries->prev = fq;
@@ -1532,13 +1714,18 @@ fwd_query_start(struct outside *o, struct fwd_zones *zones,
 	/*
 	 * The first attempt may fail at once (e.g. no route to the address);
 	 * the callback must not run before we return, so the first attempt
-	 * starts from the timer at 0 ms.
+	 * starts from the event loop, as a timer at 0 ms would: queued for
+	 * start_ev (made active for the first in the queue), in order.
 	 */
 	fq->state = FWD_START;
-	{
-		struct timeval tv = { 0, 0 };
-
-		evtimer_add(fq->timer, &tv);
-	}
+	fq->queued = true;
+	fq->sprev = o->start_tail;
+	if (o->start_tail != NULL)
+		o->start_tail->snext = fq;
+	else
+		o->start_head = fq;
+	o->start_tail = fq;
+	if (fq->sprev == NULL)
+		event_active(&o->start_ev, EV_TIMEOUT, 1);
 	return fq;
 }

@@ -188,11 +188,13 @@ struct fwd_ecs {
  * passed dns_reply_matches; borrowed for the call), or NULL when every
  * upstream failed or the deadline passed.  'ecs_scope' is -1 when the
  * query that got this reply carried no ECS option, else the reply's
- * SCOPE PREFIX-LENGTH (0 when the reply had no ECS option).  The
- * fwd_query is gone when this runs.
+ * SCOPE PREFIX-LENGTH (0 when the reply had no ECS option).  'scan'
+ * is dns_pkt_scan's of pkt (dns/wire_int.h; NULL with pkt), so that it
+ * is not walked again.  The fwd_query is gone when this runs.
  */
+struct dns_scan;
 typedef void (*fwd_done_cb)(void *arg, const uint8_t *pkt, size_t len,
-    int ecs_scope);
+    int ecs_scope, const struct dns_scan *scan);
 
 /* A worker's outside network on 'base'; counts num.query.udpout/tcpout
  * and unwanted.replies in 'st' (may be NULL).  queries_per_port: how

@@ -57,6 +57,12 @@
 
 #define RES_INFLIGHT_BUCKETS 1024	/* power of two */
 #define RES_SCRATCH 65536
+/* Finished waiters and in-flight entries kept per worker for reuse (with
+ * a hundred queries in flight, glibc's per-thread cache of 7 chunks a
+ * size overflows and each malloc and free takes its slow path); a kept
+ * waiter holds a query of up to RES_REQ_PKT bytes. */
+#define RES_SPARE 256
+#define RES_REQ_PKT 256
 
 struct res_shared {
 	struct msg_cache *cache;
@@ -81,6 +87,7 @@ struct res_req {
 	uint64_t start_usec;
 	struct dns_query q;		/* q.pkt points to pkt below */
 	struct dns_reply_opts o;
+	size_t cap;			/* bytes at pkt */
 	uint8_t pkt[];
 };
 
@@ -106,6 +113,10 @@ struct resolver {
 	struct inflight *all;
 	size_t ninflight;
 	size_t max_pending;	/* FWD_MAX_PENDING, less if fds are few */
+	struct res_req *spare_req;	/* RES_SPARE each, chained by next */
+	size_t nspare_req;
+	struct inflight *spare_inf;
+	size_t nspare_inf;
 	bool tailored;		/* the answer being handed over has an ECS
 				   scope > 0 (res_answer_tailored) */
 	uint8_t scratch[RES_SCRATCH];
@@ -409,6 +420,61 @@ inflight_unlink(struct resolver *r, struct inflight *inf)
 	r->ninflight--;
 }
 
+/* A waiter for a query of len bytes (a kept one if it fits), or NULL. */
+static struct res_req *
+req_get(struct resolver *r, size_t len)
+{
+	struct res_req *w;
+	size_t cap = len > RES_REQ_PKT ? len : RES_REQ_PKT;
+
+	if (len <= RES_REQ_PKT && r->spare_req != NULL) {
+		w = r->spare_req;
+		r->spare_req = w->next;
+		r->nspare_req--;
+		return w;
+	}
+	w = malloc(sizeof(*w) + cap);
+	if (w != NULL)
+		w->cap = cap;
+	return w;
+}
+
+static void
+req_put(struct resolver *r, struct res_req *w)
+{
+	if (w->cap == RES_REQ_PKT && r->nspare_req < RES_SPARE) {
+		w->next = r->spare_req;
+		r->spare_req = w;
+		r->nspare_req++;
+	} else {
+		free(w);
+	}
+}
+
+static struct inflight *
+inf_get(struct resolver *r)
+{
+	struct inflight *inf = r->spare_inf;
+
+	if (inf == NULL)
+		return malloc(sizeof(*inf));
+	r->spare_inf = inf->next;
+	r->nspare_inf--;
+	return inf;
+}
+
+static void
+inf_put(struct resolver *r, struct inflight *inf)
+{
+	if (r->nspare_inf < RES_SPARE) {
+		inf->next = r->spare_inf;
+		r->spare_inf = inf;
+		r->nspare_inf++;
+	} else {
+		free(inf);
+	}
+}
+
 void
 res_free(struct resolver *r)
 {
@@ -424,6 +490,18 @@ res_free(struct resolver *r)
 			free(w);
 		}
 		inflight_unlink(r, inf);
+		free(inf);
+	}
+	while (r->spare_req != NULL) {
+		struct res_req *w = r->spare_req;
+
+		r->spare_req = w->next;
+		free(w);
+	}
+	while (r->spare_inf != NULL) {
+		struct inflight *inf = r->spare_inf;
+
+		r->spare_inf = inf->next;
 		free(inf);
 	}
 	outside_free(r->out);	/* frees the fwd_queries, no callbacks */
@@ -579,7 +657,8 @@ inflight_find(struct resolver *r, const struct cache_key *k, uint64_t hash)
 }
 
 static void
-inflight_done_cb(void *arg, const uint8_t *pkt, size_t len, int ecs_scope)
+inflight_done_cb(void *arg, const uint8_t *pkt, size_t len, int ecs_scope,
+    const struct dns_scan *scan)
 {
 	struct inflight *inf = arg;
 	struct resolver *r = inf->r;
@@ -606,8 +685,8 @@ inflight_done_cb(void *arg, const uint8_t *pkt, size_t len, int ecs_scope)
 	}
 	inflight_unlink(r, inf);	/* new queries start a new one */
 	if (pkt != NULL)
-		msg = dns_msg_new(pkt, len, r->min_ttl, r->max_ttl,
-		    r->max_neg_ttl, &why);
+		msg = dns_msg_new_scanned(pkt, len, scan, r->min_ttl,
+		    r->max_ttl, r->max_neg_ttl, &why);
 	if (pkt != NULL && msg == NULL)
 		verbose(VERB_ALGO, "resolver: reply not cached: %s",
 		    why ? why : "?");
@@ -631,7 +710,7 @@ inflight_done_cb(void *arg, const uint8_t *pkt, size_t len, int ecs_scope)
 			n = dns_reply_error(r->scratch, sizeof(r->scratch),
 			    &w->q, DNS_RCODE_SERVFAIL, &w->o);
 		count_recursive(r, w->start_usec);
-		free(w);
+		req_put(r, w);
 		/* the callback may cancel other waiters of inf: still valid */
 		r->tailored = scope > 0;
 		if (scope > 0)
@@ -643,7 +722,7 @@ inflight_done_cb(void *arg, const uint8_t *pkt, size_t len, int ecs_scope)
 		msg_cache_insert(r->sh->cache, &inf->key, msg);
 	else
 		dns_msg_free(msg);
-	free(inf);
+	inf_put(r, inf);
 }
 
 static struct res_req *
@@ -671,17 +750,22 @@ res_forward(struct resolver *r, const struct dns_query *q,
 			res_reply_error(r, q, o, DNS_RCODE_SERVFAIL, done, arg);
 			return NULL;
 		}
-		inf = calloc(1, sizeof(*inf));
+		inf = inf_get(r);
 		if (inf == NULL)
 			goto servfail;
 		inf->r = r;
+		inf->hnext = NULL;
+		inf->prev = NULL;
+		inf->next = NULL;
 		inf->key = *k;
 		inf->hash = hash;
+		inf->no_cache = false;
+		inf->waiters = NULL;
 		inf->fq = fwd_query_start(r->out, r->sh->fwd, q->qname,
 		    q->qname_len, q->qtype, q->qclass, k->cd, k->dnssec_ok,
 		    fep, &inf->no_cache, inflight_done_cb, inf);
 		if (inf->fq == NULL) {
-			free(inf);
+			inf_put(r, inf);
 			goto servfail;
 		}
 		inf->hnext = r->tab[hash & (RES_INFLIGHT_BUCKETS - 1)];
@@ -692,14 +776,14 @@ res_forward(struct resolver *r, const struct dns_query *q,
 		r->all = inf;
 		r->ninflight++;
 	}
-	w = malloc(sizeof(*w) + q->len);
+	w = req_get(r, q->len);
 	if (w == NULL) {
 		/* the upstream query, if new, still runs and gets cached */
 		goto servfail;
 	}
-	memset(w, 0, sizeof(*w));
 	w->r = r;
 	w->inf = inf;
+	w->prev = NULL;
 	w->done = done;
 	w->arg = arg;
 	w->start_usec = now_usec();
@@ -732,7 +816,7 @@ res_cancel(struct res_req *req)
 	if (req->next != NULL)
 		req->next->prev = req->prev;
 	/* the upstream query goes on: its answer will be cached */
-	free(req);
+	req_put(req->r, req);
 }
 
 /* ------------------------------------------------------------ submit */

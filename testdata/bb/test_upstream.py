@@ -155,3 +155,39 @@ def test_upstream_query_id_and_port_random(make_cairnd, fake):
     for i in range(20):
         assert d.udp("rnd%d.lab." % i) is not None
     assert len(ids) >= 18
+
+
+def test_concurrent_udp_timeouts_fire_only_for_the_silent(make_cairnd, fake):
+    """Ten queries in flight at once, answered over UDP in another order
+    than they were sent (delays 0.5 s down to 0.1 s) or never (the odd
+    ones, which the fake answers over TCP only): each silent one waits
+    its 1 s and goes on over TCP; no answered one's timeout fires later
+    (no TCP for it, even after the wait is long over)."""
+    names = ["ut%d.lab." % i for i in range(10)]
+    for i, n in enumerate(names):
+        if i % 2:
+            fake.set(n, "udp_timeout", addrs=["192.0.2.%d" % (100 + i)])
+        else:
+            fake.set(n, "answer", delay=0.5 - 0.04 * i,
+                     addrs=["192.0.2.%d" % (100 + i)])
+    d = make_cairnd(upstream=fake.port)
+    results = [None] * 10
+
+    def ask(i):
+        results[i] = timed(d.udp, names[i], timeout=20 * SLOW)
+    ts = [threading.Thread(target=ask, args=(i,)) for i in range(10)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(30 * SLOW)
+    for i, (m, took) in enumerate(results):
+        assert m is not None, names[i]
+        assert harness.a_addrs(m) == {"192.0.2.%d" % (100 + i)}
+        if i % 2:
+            assert took >= 0.9, "%s: TCP before the UDP wait" % names[i]
+            p = fake.protos(names[i])
+            assert "udp" in p and "tcp" in p
+            assert p.index("udp") < p.index("tcp")
+    time.sleep(1.5)
+    for i in range(0, 10, 2):
+        assert fake.protos(names[i]) == ["udp"], names[i]
