@@ -974,6 +974,20 @@ def closed_port():
 PIDFD_GETFD = 438      # syscall number, the same on x86-64 and arm64
 
 
+def socket_inodes(pid):
+    """The inodes (strings, as in /proc/net/*) of the sockets process pid
+    holds."""
+    out = set()
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            out.add(link[8:-1])
+    return out
+
+
 def tcp_sockopt_of(pid, port, opt, level=socket.IPPROTO_TCP, remote=False):
     """getsockopt(level, opt) of each established TCP socket of process
     pid whose local port (remote=True: peer port) is 'port', read on a

@@ -797,14 +797,7 @@ def test_stat_values_flags_classes_opcodes_ipv6_tcpout(make_cairnd, fake):
 def _listener_inodes(pid, port):
     """Inodes of cairnd's UDP and listening TCP sockets on port."""
     local = "0100007F:%04X" % port
-    mine = set()
-    for fd in os.listdir("/proc/%d/fd" % pid):
-        try:
-            t = os.readlink("/proc/%d/fd/%s" % (pid, fd))
-        except OSError:
-            continue
-        if t.startswith("socket:["):
-            mine.add(t[8:-1])
+    mine = harness.socket_inodes(pid)
     out = set()
     for proto in ("udp", "tcp"):
         with open("/proc/net/" + proto) as f:

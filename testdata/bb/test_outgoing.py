@@ -137,14 +137,7 @@ def udp_ports_of(pid):
     """(sockets, ports): how many socket descriptors process pid holds,
     and the local ports of those of them that hold a UDP port (a socket
     that gave its port back is in no table of /proc/net/udp*)."""
-    inodes = set()
-    for fd in os.listdir("/proc/%d/fd" % pid):
-        try:
-            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
-        except OSError:
-            continue
-        if link.startswith("socket:["):
-            inodes.add(link[8:-1])
+    inodes = harness.socket_inodes(pid)
     ports = []
     for table in ("/proc/net/udp", "/proc/net/udp6"):
         with open(table) as f:

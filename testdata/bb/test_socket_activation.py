@@ -53,15 +53,7 @@ def _start(d, socks, listen_pid_is_cairnd=True):
 
 
 def _fd_inodes(pid):
-    out = set()
-    for name in os.listdir("/proc/%d/fd" % pid):
-        try:
-            link = os.readlink("/proc/%d/fd/%s" % (pid, name))
-        except OSError:
-            continue
-        if link.startswith("socket:["):
-            out.add(int(link[8:-1]))
-    return out
+    return {int(i) for i in harness.socket_inodes(pid)}
 
 
 def test_sockets_from_systemd(make_cairnd):

@@ -239,6 +239,27 @@ test_kept_socket_gets_a_new_port(void **state)
 	close(up.fd);
 }
 
+/*
+ * Query id; the upstream sends the answer (mark 1) and then a copy (mark
+ * 2), both queued before the loop runs once: the answer is given, the
+ * socket kept with the copy still in it.
+ */
+static void
+answer_twice(struct outudp *u, struct outudp_req *r, struct got *g,
+    struct up *up, uint16_t id)
+{
+	struct sockaddr_storage from;
+	socklen_t fl;
+
+	ask(u, r, g, up, id);
+	assert_int_equal(up_recv(up, &from, &fl), id);
+	up_reply(up, id, 1, &from, fl);
+	up_reply(up, id, 2, &from, fl);
+	event_base_loop(base, EVLOOP_ONCE);
+	assert_int_equal(g->calls, 1);
+	assert_int_equal(g->pkt[11], 1);
+}
+
 static void
 test_queued_duplicate_is_counted_not_given(void **state)
 {
@@ -252,14 +273,7 @@ test_queued_duplicate_is_counted_not_given(void **state)
 	(void)state;
 	assert_int_equal(up_open(&up, AF_INET), 0);
 	memset(&r, 0, sizeof(r));
-	ask(u, &r, &g, &up, 0x2000);
-	assert_int_equal(up_recv(&up, &from, &fl), 0x2000);
-	/* both queued before the loop runs: the answer, then a copy */
-	up_reply(&up, 0x2000, 1, &from, fl);
-	up_reply(&up, 0x2000, 2, &from, fl);
-	event_base_loop(base, EVLOOP_ONCE);
-	assert_int_equal(g.calls, 1);
-	assert_int_equal(g.pkt[11], 1);
+	answer_twice(u, &r, &g, &up, 0x2000);
 	/* kept with the copy in it: the copy is read and counted */
 	spin();
 	assert_int_equal(g.calls, 1);
@@ -290,12 +304,7 @@ test_queued_duplicate_read_after_reuse(void **state)
 	(void)state;
 	assert_int_equal(up_open(&up, AF_INET), 0);
 	memset(&r, 0, sizeof(r));
-	ask(u, &r, &g, &up, 0x3000);
-	assert_int_equal(up_recv(&up, &from, &fl), 0x3000);
-	up_reply(&up, 0x3000, 1, &from, fl);
-	up_reply(&up, 0x3000, 2, &from, fl);
-	event_base_loop(base, EVLOOP_ONCE);
-	assert_int_equal(g.calls, 1);
+	answer_twice(u, &r, &g, &up, 0x3000);
 	/* reused before its callback read the copy: the copy's ID is not
 	 * the new query's, so it is counted and the query waits on */
 	ask(u, &r, &g, &up, 0x3001);
