@@ -115,15 +115,29 @@ def make_query(name, rdtype="A", rd=True, edns=True, payload=1232,
     return q
 
 
+def _client_socket(kind, src, host, port):
+    """A socket bound to (src, a port the kernel picks) that is not
+    (host, port) itself: a client given the very port it sends to would
+    talk to itself (its own query read back as the answer, a TCP
+    connection to itself), and a server still starting would look
+    ready."""
+    for _ in range(10):
+        s = socket.socket(socket.AF_INET, kind)
+        s.bind((src, 0))
+        if (src, s.getsockname()[1]) != (host, port):
+            return s
+        s.close()
+    raise HarnessError("no client port other than %s:%d" % (host, port))
+
+
 def udp(wire_or_msg, port, timeout=3.0, src="127.0.0.1", host="127.0.0.1"):
     """Send one UDP datagram, return the parsed answer or None on timeout.
     Answers with another ID are skipped (bounded by the timeout)."""
     wire = wire_or_msg if isinstance(wire_or_msg, bytes) else \
         wire_or_msg.to_wire()
     qid = struct.unpack("!H", wire[:2])[0] if len(wire) >= 2 else None
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s = _client_socket(socket.SOCK_DGRAM, src, host, port)
     try:
-        s.bind((src, 0))
         s.sendto(wire, (host, port))
         end = time.monotonic() + timeout
         for _ in range(100):
@@ -169,9 +183,8 @@ class TcpConn:
 
     def __init__(self, port, src="127.0.0.1", timeout=3.0, tls=None,
                  alpn=None, host="127.0.0.1", pre=b""):
-        raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        raw = _client_socket(socket.SOCK_STREAM, src, host, port)
         raw.settimeout(timeout)
-        raw.bind((src, 0))
         raw.connect((host, port))
         if pre:     # bytes before TLS/DNS (a PROXY protocol header)
             raw.sendall(pre)
@@ -1087,12 +1100,11 @@ class H2Client:
         ctx.load_verify_locations(cafile)
         if alpn:
             ctx.set_alpn_protocols(list(alpn))
-        raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        raw = _client_socket(socket.SOCK_STREAM, src, host, port)
         raw.settimeout(self.timeout)
         # frames go out as written: Nagle would hold a small frame
         # behind an unacknowledged one (40 ms of delayed ACK per test)
         raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        raw.bind((src, 0))
         raw.connect((host, port))
         if pre:     # bytes before TLS (a PROXY protocol header)
             raw.sendall(pre)
