@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "resolver/cache.h"
+#include "util/clock.h"
 
 struct cache_entry {
 	struct cache_entry *hnext;	/* hash chain */
@@ -139,11 +140,8 @@ cache_key_hash(const struct cache_key *k)
 static uint64_t
 cache_clock_real(void *arg)
 {
-	struct timespec ts;
-
 	(void)arg;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec;
+	return mono_sec();
 }
 
 struct msg_cache *

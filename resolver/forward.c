@@ -30,6 +30,7 @@
 #include "resolver/backoff.h"
 #include "resolver/forward.h"
 #include "resolver/outudp.h"
+#include "util/clock.h"
 #include "resolver/upstream.h"
 #include "util/config.h"
 #include "util/log.h"
@@ -115,15 +116,6 @@ struct fwd_query {
 	uint8_t qname[DNS_MAX_NAME];
 	uint8_t qbuf[2 + 512];	/* 2-byte TCP length, then the query */
 };
-
-static uint64_t
-now_msec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* ------------------------------------------------------------ zones */
 
@@ -878,7 +870,7 @@ random_id(struct outside *o)
 			/* not expected on Linux >= 3.17; still unpredictable
 			 * enough for a fallback, never a constant */
 			size_t i;
-			uint64_t x = now_msec() ^ (uint64_t)(uintptr_t)o;
+			uint64_t x = mono_msec() ^ (uint64_t)(uintptr_t)o;
 
 			for (i = 0; i < sizeof(o->rnd); i++) {
 				x ^= x << 13;
@@ -1031,7 +1023,7 @@ zone_fall_back(struct fwd_query *fq)
 	const struct fwd_zone *z = fq->zone, *up;
 	size_t lab;
 
-	if (!z->first || z->name_len <= 1 || now_msec() >= fq->deadline)
+	if (!z->first || z->name_len <= 1 || mono_msec() >= fq->deadline)
 		return false;
 	lab = 1 + (size_t)z->name[0];
 	up = fwd_table_lookup(fq->tab, z->name + lab, z->name_len - lab);
@@ -1080,7 +1072,7 @@ static int
 pick_addr(struct fwd_query *fq)
 {
 	const struct fwd_zone *z = fq->zone;
-	uint64_t now = now_msec(), oldest = UINT64_MAX;
+	uint64_t now = mono_msec(), oldest = UINT64_MAX;
 	int down = -1;
 	size_t i;
 
@@ -1114,7 +1106,7 @@ start_next(struct fwd_query *fq)
 {
 	int i = pick_addr(fq);
 
-	if (i < 0 || now_msec() >= fq->deadline) {
+	if (i < 0 || mono_msec() >= fq->deadline) {
 		verbose(VERB_ALGO, "forward: all upstreams failed");
 		query_done(fq, NULL, 0);
 		return;
@@ -1140,7 +1132,7 @@ addr_failed(struct fwd_query *fq)
 	const struct fwd_addr *a = &fq->zone->addrs[fq->addr_idx];
 
 	backoff_fail(fq->o->bo, &a->ss, a->len, fq->zone->transport,
-	    now_msec());
+	    mono_msec());
 	next_addr(fq);
 }
 
@@ -1167,7 +1159,7 @@ static void
 timer_arm(struct fwd_query *fq, uint64_t msec)
 {
 	struct outside *o = fq->o;
-	uint64_t now = now_msec(), left;
+	uint64_t now = mono_msec(), left;
 	struct timeval tv;
 
 	timer_stop(fq);
@@ -1352,7 +1344,7 @@ attempt_timeout(struct fwd_query *fq)
 		start_next(fq);
 		return;
 	}
-	if (fq->state == FWD_UDP && now_msec() < fq->deadline) {
+	if (fq->state == FWD_UDP && mono_msec() < fq->deadline) {
 		verbose(VERB_ALGO, "forward: %s: UDP timeout, trying TCP",
 		    fq->zone->addrs[fq->addr_idx].text);
 		try_tcp(fq, true);
@@ -1381,7 +1373,7 @@ static void
 udp_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct outside *o = arg;
-	uint64_t now = now_msec();
+	uint64_t now = mono_msec();
 
 	(void)fd;
 	(void)what;
@@ -1416,7 +1408,7 @@ try_udp(struct fwd_query *fq)
 	}
 	err = outudp_send(fq->o->udp, &fq->udp,
 	    (const struct sockaddr *)&a->ss, a->len, fq->qbuf + 2, fq->qlen,
-	    now_msec(), udp_reply_cb, fq);
+	    mono_msec(), udp_reply_cb, fq);
 	if (err < 0) {
 		/* EMFILE under load: not worth a line per query */
 		verbose(VERB_DETAIL, "forward: no UDP socket for %s", a->text);
@@ -1609,7 +1601,7 @@ fwd_ups_done_cb(void *arg, enum ups_result res, const uint8_t *pkt, size_t len)
 		return;
 	}
 	if (res == UPS_RETRY && fq->ups_retries < FWD_UPS_MAX_RETRY &&
-	    now_msec() < fq->deadline) {
+	    mono_msec() < fq->deadline) {
 		/* a reused connection went away, or the server refused the
 		 * stream unprocessed (GOAWAY): again, on a new connection */
 		fq->ups_retries++;
@@ -1691,7 +1683,7 @@ fwd_query_start(struct outside *o, struct fwd_zones *zones,
 	fq->tab = tab;
 	fq->zone = zone;
 	fq->fd = -1;
-	fq->deadline = now_msec() + FWD_QUERY_DEADLINE_MSEC;
+	fq->deadline = mono_msec() + FWD_QUERY_DEADLINE_MSEC;
 	memcpy(fq->qname, qname, qname_len);
 	fq->qname_len = qname_len;
 	fq->qtype = qtype;

@@ -49,6 +49,7 @@
 #include "resolver/forward.h"
 #include "resolver/localzone.h"
 #include "resolver/resolver.h"
+#include "util/clock.h"
 #include "resolver/upstream.h"
 #include "util/config.h"
 #include "util/log.h"
@@ -123,15 +124,6 @@ struct resolver {
 };
 
 static struct stats res_stats_sink;	/* when the caller gives none */
-
-static uint64_t
-now_usec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
 
 /* ------------------------------------------------------------ histogram */
 
@@ -586,7 +578,7 @@ count_query(struct resolver *r, const struct dns_query *q, int rc,
 static void
 count_recursive(struct resolver *r, uint64_t start)
 {
-	uint64_t now = now_usec(), d = now > start ? now - start : 0;
+	uint64_t now = mono_usec(), d = now > start ? now - start : 0;
 
 	STAT_INC(r->st, NUM_RECURSIVEREPLIES);
 	STAT_ADD_FIELD(r->st->rec_time_usec, d);
@@ -786,7 +778,7 @@ res_forward(struct resolver *r, const struct dns_query *q,
 	w->prev = NULL;
 	w->done = done;
 	w->arg = arg;
-	w->start_usec = now_usec();
+	w->start_usec = mono_usec();
 	w->q = *q;
 	memcpy(w->pkt, q->pkt, q->len);
 	w->q.pkt = w->pkt;

@@ -26,6 +26,7 @@
 #include "resolver/backoff.h"
 #include "resolver/upstream.h"
 #include "resolver/upstream_int.h"
+#include "util/clock.h"
 #include "util/budget.h"
 #include "util/log.h"
 #include "util/stats.h"
@@ -73,16 +74,6 @@ ups_tls_ctx_free(void *ctx)
 }
 
 /* ------------------------------------------------------------ helpers */
-
-/* Monotonic msec, the clock of forward.c and backoff.h. */
-static uint64_t
-mono_msec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void
 set_timer(struct ups_conn *c, unsigned msec)
