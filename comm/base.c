@@ -25,6 +25,7 @@
 
 #include "comm/comm_int.h"
 #include "comm/proxy.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "util/netblock.h"
 #include "util/stats.h"
@@ -147,10 +148,16 @@ comm_conn_timeout_msec(const struct comm_conn *c)
 	return t;
 }
 
-/* Restart the idle timer (activity), unless a harder deadline runs:
+/*
+ * Restart the idle timer (activity), unless a harder deadline runs:
  * the handshake bound or a graceful close.  When the idle timeout is
  * longer than COMM_QUIET_MSEC the timer first stops at the quiet point
- * (comm_conn_timer_cb). */
+ * (comm_conn_timer_cb).  While that quiet-point timer runs, activity
+ * only notes the time: the timer, when it fires, waits out the rest
+ * from the last activity.  A busy connection touches it twice a query,
+ * and moving a libevent timer costs more than the rest of a cached
+ * answer's DoH framing.
+ */
 void
 comm_conn_touch(struct comm_conn *c)
 {
@@ -160,6 +167,9 @@ comm_conn_touch(struct comm_conn *c)
 	if (c->handshaking || c->closing || c->proxy_wait)
 		return;
 	ms = comm_conn_timeout_msec(c);
+	c->active_msec = mono_msec();
+	if (c->quiet_wait && ms > 2 * COMM_QUIET_MSEC)
+		return;		/* the quiet-point timer runs */
 	c->quiet_wait = ms > 2 * COMM_QUIET_MSEC;
 	if (c->quiet_wait)
 		ms = COMM_QUIET_MSEC;

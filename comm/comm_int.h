@@ -137,6 +137,7 @@ struct comm_conn {
 	bool flush_scheduled;		/* wev activated by hand */
 	bool rev_on;			/* rev is added */
 	bool quiet_wait;		/* tev runs to the quiet point */
+	uint64_t active_msec;		/* last activity (mono_msec) */
 };
 
 /* base.c */

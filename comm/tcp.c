@@ -33,6 +33,7 @@
 
 #include "comm/comm_int.h"
 #include "comm/proxy.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 static size_t
@@ -535,7 +536,18 @@ comm_conn_timer_cb(int fd, short what, void *arg)
 	if (c->quiet_wait) {
 		/* quiet: memory back, then wait out the idle timeout */
 		int ms = comm_conn_timeout_msec(c) - COMM_QUIET_MSEC;
+		uint64_t idle = mono_msec() - c->active_msec;
 		struct timeval tv;
+
+		if (idle < COMM_QUIET_MSEC) {
+			/* activity since the timer was set (comm_conn_touch
+			 * only noted it): the quiet point moves with it */
+			ms = COMM_QUIET_MSEC - (int)idle;
+			tv.tv_sec = ms / 1000;
+			tv.tv_usec = (ms % 1000) * 1000;
+			event_add(c->tev, &tv);
+			return;
+		}
 
 		/* the timeout may have shrunk meanwhile (slots filling up):
 		 * then this connection has been idle long enough already */

@@ -759,6 +759,42 @@ test_quiet_then_idle(void **state)
 	close(fd);
 }
 
+/* Activity while the quiet-point timer runs (comm_conn_touch only notes
+ * its time then) moves the quiet point, and the idle timeout, with it. */
+static void
+test_quiet_moves_with_activity(void **state)
+{
+	struct timeval t0, t1;
+	long ms;
+	int fd, i;
+
+	(void)state;
+	lim.tcp_idle_timeout_msec = 1500;
+	start(&echo_spec, NULL, 0);
+	fd = cli_connect(lport, 0);
+	loop_for(COMM_QUIET_MSEC / 2);
+	assert_int_equal(echo_opens, 1);
+	/* activity every half quiet period: never quiet, never idle */
+	for (i = 0; i < 6; i++) {
+		cli_send(fd, "k", 1);
+		gettimeofday(&t0, NULL);
+		loop_for(COMM_QUIET_MSEC / 2);
+		assert_int_equal(echo_quiets, 0);
+	}
+	loop_for(COMM_QUIET_MSEC / 2 + 150);
+	assert_int_equal(echo_quiets, 1);
+	assert_int_equal(echo_idles, 0);
+	assert_int_equal(echo_closes, 0);
+	assert_true(cli_closed(fd, 3000));
+	gettimeofday(&t1, NULL);
+	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_usec - t0.tv_usec) / 1000;
+	assert_true(ms >= 1450);
+	assert_int_equal(echo_quiets, 1);
+	assert_int_equal(echo_idles, 1);
+	assert_int_equal(echo_why, COMM_CLOSE_TIMEOUT);
+	close(fd);
+}
+
 static void
 test_idle_busy(void **state)
 {
@@ -1811,6 +1847,7 @@ main(void)
 		T(test_graceful_close_flushes),
 		T(test_idle_timeout),
 		T(test_quiet_then_idle),
+		T(test_quiet_moves_with_activity),
 		T(test_idle_busy),
 		T(test_idle_graceful_by_module),
 		T(test_idle_shortened_when_full),
