@@ -1094,7 +1094,7 @@ class H2Client:
 
     def __init__(self, port, cafile, host="127.0.0.1", src="127.0.0.1",
                  timeout=5.0, alpn=("h2",), settings=None, auto_ack=True,
-                 preface=True, auto_window=True, pre=b""):
+                 preface=True, auto_window=True, pre=b"", wrap=None):
         self.timeout = timeout * SLOW
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.load_verify_locations(cafile)
@@ -1108,7 +1108,10 @@ class H2Client:
         raw.connect((host, port))
         if pre:     # bytes before TLS (a PROXY protocol header)
             raw.sendall(pre)
-        self.sock = ctx.wrap_socket(raw, server_hostname="localhost")
+        if wrap is not None:    # a test's own TLS socket: wrap(ctx, raw)
+            self.sock = wrap(ctx, raw)
+        else:
+            self.sock = ctx.wrap_socket(raw, server_hostname="localhost")
         self.alpn = self.sock.selected_alpn_protocol()
         self.enc = hpack.Encoder()
         self.dec = hpack.Decoder()

@@ -5,7 +5,10 @@
  * reused with a new one; a duplicate still queued in it is read and
  * counted, never given to the next query; a late reply to the old port
  * finds nothing; a socket that saw an error is closed; at most
- * OUTUDP_IDLE_MAX are kept; a kept socket of the other family gives way.
+ * OUTUDP_IDLE_MAX are kept; a kept socket of the other family gives way;
+ * a send error on a shared socket (outgoing-queries-per-port > 1) is
+ * returned to its query and told once, from the socket's callback, to
+ * every query still waiting there, and the socket is not used again.
  */
 #include "config.h"
 
@@ -13,6 +16,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -183,6 +187,35 @@ udp_sockets(int family, int skip, int *kept)
 	}
 	closedir(d);
 	return bound;
+}
+
+/* The descriptor of the one UDP socket of ours connected to up (an
+ * outudp socket), -1 when there is none. */
+static int
+sock_to(const struct up *up)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int found = -1, n = 0, dfd;
+
+	assert_non_null(d);
+	dfd = dirfd(d);
+	while ((e = readdir(d)) != NULL) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		int fd = atoi(e->d_name);
+
+		if (e->d_name[0] == '.' || fd == dfd || fd == up->fd)
+			continue;
+		if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0 ||
+		    sl != up->addrlen || memcmp(&ss, &up->addr, sl) != 0)
+			continue;
+		found = fd;
+		n++;
+	}
+	closedir(d);
+	assert_true(n <= 1);
+	return found;
 }
 
 static int
@@ -439,6 +472,168 @@ test_other_family_gives_way(void **state)
 	close(up6.fd);
 }
 
+/*
+ * A shared socket (max_uses > 1) with n queries waiting and an ICMP
+ * error pending: n - 1 queries reach the upstream (one socket), the
+ * upstream goes away (up->fd closed, -1), the n-th query's datagram is
+ * refused.  Returns the socket's descriptor; *first its port.
+ */
+static int
+refused_on_shared(struct outudp *u, struct up *up, struct outudp_req *r,
+    struct got *g, int n, struct sockaddr_storage *first)
+{
+	struct sockaddr_storage from;
+	struct pollfd pfd;
+	socklen_t fl, firstlen = 0;
+	int i, fd;
+
+	assert_int_equal(up_open(up, AF_INET), 0);
+	memset(r, 0, (size_t)n * sizeof(*r));
+	for (i = 0; i < n - 1; i++) {
+		ask(u, &r[i], &g[i], up, (uint16_t)(0x7000 + i));
+		assert_int_equal(up_recv(up, &from, &fl), 0x7000 + i);
+		if (i == 0) {
+			*first = from;
+			firstlen = fl;
+		}
+		assert_int_equal(fl, firstlen);
+		assert_memory_equal(&from, first, fl);
+	}
+	close(up->fd);
+	up->fd = -1;
+	ask(u, &r[n - 1], &g[n - 1], up, (uint16_t)(0x7000 + n - 1));
+	fd = sock_to(up);
+	assert_true(fd >= 0);
+	/* the error is pending on the socket: poll does not take it, and
+	 * the loop must not run now, or the read path would report it */
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	assert_int_equal(poll(&pfd, 1, 2000), 1);
+	assert_true(pfd.revents & POLLERR);
+	return fd;
+}
+
+/* The next query on u to up: its send fails with ECONNREFUSED, and it
+ * is not registered and never called back. */
+static void
+ask_refused(struct outudp *u, struct outudp_req *r, struct got *g,
+    const struct up *up)
+{
+	uint8_t q[12] = { 0x70, 0x10, 0x01, 0x00 };
+
+	memset(r, 0, sizeof(*r));
+	memset(g, 0, sizeof(*g));
+	g->r = r;
+	assert_int_equal(outudp_send(u, r, (const struct sockaddr *)&up->addr,
+	    up->addrlen, q, sizeof(q), 0, got_cb, g), ECONNREFUSED);
+	assert_null(r->s);
+}
+
+/*
+ * The n-th query's datagram on a shared socket brought back an ICMP
+ * port unreachable, so the next query's send() on that connected socket
+ * fails with ECONNREFUSED.  That query gets the error returned; the n
+ * waiting ones hear of it from the socket's callback, each exactly once,
+ * and not from inside outudp_send (the caller may be in the middle of
+ * its own bookkeeping there).  The socket is retired at once: the next
+ * query to the same address gets a socket of its own, and the broken
+ * one is closed, not kept, when the error has been told.
+ */
+static void
+test_shared_socket_send_error(void **state)
+{
+	enum { WAITING = 3 };
+	struct outudp *u = outudp_new(base, &st, 8);
+	struct outudp_req r[WAITING], rf, rn;
+	struct got g[WAITING], gf, gn;
+	struct sockaddr_storage from, first;
+	socklen_t fl;
+	struct up up;
+	int i, fd, nfd, one = 1, kept;
+
+	(void)state;
+	memset(&rn, 0, sizeof(rn));
+	fd = refused_on_shared(u, &up, r, g, WAITING, &first);
+	ask_refused(u, &rf, &gf, &up);
+	for (i = 0; i < WAITING; i++) {
+		assert_int_equal(g[i].calls, 0);	/* not from inside */
+		assert_non_null(r[i].s);
+	}
+	/* a listener on the same port again: the next query goes on a new
+	 * socket (on the broken one it would get the error too) */
+	up.fd = socket(AF_INET, SOCK_DGRAM, 0);
+	assert_true(up.fd >= 0);
+	assert_int_equal(setsockopt(up.fd, SOL_SOCKET, SO_REUSEADDR, &one,
+	    sizeof(one)), 0);
+	assert_int_equal(bind(up.fd, (struct sockaddr *)&up.addr,
+	    up.addrlen), 0);
+	ask(u, &rn, &gn, &up, 0x7100);
+	assert_int_equal(udp_sockets(AF_INET, up.fd, &kept), 2);
+	assert_int_equal(up_recv(&up, &from, &fl), 0x7100);
+	assert_false(port_of(&from) == port_of(&first));
+	up_reply(&up, 0x7100, 5, &from, fl);
+	spin();
+	for (i = 0; i < WAITING; i++) {
+		assert_int_equal(g[i].calls, 1);
+		assert_int_equal(g[i].err, ECONNREFUSED);
+		assert_null(r[i].s);
+	}
+	assert_int_equal(gf.calls, 0);
+	assert_int_equal(gn.calls, 1);
+	assert_int_equal(gn.err, 0);
+	assert_int_equal(gn.pkt[11], 5);
+	/* the broken socket is closed, not kept; the new one is open */
+	assert_int_equal(udp_sockets(AF_INET, up.fd, &kept), 1);
+	assert_int_equal(kept, 0);
+	nfd = sock_to(&up);
+	assert_true(nfd >= 0 && nfd != fd);
+	/* told once: nothing more on further turns of the loop */
+	spin();
+	for (i = 0; i < WAITING; i++)
+		assert_int_equal(g[i].calls, 1);
+	assert_int_equal(gf.calls, 0);
+	assert_int_equal(st.c[STAT_UNWANTED_REPLIES], 0);
+	outudp_free(u);
+	assert_int_equal(udp_sockets(AF_INET, up.fd, &kept), 0);
+	assert_int_equal(kept, 0);
+	close(up.fd);
+}
+
+/*
+ * The same, but every waiting query is given up (timed out) before the
+ * loop runs: the socket is closed with the last of them, its callback
+ * already scheduled never runs (ASan would see it touch freed memory),
+ * and nobody is told anything.
+ */
+static void
+test_shared_socket_send_error_all_cancelled(void **state)
+{
+	enum { WAITING = 2 };
+	struct outudp *u = outudp_new(base, &st, 8);
+	struct outudp_req r[WAITING], rf;
+	struct got g[WAITING], gf;
+	struct sockaddr_storage first;
+	struct up up;
+	int i, kept;
+
+	(void)state;
+	(void)refused_on_shared(u, &up, r, g, WAITING, &first);
+	ask_refused(u, &rf, &gf, &up);
+	for (i = 0; i < WAITING; i++) {
+		assert_int_equal(udp_sockets(AF_INET, -1, &kept), 1);
+		outudp_cancel(&r[i]);
+		assert_null(r[i].s);
+	}
+	assert_int_equal(udp_sockets(AF_INET, -1, &kept), 0);
+	assert_int_equal(kept, 0);
+	spin();
+	for (i = 0; i < WAITING; i++)
+		assert_int_equal(g[i].calls, 0);
+	assert_int_equal(gf.calls, 0);
+	outudp_free(u);
+}
+
 int
 main(void)
 {
@@ -457,6 +652,11 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_other_family_gives_way,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shared_socket_send_error,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_shared_socket_send_error_all_cancelled, setup,
+		    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
