@@ -154,13 +154,14 @@ struct doh_conn {
  * reserved) when the budget is full or memory is short.
  */
 static uint8_t *
-doh_buf_new(struct budget *b, size_t n, size_t *stored)
+doh_buf_new(struct doh_conn *conn, struct budget *b, size_t n,
+    size_t *stored)
 {
 	uint8_t *p;
 
 	if (budget_reserve(b, n) != 0)
 		return NULL;
-	p = malloc(n ? n : 1);
+	p = doh_h2_mem_alloc(&conn->mrec, n ? n : 1);
 	if (p == NULL) {
 		budget_release(b, n);
 		return NULL;
@@ -170,11 +171,12 @@ doh_buf_new(struct budget *b, size_t n, size_t *stored)
 }
 
 static void
-doh_buf_free(struct budget *b, uint8_t **p, size_t *stored)
+doh_buf_free(struct doh_conn *conn, struct budget *b, uint8_t **p,
+    size_t *stored)
 {
 	if (*p == NULL)
 		return;
-	free(*p);
+	doh_h2_mem_free(&conn->mrec, *p);
 	budget_release(b, *stored);
 	*p = NULL;
 	*stored = 0;
@@ -183,7 +185,8 @@ doh_buf_free(struct budget *b, uint8_t **p, size_t *stored)
 static void
 doh_stream_free_query(struct doh_stream *s)
 {
-	doh_buf_free(&s->conn->sh->query_budget, &s->qbuf, &s->qbuf_n);
+	doh_buf_free(s->conn, &s->conn->sh->query_budget, &s->qbuf,
+	    &s->qbuf_n);
 	s->qlen = 0;
 }
 
@@ -254,7 +257,7 @@ doh_stream_free(struct doh_conn *conn, struct doh_stream *s)
 		conn->last = NULL;
 	doh_stream_clear_res(s, true);
 	doh_stream_free_query(s);
-	doh_buf_free(&conn->sh->response_budget, &s->rbuf, &s->rbuf_n);
+	doh_buf_free(conn, &conn->sh->response_budget, &s->rbuf, &s->rbuf_n);
 	doh_stream_drop_headers(s);
 	if (s->prev)
 		s->prev->next = s->next;
@@ -263,7 +266,7 @@ doh_stream_free(struct doh_conn *conn, struct doh_stream *s)
 	if (s->next)
 		s->next->prev = s->prev;
 	conn->nstreams--;
-	free(s);
+	doh_h2_mem_free(&conn->mrec, s);
 }
 
 /* ------------------------------------------------------------ output */
@@ -514,7 +517,7 @@ doh_answer_cb(void *arg, const uint8_t *ans, size_t ans_len)
 		doh_stream_reset(conn, s, NGHTTP2_REFUSED_STREAM);
 		goto out;
 	}
-	s->rbuf = doh_buf_new(&conn->sh->response_budget, ans_len,
+	s->rbuf = doh_buf_new(conn, &conn->sh->response_budget, ans_len,
 	    &s->rbuf_n);
 	if (s->rbuf == NULL) {
 		verbose(VERB_QUERY, "doh: %s: stream %d: response buffer "
@@ -600,8 +603,8 @@ doh_stream_headers_done(struct doh_conn *conn, struct doh_stream *s)
 		return;
 	}
 	if (s->req.method == DOH_METHOD_GET) {
-		s->qbuf = doh_buf_new(&sh->query_budget, s->plan.query_size,
-		    &s->qbuf_n);
+		s->qbuf = doh_buf_new(conn, &sh->query_budget,
+		    s->plan.query_size, &s->qbuf_n);
 		if (s->qbuf == NULL) {
 			doh_stream_drop_headers(s);
 			doh_stream_reset(conn, s, NGHTTP2_REFUSED_STREAM);
@@ -622,8 +625,8 @@ doh_stream_headers_done(struct doh_conn *conn, struct doh_stream *s)
 			doh_stream_fail(conn, s, 400);
 			return;
 		}
-		s->qbuf = doh_buf_new(&sh->query_budget, s->plan.query_size,
-		    &s->qbuf_n);
+		s->qbuf = doh_buf_new(conn, &sh->query_budget,
+		    s->plan.query_size, &s->qbuf_n);
 		if (s->qbuf == NULL)
 			doh_stream_reset(conn, s, NGHTTP2_REFUSED_STREAM);
 	}
@@ -682,7 +685,7 @@ doh_begin_headers_cb(nghttp2_session *sess, const nghttp2_frame *frame,
 	    frame->headers.cat != NGHTTP2_HCAT_REQUEST)
 		return 0;
 	if (conn->nstreams >= conn->sh->max_streams ||
-	    (s = calloc(1, sizeof(*s))) == NULL) {
+	    (s = doh_h2_mem_zalloc(&conn->mrec, sizeof(*s))) == NULL) {
 		nghttp2_submit_rst_stream(sess, NGHTTP2_FLAG_NONE, id,
 		    NGHTTP2_REFUSED_STREAM);
 		return 0;
@@ -827,7 +830,7 @@ doh_begin_frame_cb(nghttp2_session *sess, const nghttp2_frame_hd *hd,
 		doh_stream_fail(conn, s, rv);
 		return 0;
 	}
-	s->qbuf = doh_buf_new(&conn->sh->query_budget, hd->length,
+	s->qbuf = doh_buf_new(conn, &conn->sh->query_budget, hd->length,
 	    &s->qbuf_n);
 	if (s->qbuf == NULL)
 		doh_stream_reset(conn, s, NGHTTP2_REFUSED_STREAM);
@@ -1028,6 +1031,7 @@ doh_h2_open(struct comm_conn *c, void *state)
 	nghttp2_session_callbacks_del(cbs);
 	if (rv != 0) {
 		conn->sess = NULL;
+		doh_h2_mem_release(&conn->mrec);
 		return -ENOMEM;
 	}
 	iv[0].settings_id = NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS;
@@ -1118,6 +1122,7 @@ doh_h2_close(struct comm_conn *c, void *state, enum comm_close_why why)
 		nghttp2_session_del(conn->sess);
 		conn->sess = NULL;
 	}
+	doh_h2_mem_release(&conn->mrec);
 }
 
 const struct comm_proto doh_h2_proto = {

@@ -21,6 +21,22 @@
  * Nothing here reads nghttp2's structures.  The frame buffer is the
  * first mapped block of 16 KiB or more; mapped blocks are told apart
  * from heap blocks by their addresses, kept in struct doh_h2_mem_rec.
+ *
+ * Small heap blocks (up to DOH_MEM_POOL_BIG bytes) go, when freed, to
+ * the connection's pool and serve the next allocation of their size:
+ * every stream takes the same few blocks from nghttp2 (stream, outbound
+ * items, header buffers) and from h2.c (stream, query and response
+ * buffers), and glibc's per-thread cache holds only 7 blocks a size, so
+ * a connection with many streams in flight went through malloc's slow
+ * paths for most of them.  The pool's classes are malloc's own chunk
+ * sizes (16 bytes apart): a request is rounded up only to the usable
+ * size malloc would give it anyway, and a freed block's class is read
+ * with malloc_usable_size, so blocks carry no header and a long-lived
+ * block costs what it did from malloc.  The class table is allocated
+ * with the first pooled block and freed when the pool is emptied (quiet
+ * connection, close).  Under AddressSanitizer a pooled block is
+ * poisoned until it is handed out again, and the usable bytes beyond
+ * those asked for too.
  */
 #include "config.h"
 
@@ -33,7 +49,162 @@
 
 #include "module/doh/h2mem.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define POISON(p, n)	ASAN_POISON_MEMORY_REGION((p), (n))
+#define UNPOISON(p, n)	ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define POISON(p, n)	((void)(p), (void)(n))
+#define UNPOISON(p, n)	((void)(p), (void)(n))
+#endif
+
 #define FRAMEBUF_MIN	(16 * 1024)
+
+#ifdef HAVE_MALLOC_USABLE_SIZE
+#include <malloc.h>
+
+/*
+ * Class k holds blocks of at least 16 k + 8 usable bytes: what glibc's
+ * malloc gives any request of 16 (k - 1) + 9 .. 16 k + 8 bytes (chunks
+ * 16 bytes apart, 8 of them its own).
+ */
+#define NCLASS		(DOH_MEM_POOL_BIG / 16 + 1)
+#define CLASS_BYTES(k)	((size_t)(k) * 16 + 8)
+
+struct doh_h2_pool {
+	void *head[NCLASS];		/* freed blocks, linked through
+					   their first bytes */
+	uint16_t n[NCLASS];
+	unsigned total;
+};
+
+_Static_assert(DOH_MEM_POOL_MAX <= UINT16_MAX, "h2mem pool count");
+
+static size_t
+class_of(size_t size)
+{
+	return size <= CLASS_BYTES(1) ? 1 : (size - 8 + 15) / 16;
+}
+
+static void *
+heap_alloc(struct doh_h2_mem_rec *rec, size_t size)
+{
+	struct doh_h2_pool *pl = rec->pool;
+	size_t k;
+	void *p;
+
+	if (size > DOH_MEM_POOL_BIG || rec->creating)
+		return malloc(size);	/* a new session's blocks stay */
+	k = class_of(size);
+	if (pl != NULL && pl->head[k] != NULL) {
+		p = pl->head[k];
+		UNPOISON(p, sizeof(void *));
+		pl->head[k] = *(void **)p;
+		pl->n[k]--;
+		pl->total--;
+		UNPOISON(p, size);
+		return p;
+	}
+	return malloc(CLASS_BYTES(k));
+}
+
+static void
+heap_free(struct doh_h2_mem_rec *rec, void *p)
+{
+	size_t u = malloc_usable_size(p), k;
+	struct doh_h2_pool *pl = rec->pool;
+
+	if (u < CLASS_BYTES(1) || u > CLASS_BYTES(NCLASS - 1)) {
+		free(p);
+		return;
+	}
+	k = (u - 8) / 16;
+	if (pl == NULL) {
+		pl = rec->pool = calloc(1, sizeof(*pl));
+		if (pl == NULL) {
+			free(p);
+			return;
+		}
+	}
+	if (pl->n[k] >= DOH_MEM_POOL_MAX) {
+		free(p);
+		return;
+	}
+	*(void **)p = pl->head[k];
+	pl->head[k] = p;
+	pl->n[k]++;
+	pl->total++;
+	POISON(p, u);
+}
+
+static void
+pool_drain(struct doh_h2_mem_rec *rec)
+{
+	struct doh_h2_pool *pl = rec->pool;
+	size_t k;
+
+	if (pl == NULL)
+		return;
+	for (k = 0; k < NCLASS; k++) {
+		while (pl->head[k] != NULL) {
+			void *p = pl->head[k];
+
+			UNPOISON(p, sizeof(void *));
+			pl->head[k] = *(void **)p;
+			UNPOISON(p, malloc_usable_size(p));
+			free(p);
+		}
+	}
+	free(pl);
+	rec->pool = NULL;
+}
+
+static size_t
+heap_usable(void *p)
+{
+	return malloc_usable_size(p);
+}
+
+unsigned
+doh_h2_mem_pooled(const struct doh_h2_mem_rec *rec)
+{
+	return rec->pool != NULL ? rec->pool->total : 0;
+}
+#else	/* no malloc_usable_size: no pool */
+static void *
+heap_alloc(struct doh_h2_mem_rec *rec, size_t size)
+{
+	(void)rec;
+	return malloc(size);
+}
+
+static void
+heap_free(struct doh_h2_mem_rec *rec, void *p)
+{
+	(void)rec;
+	free(p);
+}
+
+static void
+pool_drain(struct doh_h2_mem_rec *rec)
+{
+	(void)rec;
+}
+
+static size_t
+heap_usable(void *p)
+{
+	(void)p;
+	return 0;
+}
+
+unsigned
+doh_h2_mem_pooled(const struct doh_h2_mem_rec *rec)
+{
+	(void)rec;
+	return 0;
+}
+#endif
 
 static size_t
 page_size(void)
@@ -88,7 +259,7 @@ mem_malloc(size_t size, void *ud)
 		}
 		/* out of mappings (vm.max_map_count): the heap will do */
 	}
-	return malloc(size);
+	return heap_alloc(rec, size);
 }
 
 static void
@@ -96,41 +267,58 @@ mem_free(void *p, void *ud)
 {
 	struct doh_h2_mem_blk *b = blk_of(ud, p);
 
+	if (p == NULL)
+		return;
 	if (b != NULL) {
 		munmap(b->p, b->len);
 		memset(b, 0, sizeof(*b));
 		return;
 	}
-	free(p);
+	heap_free(ud, p);
 }
 
 static void *
 mem_calloc(size_t n, size_t size, void *ud)
 {
 	struct doh_h2_mem_rec *rec = ud;
+	void *p;
 
-	if (rec->creating && size != 0 && n <= SIZE_MAX / 2 / size &&
-	    n * size >= DOH_MEM_MAP_MIN)
+	if (size != 0 && n > SIZE_MAX / size)
+		return NULL;
+	if (rec->creating && n * size >= DOH_MEM_MAP_MIN &&
+	    n * size <= SIZE_MAX / 2)
 		return mem_malloc(n * size, ud);	/* mapped: zeros */
-	return calloc(n, size);
+	p = heap_alloc(rec, n * size);
+	if (p != NULL)
+		memset(p, 0, n * size);
+	return p;
 }
 
 static void *
 mem_realloc(void *p, size_t size, void *ud)
 {
 	struct doh_h2_mem_blk *b;
+	size_t old;
 	void *np;
 
 	if (p == NULL)		/* how nghttp2 allocates the frame buffer */
 		return mem_malloc(size, ud);
 	b = blk_of(ud, p);
-	if (b == NULL)
-		return realloc(p, size);
-	/* not done by nghttp2 1.52; kept correct all the same */
-	np = malloc(size);
+	if (b == NULL) {
+		old = heap_usable(p);
+		if (old == 0)
+			return realloc(p, size);	/* no pool */
+		if (size <= old && size > 0) {
+			UNPOISON(p, size);
+			return p;
+		}
+		UNPOISON(p, old);	/* the bytes past the last request */
+	} else
+		old = b->size;	/* not done by nghttp2 1.52; kept correct */
+	np = heap_alloc(ud, size);
 	if (np == NULL)
 		return NULL;
-	memcpy(np, p, b->size < size ? b->size : size);
+	memcpy(np, p, old < size ? old : size);
 	mem_free(p, ud);
 	return np;
 }
@@ -158,11 +346,42 @@ page_is_zero(const uint8_t *p, size_t len)
 	return true;
 }
 
+void *
+doh_h2_mem_alloc(struct doh_h2_mem_rec *rec, size_t size)
+{
+	return heap_alloc(rec, size);
+}
+
+void *
+doh_h2_mem_zalloc(struct doh_h2_mem_rec *rec, size_t size)
+{
+	void *p = heap_alloc(rec, size);
+
+	if (p != NULL)
+		memset(p, 0, size);
+	return p;
+}
+
+void
+doh_h2_mem_free(struct doh_h2_mem_rec *rec, void *p)
+{
+	if (p != NULL)
+		heap_free(rec, p);
+}
+
+void
+doh_h2_mem_release(struct doh_h2_mem_rec *rec)
+{
+	pool_drain(rec);
+}
+
 size_t
 doh_h2_mem_trim(struct doh_h2_mem_rec *rec)
 {
 	size_t ps = page_size(), off, dropped = 0;
 	int i;
+
+	pool_drain(rec);
 
 	for (i = 0; i < DOH_MEM_BLOCKS; i++) {
 		struct doh_h2_mem_blk *b = &rec->blk[i];

@@ -1158,7 +1158,86 @@ test_h2mem_maps_and_trims(void **unused)
 	nghttp2_session_del(sess);
 	for (i = 0; i < DOH_MEM_BLOCKS; i++)
 		assert_null(rec.blk[i].p);	/* every mapping unmapped */
+	doh_h2_mem_release(&rec);	/* the blocks nghttp2 freed last */
 	nghttp2_session_callbacks_del(cbs);
+}
+
+/* Freed small blocks come back for the next allocation of their size
+ * class, up to DOH_MEM_POOL_MAX a class; larger ones go to free();
+ * realloc keeps a block that still fits; trim and release empty the
+ * pool (LeakSanitizer checks that nothing stays behind). */
+static void
+test_h2mem_pool(void **unused)
+{
+#ifdef HAVE_MALLOC_USABLE_SIZE
+	static void *held[DOH_MEM_POOL_MAX + 8];
+	struct doh_h2_mem_rec rec;
+	nghttp2_mem mem;
+	uint8_t *a, *b, *c;
+	unsigned i, n40;
+
+	(void)unused;
+	doh_h2_mem_init(&mem, &rec);
+	a = mem.malloc(100, mem.mem_user_data);
+	assert_non_null(a);
+	memset(a, 0xab, 100);
+	mem.free(a, mem.mem_user_data);
+	assert_int_equal(doh_h2_mem_pooled(&rec), 1);
+	/* 97-104 bytes are one malloc size: the same block, zeroed */
+	b = mem.calloc(1, 104, mem.mem_user_data);
+	assert_ptr_equal(b, a);
+	for (i = 0; i < 104; i++)
+		assert_int_equal(b[i], 0);
+	assert_int_equal(doh_h2_mem_pooled(&rec), 0);
+	/* another size: not that block */
+	c = mem.malloc(120, mem.mem_user_data);
+	assert_ptr_not_equal(c, b);
+	mem.free(c, mem.mem_user_data);
+	/* realloc within the block stays; past it moves, contents kept */
+	memset(b, 0x5a, 104);
+	c = mem.realloc(b, 100, mem.mem_user_data);
+	assert_ptr_equal(c, b);
+	c = mem.realloc(c, 700, mem.mem_user_data);
+	assert_non_null(c);
+	for (i = 0; i < 100; i++)
+		assert_int_equal(c[i], 0x5a);
+	assert_int_equal(doh_h2_mem_pooled(&rec), 2);	/* 120, old 104 */
+	mem.free(c, mem.mem_user_data);
+	assert_int_equal(doh_h2_mem_pooled(&rec), 3);
+	/* a block over DOH_MEM_POOL_BIG is not kept */
+	c = doh_h2_mem_alloc(&rec, DOH_MEM_POOL_BIG + 100);
+	assert_non_null(c);
+	doh_h2_mem_free(&rec, c);
+	assert_int_equal(doh_h2_mem_pooled(&rec), 3);
+	/* the bound of a class */
+	for (i = 0; i < DOH_MEM_POOL_MAX + 8; i++) {
+		held[i] = doh_h2_mem_zalloc(&rec, 40);
+		assert_non_null(held[i]);
+	}
+	/* malloc may hand out a larger chunk now and then (a remainder too
+	 * small to keep): such a block is kept in its own class */
+	for (i = 0, n40 = 0; i < DOH_MEM_POOL_MAX + 8; i++)
+		if (malloc_usable_size(held[i]) == 40)
+			n40++;
+	for (i = 0; i < DOH_MEM_POOL_MAX + 8; i++)
+		doh_h2_mem_free(&rec, held[i]);
+	assert_int_equal(doh_h2_mem_pooled(&rec), 3 +
+	    (n40 < DOH_MEM_POOL_MAX ? n40 : DOH_MEM_POOL_MAX) +
+	    (DOH_MEM_POOL_MAX + 8 - n40));
+	assert_int_equal(doh_h2_mem_trim(&rec), 0);	/* nothing mapped */
+	assert_int_equal(doh_h2_mem_pooled(&rec), 0);
+	assert_null(rec.pool);
+	a = doh_h2_mem_alloc(&rec, 10);
+	doh_h2_mem_free(&rec, a);
+	doh_h2_mem_free(&rec, NULL);
+	assert_int_equal(doh_h2_mem_pooled(&rec), 1);
+	doh_h2_mem_release(&rec);
+	assert_int_equal(doh_h2_mem_pooled(&rec), 0);
+	assert_null(rec.pool);
+#else
+	(void)unused;
+	skip();
+#endif
 }
 
 static void
@@ -1324,6 +1403,7 @@ main(void)
 		cmocka_unit_test(test_idle_goaway),
 		cmocka_unit_test(test_quiet_keeps_session),
 		cmocka_unit_test(test_h2mem_maps_and_trims),
+		cmocka_unit_test(test_h2mem_pool),
 		cmocka_unit_test(test_bad_preface),
 		cmocka_unit_test(test_too_many_headers),
 		cmocka_unit_test(test_stalled_request_not_busy),
