@@ -159,9 +159,16 @@ comm_conn_timeout_msec(const struct comm_conn *c)
  * answer's DoH framing.
  */
 void
+comm_conn_arm(struct comm_conn *c, int ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	event_add(c->tev, &tv);
+}
+
+void
 comm_conn_touch(struct comm_conn *c)
 {
-	struct timeval tv;
 	int ms;
 
 	if (c->handshaking || c->closing || c->proxy_wait)
@@ -171,11 +178,7 @@ comm_conn_touch(struct comm_conn *c)
 	if (c->quiet_wait && ms > 2 * COMM_QUIET_MSEC)
 		return;		/* the quiet-point timer runs */
 	c->quiet_wait = ms > 2 * COMM_QUIET_MSEC;
-	if (c->quiet_wait)
-		ms = COMM_QUIET_MSEC;
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	event_add(c->tev, &tv);
+	comm_conn_arm(c, c->quiet_wait ? COMM_QUIET_MSEC : ms);
 }
 
 /*

@@ -146,6 +146,8 @@ void comm_addr_str(const struct sockaddr *sa, char *buf, size_t len);
 void comm_conn_free(struct comm_conn *c, enum comm_close_why why);
 int comm_conn_timeout_msec(const struct comm_conn *c);
 void comm_conn_touch(struct comm_conn *c);
+/* (Re)arm the conn's timer (tev) to fire in ms milliseconds. */
+void comm_conn_arm(struct comm_conn *c, int ms);
 struct proxy_hdr;
 /* The PROXY header of c is read: take its client address and apply
  * access-control deny and tcp-connection-limit to it.  false = refused

@@ -194,11 +194,8 @@ comm_conn_settle(struct comm_conn *c)
 			}
 			if (!c->closing) {
 				/* a graceful close gets one more timeout */
-				int ms = comm_conn_timeout_msec(c);
-				struct timeval tv = { ms / 1000,
-				    (ms % 1000) * 1000 };
 				c->closing = true;
-				event_add(c->tev, &tv);
+				comm_conn_arm(c, comm_conn_timeout_msec(c));
 			}
 			break;
 		}
@@ -287,12 +284,9 @@ static int
 conn_begin(struct comm_conn *c)
 {
 	if (c->ssl != NULL) {
-		int ms = comm_conn_timeout_msec(c);
-		struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
-
 		/* the handshake must finish within one idle timeout */
 		c->handshaking = true;
-		event_add(c->tev, &tv);
+		comm_conn_arm(c, comm_conn_timeout_msec(c));
 		event_add(c->rev, NULL);
 		c->rev_on = true;
 		handshake_step(c);
@@ -391,11 +385,8 @@ int
 comm_conn_start(struct comm_conn *c)
 {
 	if (c->lst->proxy) {
-		int ms = comm_conn_timeout_msec(c);
-		struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
-
 		c->proxy_wait = true;
-		event_add(c->tev, &tv);
+		comm_conn_arm(c, comm_conn_timeout_msec(c));
 		event_add(c->rev, NULL);
 		c->rev_on = true;
 		return 0;
@@ -537,31 +528,22 @@ comm_conn_timer_cb(int fd, short what, void *arg)
 		/* quiet: memory back, then wait out the idle timeout */
 		int ms = comm_conn_timeout_msec(c) - COMM_QUIET_MSEC;
 		uint64_t idle = mono_msec() - c->active_msec;
-		struct timeval tv;
 
 		if (idle < COMM_QUIET_MSEC) {
 			/* activity since the timer was set (comm_conn_touch
 			 * only noted it): the quiet point moves with it */
-			ms = COMM_QUIET_MSEC - (int)idle;
-			tv.tv_sec = ms / 1000;
-			tv.tv_usec = (ms % 1000) * 1000;
-			event_add(c->tev, &tv);
+			comm_conn_arm(c, COMM_QUIET_MSEC - (int)idle);
 			return;
 		}
-
-		/* the timeout may have shrunk meanwhile (slots filling up):
-		 * then this connection has been idle long enough already */
-		if (ms < 0)
-			ms = 0;
-		tv.tv_sec = ms / 1000;
-		tv.tv_usec = (ms % 1000) * 1000;
 		c->quiet_wait = false;
 		if (c->opened && c->proto->quiet != NULL) {
 			c->depth++;
 			c->proto->quiet(c, c->st);
 			c->depth--;
 		}
-		event_add(c->tev, &tv);
+		/* the timeout may have shrunk meanwhile (slots filling up):
+		 * then this connection has been idle long enough already */
+		comm_conn_arm(c, ms > 0 ? ms : 0);
 		return;
 	}
 	if (c->busy) {

@@ -26,8 +26,8 @@
 #include "resolver/backoff.h"
 #include "resolver/upstream.h"
 #include "resolver/upstream_int.h"
-#include "util/clock.h"
 #include "util/budget.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "util/stats.h"
 

@@ -1,7 +1,7 @@
 /*
  * util/clock.h - the monotonic clock, in the units the callers keep
- * (forward.c, upstream_tls.c and backoff.h count msec; the recursion
- * histogram usec; the message cache seconds).
+ * (forward.c, upstream_tls.c, backoff.h and comm's idle timer count
+ * msec; the recursion histogram usec; the message cache seconds).
  */
 #ifndef CAIRN_UTIL_CLOCK_H
 #define CAIRN_UTIL_CLOCK_H

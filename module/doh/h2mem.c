@@ -75,7 +75,6 @@ struct doh_h2_pool {
 	void *head[NCLASS];		/* freed blocks, linked through
 					   their first bytes */
 	uint16_t n[NCLASS];
-	unsigned total;
 };
 
 _Static_assert(DOH_MEM_POOL_MAX <= UINT16_MAX, "h2mem pool count");
@@ -101,7 +100,6 @@ heap_alloc(struct doh_h2_mem_rec *rec, size_t size)
 		UNPOISON(p, sizeof(void *));
 		pl->head[k] = *(void **)p;
 		pl->n[k]--;
-		pl->total--;
 		UNPOISON(p, size);
 		return p;
 	}
@@ -133,7 +131,6 @@ heap_free(struct doh_h2_mem_rec *rec, void *p)
 	*(void **)p = pl->head[k];
 	pl->head[k] = p;
 	pl->n[k]++;
-	pl->total++;
 	POISON(p, u);
 }
 
@@ -159,16 +156,36 @@ pool_drain(struct doh_h2_mem_rec *rec)
 	rec->pool = NULL;
 }
 
-static size_t
-heap_usable(void *p)
+/* A heap block grown or shrunk: in place while malloc's block holds
+ * it, else moved (the old block to the pool). */
+static void *
+heap_realloc(struct doh_h2_mem_rec *rec, void *p, size_t size)
 {
-	return malloc_usable_size(p);
+	size_t u = malloc_usable_size(p);
+	void *np;
+
+	if (size <= u && size > 0) {
+		UNPOISON(p, size);
+		return p;
+	}
+	np = heap_alloc(rec, size);
+	if (np == NULL)
+		return NULL;
+	UNPOISON(p, u);		/* the bytes past the last request */
+	memcpy(np, p, u < size ? u : size);
+	heap_free(rec, p);
+	return np;
 }
 
 unsigned
 doh_h2_mem_pooled(const struct doh_h2_mem_rec *rec)
 {
-	return rec->pool != NULL ? rec->pool->total : 0;
+	unsigned n = 0;
+	size_t k;
+
+	for (k = 0; rec->pool != NULL && k < NCLASS; k++)
+		n += rec->pool->n[k];
+	return n;
 }
 #else	/* no malloc_usable_size: no pool */
 static void *
@@ -191,11 +208,11 @@ pool_drain(struct doh_h2_mem_rec *rec)
 	(void)rec;
 }
 
-static size_t
-heap_usable(void *p)
+static void *
+heap_realloc(struct doh_h2_mem_rec *rec, void *p, size_t size)
 {
-	(void)p;
-	return 0;
+	(void)rec;
+	return realloc(p, size);
 }
 
 unsigned
@@ -298,27 +315,18 @@ static void *
 mem_realloc(void *p, size_t size, void *ud)
 {
 	struct doh_h2_mem_blk *b;
-	size_t old;
 	void *np;
 
 	if (p == NULL)		/* how nghttp2 allocates the frame buffer */
 		return mem_malloc(size, ud);
 	b = blk_of(ud, p);
-	if (b == NULL) {
-		old = heap_usable(p);
-		if (old == 0)
-			return realloc(p, size);	/* no pool */
-		if (size <= old && size > 0) {
-			UNPOISON(p, size);
-			return p;
-		}
-		UNPOISON(p, old);	/* the bytes past the last request */
-	} else
-		old = b->size;	/* not done by nghttp2 1.52; kept correct */
+	if (b == NULL)
+		return heap_realloc(ud, p, size);
+	/* a mapped block: not done by nghttp2 1.52; kept correct */
 	np = heap_alloc(ud, size);
 	if (np == NULL)
 		return NULL;
-	memcpy(np, p, old < size ? old : size);
+	memcpy(np, p, b->size < size ? b->size : size);
 	mem_free(p, ud);
 	return np;
 }

@@ -17,6 +17,7 @@ after every record it is given (doh_h2_input), so at most one PING ACK
 is queued there at a time.  Frames of an unknown type are ignored by
 HTTP/2 (RFC 9113 4.1) and carry the bulk of the 64 KiB burst."""
 
+import contextlib
 import ssl
 import struct
 
@@ -220,21 +221,28 @@ def still_answers(d, c):
     assert harness.a_addrs(m) == {ADDR}
 
 
-@pytest.mark.timeout(30)
-def test_more_records_than_one_read_event_takes(d, certs):
-    """400 PING records (about 16 KiB: OpenSSL's read-ahead takes them
-    all in one read()) and a query: 256 are read in the first event, the
-    rest only because conn_read triggers itself again."""
-    n = 400
+@contextlib.contextmanager
+def session(d, certs):
+    """A client for one test's bursts; after them the connection still
+    answers, cairnd is alive and its DoH counters are back to 0."""
     c = client(d, certs)
     try:
-        recs = burst_then_wait(d, c, [], n)
-        assert len(recs) > RECORDS_PER_EVENT
+        yield c
         still_answers(d, c)
     finally:
         c.close()
     assert d.alive()
     d.check_doh_counters()
+
+
+@pytest.mark.timeout(30)
+def test_more_records_than_one_read_event_takes(d, certs):
+    """400 PING records (about 16 KiB: OpenSSL's read-ahead takes them
+    all in one read()) and a query: 256 are read in the first event, the
+    rest only because conn_read triggers itself again."""
+    with session(d, certs) as c:
+        recs = burst_then_wait(d, c, [], 400)
+        assert len(recs) > RECORDS_PER_EVENT
 
 
 @pytest.mark.timeout(30)
@@ -247,8 +255,7 @@ def test_more_bytes_than_one_read_event_takes(d, certs):
     eighth record, when the last read() has taken the PINGs and the
     query as well.  With an OpenSSL that reads ahead another amount the
     bound is not reached and the test only shows a large burst served."""
-    c = client(d, certs)
-    try:
+    with session(d, certs) as c:
         ov = c.sock.overhead
         w = (READ_AHEAD - 2) // 2
         sizes = [w - ov] * 7
@@ -261,11 +268,6 @@ def test_more_bytes_than_one_read_event_takes(d, certs):
             assert sum(len(r) - ov for r in recs[:8]) == BYTES_PER_EVENT
             # the PINGs and the query fit in the read of the eighth record
             assert w + sum(map(len, recs[7:])) <= READ_AHEAD
-        still_answers(d, c)
-    finally:
-        c.close()
-    assert d.alive()
-    d.check_doh_counters()
 
 
 @pytest.mark.timeout(30)
@@ -273,17 +275,11 @@ def test_bursts_on_many_events(d, certs):
     """Bursts one after another on one connection: three of 700 PING
     records (the record bound more than once each) and one of 20 full
     records (320 KiB)."""
-    c = client(d, certs)
-    try:
+    with session(d, certs) as c:
         for _ in range(3):
             c.frames.clear()
             burst_then_wait(d, c, [], 700)
         c.frames.clear()
         burst_then_wait(d, c, [unknown_frame(MAX_RECORD)
                                for _ in range(20)], 10)
-        still_answers(d, c)
-    finally:
-        c.close()
-    assert d.alive()
-    d.check_doh_counters()
 

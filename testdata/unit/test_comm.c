@@ -35,6 +35,7 @@
 #include "module/dns/dns_stream.h"
 #include "module/module.h"
 #include "resolver/resolver.h"
+#include "util/clock.h"
 #include "util/config.h"
 #include "util/log.h"
 #include "util/netblock.h"
@@ -698,29 +699,34 @@ test_graceful_close_flushes(void **state)
 	close(fd);
 }
 
+/* fd is closed by the server for idleness (once), within wait_ms, and
+ * at least min_ms after 'since' (mono_msec). */
+static void
+assert_idle_closed(int fd, uint64_t since, long min_ms, int wait_ms)
+{
+	assert_true(cli_closed(fd, wait_ms));
+	assert_true((long)(mono_msec() - since) >= min_ms);
+	assert_int_equal(echo_idles, 1);
+	assert_int_equal(echo_why, COMM_CLOSE_TIMEOUT);
+	close(fd);
+}
+
 static void
 test_idle_timeout(void **state)
 {
-	struct timeval t0, t1;
-	long ms;
+	uint64_t t0;
 	int fd;
 
 	(void)state;
 	lim.tcp_idle_timeout_msec = 600;
 	start(&echo_spec, NULL, 0);
 	fd = cli_connect(lport, 0);
-	gettimeofday(&t0, NULL);
+	t0 = mono_msec();
 	loop_for(350);
 	cli_send(fd, "k", 1);	/* activity restarts the timer */
 	loop_for(350);
 	assert_int_equal(echo_closes, 0);
-	assert_true(cli_closed(fd, 2000));
-	gettimeofday(&t1, NULL);
-	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_usec - t0.tv_usec) / 1000;
-	assert_true(ms >= 940);
-	assert_int_equal(echo_idles, 1);
-	assert_int_equal(echo_why, COMM_CLOSE_TIMEOUT);
-	close(fd);
+	assert_idle_closed(fd, t0, 940, 2000);
 }
 
 /* Quiet after COMM_QUIET_MSEC without activity, once per silence; the
@@ -728,8 +734,7 @@ test_idle_timeout(void **state)
 static void
 test_quiet_then_idle(void **state)
 {
-	struct timeval t0, t1;
-	long ms;
+	uint64_t t0;
 	int fd;
 
 	(void)state;
@@ -742,21 +747,15 @@ test_quiet_then_idle(void **state)
 	loop_for(COMM_QUIET_MSEC + 150);
 	assert_int_equal(echo_quiets, 1);
 	cli_send(fd, "k", 1);	/* activity: quiet again later */
-	gettimeofday(&t0, NULL);
+	t0 = mono_msec();
 	loop_for(COMM_QUIET_MSEC / 2);
 	assert_int_equal(echo_quiets, 1);
 	loop_for(COMM_QUIET_MSEC + 150);
 	assert_int_equal(echo_quiets, 2);
 	assert_int_equal(echo_closes, 0);
 	assert_int_equal(echo_idles, 0);
-	assert_true(cli_closed(fd, 3000));
-	gettimeofday(&t1, NULL);
-	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_usec - t0.tv_usec) / 1000;
-	assert_true(ms >= 1450);
+	assert_idle_closed(fd, t0, 1450, 3000);
 	assert_int_equal(echo_quiets, 2);
-	assert_int_equal(echo_idles, 1);
-	assert_int_equal(echo_why, COMM_CLOSE_TIMEOUT);
-	close(fd);
 }
 
 /* Activity while the quiet-point timer runs (comm_conn_touch only notes
@@ -764,8 +763,7 @@ test_quiet_then_idle(void **state)
 static void
 test_quiet_moves_with_activity(void **state)
 {
-	struct timeval t0, t1;
-	long ms;
+	uint64_t t0 = 0;
 	int fd, i;
 
 	(void)state;
@@ -777,7 +775,7 @@ test_quiet_moves_with_activity(void **state)
 	/* activity every half quiet period: never quiet, never idle */
 	for (i = 0; i < 6; i++) {
 		cli_send(fd, "k", 1);
-		gettimeofday(&t0, NULL);
+		t0 = mono_msec();
 		loop_for(COMM_QUIET_MSEC / 2);
 		assert_int_equal(echo_quiets, 0);
 	}
@@ -785,14 +783,8 @@ test_quiet_moves_with_activity(void **state)
 	assert_int_equal(echo_quiets, 1);
 	assert_int_equal(echo_idles, 0);
 	assert_int_equal(echo_closes, 0);
-	assert_true(cli_closed(fd, 3000));
-	gettimeofday(&t1, NULL);
-	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_usec - t0.tv_usec) / 1000;
-	assert_true(ms >= 1450);
+	assert_idle_closed(fd, t0, 1450, 3000);
 	assert_int_equal(echo_quiets, 1);
-	assert_int_equal(echo_idles, 1);
-	assert_int_equal(echo_why, COMM_CLOSE_TIMEOUT);
-	close(fd);
 }
 
 static void
