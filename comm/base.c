@@ -110,12 +110,6 @@ comm_base_conn_count(const struct comm_base *cb)
 	return cb->nconn;
 }
 
-unsigned
-comm_base_tls_kept(const struct comm_base *cb)
-{
-	return cb->tls_kept;
-}
-
 void
 comm_base_stop_accept(struct comm_base *cb)
 {

@@ -52,9 +52,7 @@
  *                     within one timeout; a graceful close gets one more.
  *   quiet point      COMM_QUIET_MSEC after the last read or write (when
  *                     the idle timeout is over twice that): proto->quiet
- *                     gives memory back, and so do OpenSSL's record
- *                     buffers (kept from the first read on, by at most
- *                     tls_keep_max conns); the idle timeout is unchanged.
+ *                     gives memory back; the idle timeout is unchanged.
  *                     A conn keeps no output buffer once it is drained.
  *   A peer that half-closes while the module is busy gets its answers:
  *   the conn closes (COMM_CLOSE_EOF) once the module is no longer busy.
@@ -194,13 +192,7 @@ struct comm_limits {
 	int tcp_idle_timeout_msec;
 	const struct netblock_set *acl;		/* deny = close at accept */
 	struct netblock_set *tcl;		/* tcp-connection-limit */
-	unsigned tls_keep_max;	/* TLS conns that keep their record buffers
-				   from read to quiet (comm_tls_keep) */
 };
-
-/* The daemon's tls_keep_max: at most 8.5 MiB of record buffers a worker
- * holds for its busy TLS connections beyond what RELEASE_BUFFERS would. */
-#define COMM_TLS_KEEP_MAX	256
 
 struct comm_base *comm_base_new(struct event_base *base,
     const struct comm_limits *lim, struct stats *st);
@@ -209,8 +201,6 @@ struct comm_base *comm_base_new(struct event_base *base,
 void comm_base_free(struct comm_base *cb);
 /* Stream connections open now (tcpusage). */
 int comm_base_conn_count(const struct comm_base *cb);
-/* TLS connections keeping their record buffers now. */
-unsigned comm_base_tls_kept(const struct comm_base *cb);
 /* Stop accepting (listeners off) without closing connections. */
 void comm_base_stop_accept(struct comm_base *cb);
 

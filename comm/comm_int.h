@@ -93,7 +93,6 @@ struct comm_base {
 	uint8_t *spare_out;		/* one drained output buffer kept for
 					   the next conn that writes */
 	size_t spare_cap;
-	unsigned tls_kept;		/* conns with tls_keep */
 };
 
 struct comm_conn {
@@ -138,8 +137,6 @@ struct comm_conn {
 	bool flush_scheduled;		/* wev activated by hand */
 	bool rev_on;			/* rev is added */
 	bool quiet_wait;		/* tev runs to the quiet point */
-	bool tls_keep;			/* keeps OpenSSL's buffers (counted
-					   in base->tls_kept) */
 	uint64_t active_msec;		/* last activity (mono_msec) */
 };
 
@@ -179,8 +176,6 @@ ssize_t comm_tls_read(struct comm_conn *c, uint8_t *buf, size_t len);
 /* Write: >0 bytes, 0 = would block, -1 error. */
 ssize_t comm_tls_write(struct comm_conn *c, const uint8_t *buf, size_t len);
 bool comm_tls_pending(const struct comm_conn *c);
-void comm_tls_keep(struct comm_conn *c);
-void comm_tls_unkeep(struct comm_conn *c);
 void comm_tls_shutdown(struct comm_conn *c);
 int comm_tls_conn_new(struct comm_conn *c, SSL_CTX *ctx);
 void comm_tls_free(struct comm_conn *c);

@@ -473,8 +473,6 @@ comm_conn_read_cb(int fd, short what, void *arg)
 		return;
 	}
 	c->depth++;
-	if (c->ssl != NULL && !c->tls_keep)
-		comm_tls_keep(c);
 	if (c->ssl_write_wants_read) {
 		/* the pending SSL_write may go on now */
 		c->ssl_write_wants_read = false;
@@ -538,8 +536,6 @@ comm_conn_timer_cb(int fd, short what, void *arg)
 			return;
 		}
 		c->quiet_wait = false;
-		if (c->ssl != NULL)
-			comm_tls_unkeep(c);
 		if (c->opened && c->proto->quiet != NULL) {
 			c->depth++;
 			c->proto->quiet(c, c->st);

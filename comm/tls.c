@@ -269,8 +269,6 @@ comm_tls_ctx_new(const struct config *cfg, char *err, size_t errlen)
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
 	    SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
 	    SSL_OP_IGNORE_UNEXPECTED_EOF);
-	/* buffers released after each record; busy connections keep them
-	 * (comm_tls_keep) */
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
 	/* one read() takes every record that is there, instead of one
@@ -353,7 +351,6 @@ comm_tls_conn_new(struct comm_conn *c, SSL_CTX *ctx)
 void
 comm_tls_free(struct comm_conn *c)
 {
-	comm_tls_unkeep(c);
 	SSL_free(c->ssl);
 	c->ssl = NULL;
 }
@@ -466,38 +463,6 @@ bool
 comm_tls_pending(const struct comm_conn *c)
 {
 	return SSL_pending(c->ssl) > 0 || SSL_has_pending(c->ssl);
-}
-
-/*
- * SSL_MODE_RELEASE_BUFFERS frees OpenSSL's read and write buffers (about
- * 17 KiB each) once a record is through and mallocs them again for the
- * next: twice a query when every query is its own record.  A connection
- * that reads keeps them until it is quiet, up to lim.tls_keep_max
- * connections of the worker at a time; the others release as before.
- */
-void
-comm_tls_keep(struct comm_conn *c)
-{
-	struct comm_base *cb = c->base;
-
-	if (c->tls_keep || cb->tls_kept >= cb->lim.tls_keep_max)
-		return;
-	SSL_clear_mode(c->ssl, SSL_MODE_RELEASE_BUFFERS);
-	c->tls_keep = true;
-	cb->tls_kept++;
-}
-
-/* The connection is quiet (or closes): its buffers go back now, and it
- * releases them after each record again. */
-void
-comm_tls_unkeep(struct comm_conn *c)
-{
-	if (!c->tls_keep)
-		return;
-	SSL_set_mode(c->ssl, SSL_MODE_RELEASE_BUFFERS);
-	(void)SSL_free_buffers(c->ssl);	/* not while they hold bytes */
-	c->tls_keep = false;
-	c->base->tls_kept--;
 }
 
 /* One try at close_notify; a peer that is gone or slow is not waited

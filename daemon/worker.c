@@ -129,7 +129,6 @@ worker_new(struct daemon *d, int index, struct comm_port *ports)
 	lim.tcp_idle_timeout_msec = cfg->tcp_idle_timeout;
 	lim.acl = &d->acl;
 	lim.tcl = &d->tcl;
-	lim.tls_keep_max = COMM_TLS_KEEP_MAX;
 	w->comm = comm_base_new(w->base, &lim, &w->stats);
 	if (w->comm == NULL) {
 		log_err("worker %d: could not create its comm base", index);

@@ -10,7 +10,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
@@ -1585,70 +1584,6 @@ test_tls_alpn(void **state)
 	comm_tls_ctx_free(srv_ctx);
 }
 
-/* Heap bytes in use (glibc; ASan's allocator is not seen by it). */
-static long
-heap_in_use(void)
-{
-	return (long)mallinfo2().uordblks;
-}
-
-/*
- * A TLS connection that reads keeps OpenSSL's record buffers (no malloc
- * and free of them per record), at most lim.tls_keep_max connections at
- * once; at the quiet point, or when it closes, they go back.
- */
-static void
-test_tls_keep_buffers(void **state)
-{
-	char err[512], why[256];
-	SSL *ssl[3];
-	int fd[3], i;
-	long before, after;
-	uint8_t b;
-
-	(void)state;
-	tls_cfg();
-	srv_ctx = comm_tls_ctx_new(&cfg, err, sizeof(err));
-	assert_non_null(srv_ctx);
-	tls_spec.ssl_ctx = srv_ctx;
-	lim.tls_keep_max = 2;
-	lim.tcp_idle_timeout_msec = 5000;
-	start(&tls_spec, NULL, 0);
-	for (i = 0; i < 3; i++) {
-		ssl[i] = tls_connect(NULL, 0, &fd[i], why, sizeof(why));
-		assert_non_null(ssl[i]);
-		assert_int_equal(tls_roundtrip(ssl[i], (const uint8_t *)"k",
-		    1, &b), 1);
-	}
-	/* the third one releases its buffers after each record */
-	assert_int_equal(comm_base_tls_kept(cbase), 2);
-	before = heap_in_use();
-	loop_for(COMM_QUIET_MSEC + 150);
-	assert_int_equal(comm_base_tls_kept(cbase), 0);
-	after = heap_in_use();
-#ifndef __SANITIZE_ADDRESS__
-	/* two read and two write buffers of about 17 KiB went back */
-	assert_true(before - after >= 4 * 16 * 1024);
-#else
-	(void)before;
-	(void)after;
-#endif
-	/* a slot is free again: the third one takes it when it reads */
-	assert_int_equal(tls_roundtrip(ssl[2], (const uint8_t *)"k", 1, &b),
-	    1);
-	assert_int_equal(comm_base_tls_kept(cbase), 1);
-	for (i = 2; i >= 0; i--) {
-		SSL_free(ssl[i]);
-		close(fd[i]);
-	}
-	loop_for(20);
-	assert_int_equal(comm_base_conn_count(cbase), 0);
-	assert_int_equal(comm_base_tls_kept(cbase), 0);
-	comm_base_free(cbase);
-	cbase = NULL;
-	comm_tls_ctx_free(srv_ctx);
-}
-
 static void
 write_file(const char *path, size_t len)
 {
@@ -1925,7 +1860,6 @@ main(void)
 	const struct CMUnitTest tls_tests[] = {
 		T(test_tls_ctx_errors),
 		T(test_tls_alpn),
-		T(test_tls_keep_buffers),
 		T(test_tls_session_tickets),
 		T(test_tls_slow_reader),
 		T(test_tls_handshake_timeout),
