@@ -148,6 +148,14 @@ comm_conn_timeout_msec(const struct comm_conn *c)
 	return t;
 }
 
+void
+comm_conn_arm(struct comm_conn *c, int ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	event_add(c->tev, &tv);
+}
+
 /*
  * Restart the idle timer (activity), unless a harder deadline runs:
  * the handshake bound or a graceful close.  When the idle timeout is
@@ -158,14 +166,6 @@ comm_conn_timeout_msec(const struct comm_conn *c)
  * and moving a libevent timer costs more than the rest of a cached
  * answer's DoH framing.
  */
-void
-comm_conn_arm(struct comm_conn *c, int ms)
-{
-	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
-
-	event_add(c->tev, &tv);
-}
-
 void
 comm_conn_touch(struct comm_conn *c)
 {

@@ -183,7 +183,9 @@ doh_h2_mem_pooled(const struct doh_h2_mem_rec *rec)
 	unsigned n = 0;
 	size_t k;
 
-	for (k = 0; rec->pool != NULL && k < NCLASS; k++)
+	if (rec->pool == NULL)
+		return 0;
+	for (k = 0; k < NCLASS; k++)
 		n += rec->pool->n[k];
 	return n;
 }

@@ -850,6 +850,35 @@ test_idle_shortened_when_full(void **state)
 	close(b);
 }
 
+/* The quiet point re-reads the idle timeout: slots filled since the
+ * connection went idle cut its wait short (to nothing left here). */
+static void
+test_idle_shortened_at_quiet_point(void **state)
+{
+	uint64_t t0;
+	int a, o[3], i;
+
+	(void)state;
+	/* 1 of 4 slots: 1.5 s, so a waits for the quiet point first; then
+	 * 4 of 4: the 200 ms floor, less than a has been idle by then */
+	lim.incoming_num_tcp = 4;
+	lim.tcp_idle_timeout_msec = 1500;
+	start(&echo_spec, NULL, 0);
+	a = cli_connect(lport, 0);
+	t0 = mono_msec();
+	loop_for(150);	/* the others' 200 ms end after a's quiet point */
+	for (i = 0; i < 3; i++)
+		o[i] = cli_connect(lport, 0);
+	assert_true(cli_closed(a, 1000));
+	assert_true(mono_msec() - t0 < 700);	/* not 1.5 s */
+	assert_true(mono_msec() - t0 >= COMM_QUIET_MSEC);
+	assert_int_equal(echo_why, COMM_CLOSE_TIMEOUT);
+	assert_true(echo_quiets >= 1);		/* a's quiet point ran */
+	close(a);
+	for (i = 0; i < 3; i++)
+		close(o[i]);
+}
+
 static void
 test_back_pressure(void **state)
 {
@@ -1843,6 +1872,7 @@ main(void)
 		T(test_idle_busy),
 		T(test_idle_graceful_by_module),
 		T(test_idle_shortened_when_full),
+		T(test_idle_shortened_at_quiet_point),
 		T(test_back_pressure),
 		T(test_writable_after_mark),
 		T(test_write_limit),

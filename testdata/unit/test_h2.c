@@ -1162,6 +1162,42 @@ test_h2mem_maps_and_trims(void **unused)
 	nghttp2_session_callbacks_del(cbs);
 }
 
+/* realloc of a mapped block (nghttp2 1.52 does not, the allocator
+ * allows it): the contents move to the heap, as much as fits, and the
+ * mapping is given back. */
+static void
+test_h2mem_realloc_mapped(void **unused)
+{
+	struct doh_h2_mem_rec rec;
+	nghttp2_mem mem;
+	static const size_t sizes[] = { DOH_MEM_MAP_MIN + 100, 10 };
+	uint8_t *m, *p;
+	size_t k, n;
+	int i;
+
+	(void)unused;
+	doh_h2_mem_init(&mem, &rec);
+	for (k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		n = sizes[k];
+		rec.creating = true;
+		m = mem.malloc(DOH_MEM_MAP_MIN, mem.mem_user_data);
+		rec.creating = false;
+		assert_non_null(m);
+		assert_ptr_equal(rec.blk[0].p, m);	/* mapped */
+		for (i = 0; i < DOH_MEM_MAP_MIN; i++)
+			m[i] = (uint8_t)(i * 13);
+		p = mem.realloc(m, n, mem.mem_user_data);
+		assert_non_null(p);
+		assert_ptr_not_equal(p, m);
+		for (i = 0; i < DOH_MEM_BLOCKS; i++)
+			assert_null(rec.blk[i].p);	/* unmapped */
+		for (i = 0; i < (int)n && i < DOH_MEM_MAP_MIN; i++)
+			assert_int_equal(p[i], (uint8_t)(i * 13));
+		mem.free(p, mem.mem_user_data);
+	}
+	doh_h2_mem_release(&rec);
+}
+
 /* Freed small blocks come back for the next allocation of their size
  * class, up to DOH_MEM_POOL_MAX a class; larger ones go to free();
  * realloc keeps a block that still fits; trim and release empty the
@@ -1403,6 +1439,7 @@ main(void)
 		cmocka_unit_test(test_idle_goaway),
 		cmocka_unit_test(test_quiet_keeps_session),
 		cmocka_unit_test(test_h2mem_maps_and_trims),
+		cmocka_unit_test(test_h2mem_realloc_mapped),
 		cmocka_unit_test(test_h2mem_pool),
 		cmocka_unit_test(test_bad_preface),
 		cmocka_unit_test(test_too_many_headers),
