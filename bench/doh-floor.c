@@ -14,8 +14,9 @@
  * QR and RA set and one A record appended (a pointer to the question
  * name, 192.0.2.1, TTL 300): no parse beyond the header, no cache, no
  * allocation per query but nghttp2's own.  Each readable connection is
- * read until OpenSSL wants more, fed to nghttp2, and whatever nghttp2
- * has to send goes out in one SSL_write.
+ * read while OpenSSL holds bytes (no read() that only says EAGAIN), fed
+ * to nghttp2, and whatever nghttp2 has to send goes out in one
+ * SSL_write.
  *
  * With UPSTREAM_PORT, the floor is a forwarder instead: every DoH query
  * leaves, under a new ID, on one connected UDP socket to
@@ -23,8 +24,10 @@
  * goes back unchanged but for the ID.  No cache, no retry, no source-port
  * randomisation: less than any resolver does.
  *
- * UDP on 127.0.0.1:UDP_PORT is answered locally, one recvfrom and one
- * sendto per query, always.
+ * UDP on 127.0.0.1:UDP_PORT is answered locally, always: up to 64
+ * datagrams a recvmmsg, their answers in one sendmmsg (as cairnd does).
+ * Upstream answers are read the same way, and each connection they
+ * touched is flushed once after the batch.
  *
  * bench/run starts it as the column "floor"; it is never a competitor
  * ("best other" leaves it out).  A target below the floor's own figure is
@@ -54,10 +57,11 @@
 #define MAXFD	65536
 #define OBUF	65536		/* one connection's pending output */
 #define NPEND	65536		/* upstream IDs */
+#define BATCH	64		/* datagrams a recvmmsg */
 
 struct conn {
-	struct conn *next_dead;
-	int fd, dead;
+	struct conn *next_dead;	/* also: the next one to flush */
+	int fd, dead, dirty;
 	unsigned serial;
 	SSL *ssl;
 	nghttp2_session *sess;
@@ -330,33 +334,77 @@ forward(struct conn *c, struct strm *s)
 		perror("upstream send");
 }
 
+static uint8_t ubuf[BATCH][MAXQ + 16];
+static struct iovec uiov[BATCH];
+static struct mmsghdr umsg[BATCH];
+static struct sockaddr_storage ufrom[BATCH];
+
+/* Up to BATCH datagrams from fd into ubuf; returns how many. */
+static int
+recv_batch(int fd, int named)
+{
+	int i, n;
+
+	for (i = 0; i < BATCH; i++) {
+		uiov[i].iov_base = ubuf[i];
+		uiov[i].iov_len = MAXQ;
+		memset(&umsg[i].msg_hdr, 0, sizeof(umsg[i].msg_hdr));
+		umsg[i].msg_hdr.msg_iov = &uiov[i];
+		umsg[i].msg_hdr.msg_iovlen = 1;
+		if (named) {
+			umsg[i].msg_hdr.msg_name = &ufrom[i];
+			umsg[i].msg_hdr.msg_namelen = sizeof(ufrom[i]);
+		}
+	}
+	n = recvmmsg(fd, umsg, BATCH, MSG_DONTWAIT, NULL);
+	return n < 0 ? 0 : n;
+}
+
 static void
 upstream_read(void)
 {
-	uint8_t buf[MAXQ + 16];
-	ssize_t n;
+	struct conn *todo = NULL;
+	int i, got;
 
-	while ((n = recv(upfd, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
-		struct pend *p;
-		struct conn *c;
-		struct strm *s;
+	do {
+		got = recv_batch(upfd, 0);
+		for (i = 0; i < got; i++) {
+			uint8_t *buf = ubuf[i];
+			size_t n = umsg[i].msg_len;
+			struct pend *p;
+			struct conn *c;
+			struct strm *s;
 
-		if (n < 12)
-			continue;
-		p = &pend[buf[0] << 8 | buf[1]];
-		c = p->fd >= 0 ? conns[p->fd] : NULL;
-		if (c == NULL || c->serial != p->serial || c->sess == NULL)
-			continue;
-		s = nghttp2_session_get_stream_user_data(c->sess, p->sid);
-		if (s == NULL)
-			continue;
-		p->fd = -1;
-		memcpy(s->q, buf, (size_t)n);
-		s->q[0] = (uint8_t)(p->qid >> 8);
-		s->q[1] = (uint8_t)p->qid;
-		s->rlen = (size_t)n;
-		respond(c->sess, s);
-		flush(c);
+			if (n < 12)
+				continue;
+			p = &pend[buf[0] << 8 | buf[1]];
+			c = p->fd >= 0 ? conns[p->fd] : NULL;
+			if (c == NULL || c->serial != p->serial ||
+			    c->sess == NULL)
+				continue;
+			s = nghttp2_session_get_stream_user_data(c->sess,
+			    p->sid);
+			if (s == NULL)
+				continue;
+			p->fd = -1;
+			memcpy(s->q, buf, n);
+			s->q[0] = (uint8_t)(p->qid >> 8);
+			s->q[1] = (uint8_t)p->qid;
+			s->rlen = n;
+			respond(c->sess, s);
+			if (!c->dirty) {
+				c->dirty = 1;
+				c->next_dead = todo;
+				todo = c;
+			}
+		}
+	} while (got == BATCH);
+	while (todo != NULL) {
+		struct conn *c = todo;
+
+		todo = c->next_dead;
+		c->dirty = 0;
+		flush(c);	/* may close c: it goes on the dead list */
 	}
 }
 
@@ -495,6 +543,12 @@ conn_read(struct conn *c)
 			conn_close(c);
 			return;
 		}
+		if (!SSL_pending(c->ssl) && !SSL_has_pending(c->ssl)) {
+			/* drained: no read() for EAGAIN (level-triggered
+			 * epoll wakes us for more), as cairnd does */
+			flush(c);
+			return;
+		}
 	}
 	switch (SSL_get_error(c->ssl, n)) {
 	case SSL_ERROR_WANT_READ:
@@ -524,7 +578,7 @@ accept_all(void)
 		if (c == NULL)
 			die("malloc");
 		c->fd = fd;
-		c->dead = 0;
+		c->dead = c->dirty = 0;
 		c->serial = ++serial;
 		c->sess = NULL;
 		c->want_out = 0;
@@ -544,21 +598,25 @@ accept_all(void)
 static void
 udp_read(void)
 {
-	uint8_t buf[MAXQ + 16];
-	struct sockaddr_storage ss;
-	socklen_t sl;
-	ssize_t n;
-	size_t a;
+	int i, j, got;
 
-	for (;;) {
-		sl = sizeof(ss);
-		n = recvfrom(ufd, buf, MAXQ, MSG_DONTWAIT,
-		    (struct sockaddr *)&ss, &sl);
-		if (n < 0)
+	while ((got = recv_batch(ufd, 1)) > 0) {
+		for (i = j = 0; i < got; i++) {
+			size_t a = answer(ubuf[i], umsg[i].msg_len);
+
+			if (a == 0)
+				continue;
+			uiov[i].iov_len = a;
+			if (j != i) {
+				umsg[j] = umsg[i];
+				umsg[j].msg_hdr.msg_iov = &uiov[i];
+			}
+			j++;
+		}
+		if (j > 0)
+			sendmmsg(ufd, umsg, (unsigned)j, 0);
+		if (got < BATCH)
 			return;
-		a = answer(buf, (size_t)n);
-		if (a > 0)
-			sendto(ufd, buf, a, 0, (struct sockaddr *)&ss, sl);
 	}
 }
 
