@@ -3,7 +3,11 @@
  * least a server pays that speaks DoH with OpenSSL and nghttp2 (the
  * libraries cairn is built on) and does no DNS work at all.
  *
- *     cc -O2 -o doh-floor bench/doh-floor.c -lssl -lcrypto -lnghttp2
+ *     cc -O2 -I. -o doh-floor bench/doh-floor.c BUILD/libcairn.a \
+ *         -lssl -lcrypto -lnghttp2
+ *
+ * (BUILD: a cairn build directory; only dns/base64url.o is taken from
+ * its libcairn.a, so that ?dns= is decoded as cairnd decodes it.)
  *     ./doh-floor CERT KEY DOH_PORT UDP_PORT [UPSTREAM_PORT]
  *
  * One thread, one epoll set, level-triggered.  DoH on 127.0.0.1:DOH_PORT
@@ -52,6 +56,8 @@
 #include <nghttp2/nghttp2.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+
+#include "dns/base64url.h"
 
 #define MAXQ	512		/* longest query accepted */
 #define MAXFD	65536
@@ -130,29 +136,15 @@ answer(uint8_t *q, size_t n)
 	return n + sizeof(arec);
 }
 
-static const int8_t b64[256] = {
-#define X -1
-	X,X,X,X,X,X,X,X,X,X,X,X,X,X,X,X, X,X,X,X,X,X,X,X,X,X,X,X,X,X,X,X,
-	X,X,X,X,X,X,X,X,X,X,X,X,X,62,X,X, 52,53,54,55,56,57,58,59,60,61,X,X,X,X,X,X,
-	X,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14, 15,16,17,18,19,20,21,22,23,24,25,X,X,X,X,63,
-	X,26,27,28,29,30,31,32,33,34,35,36,37,38,39,40,
-	41,42,43,44,45,46,47,48,49,50,51,X,X,X,X,X,
-	X,X,X,X,X,X,X,X,X,X,X,X,X,X,X,X, X,X,X,X,X,X,X,X,X,X,X,X,X,X,X,X,
-	X,X,X,X,X,X,X,X,X,X,X,X,X,X,X,X, X,X,X,X,X,X,X,X,X,X,X,X,X,X,X,X,
-	X,X,X,X,X,X,X,X,X,X,X,X,X,X,X,X, X,X,X,X,X,X,X,X,X,X,X,X,X,X,X,X,
-	X,X,X,X,X,X,X,X,X,X,X,X,X,X,X,X, X,X,X,X,X,X,X,X,X,X,X,X,X,X,X,X,
-#undef X
-};
-
-/* base64url of the ?dns= parameter in path into s->q. */
+/* The ?dns= parameter of path into s->q, decoded as cairnd decodes it
+ * (dns/base64url.c). */
 static void
 get_query(struct strm *s, const uint8_t *p, size_t n)
 {
-	const uint8_t *e = p + n, *v = NULL;
-	uint32_t acc = 0;
-	int bits = 0;
+	const uint8_t *e = p + n, *v = NULL, *end;
+	long len;
 
-	for (; p + 4 <= e; p++)
+	for (; p + 5 <= e; p++)
 		if ((p[0] == '?' || p[0] == '&') && memcmp(p + 1, "dns=", 4) == 0) {
 			v = p + 5;
 			break;
@@ -161,20 +153,13 @@ get_query(struct strm *s, const uint8_t *p, size_t n)
 		s->bad = 1;
 		return;
 	}
-	for (; v < e && *v != '&'; v++) {
-		int8_t d = b64[*v];
-
-		if (d < 0 || s->qlen >= MAXQ) {
-			s->bad = 1;
-			return;
-		}
-		acc = acc << 6 | (uint32_t)d;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			s->q[s->qlen++] = (uint8_t)(acc >> bits);
-		}
-	}
+	end = memchr(v, '&', (size_t)(e - v));
+	len = base64url_decode((const char *)v, (size_t)((end ? end : e) - v),
+	    s->q, MAXQ);
+	if (len < 0)
+		s->bad = 1;
+	else
+		s->qlen = (size_t)len;
 }
 
 /* ------------------------------------------------------------ output */
