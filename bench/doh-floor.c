@@ -66,7 +66,8 @@
 #define BATCH	64		/* datagrams a recvmmsg */
 
 struct conn {
-	struct conn *next_dead;	/* also: the next one to flush */
+	struct conn *next_dead;	/* on the dead list */
+	struct conn *next_flush;	/* on upstream_read's flush list */
 	int fd, dead, dirty;
 	unsigned serial;
 	SSL *ssl;
@@ -379,7 +380,7 @@ upstream_read(void)
 			respond(c->sess, s);
 			if (!c->dirty) {
 				c->dirty = 1;
-				c->next_dead = todo;
+				c->next_flush = todo;
 				todo = c;
 			}
 		}
@@ -387,7 +388,7 @@ upstream_read(void)
 	while (todo != NULL) {
 		struct conn *c = todo;
 
-		todo = c->next_dead;
+		todo = c->next_flush;
 		c->dirty = 0;
 		flush(c);	/* may close c: it goes on the dead list */
 	}
