@@ -1,20 +1,29 @@
 /*
- * resolver/outudp.c - shared connected UDP sockets (see outudp.h).
+ * resolver/outudp.c - shared UDP sockets to upstream servers (see
+ * outudp.h).
  *
  * Sockets are on one of three lists: open (new queries may go on them),
- * retired (they only wait for their last query) and idle (disconnected,
- * no port, kept for the next query).  A socket with no query is released
- * as soon as it is retired, except while its own read callback runs
- * (busy): then at the callback's end.  Released, it goes idle, or is
- * closed when it saw an error or the idle list is full.
+ * retired (they only wait for their last query) and idle (no port, kept
+ * for the next query).  A socket with no query is released as soon as
+ * it is retired, except while its own read callback runs (busy): then at
+ * the callback's end.  Released, it goes idle, or is closed when it saw
+ * an error or the idle list is full.
  *
  * connect(AF_UNSPEC) on a UDP socket whose port the kernel chose (no
  * bind()) takes the port back: the socket leaves the kernel's tables,
- * and the next connect() binds a new random port, as a new socket's
+ * and the next sendto() binds a new random port, as a new socket's
  * would.  Datagrams already queued stay: an idle socket's callback reads
- * and counts them; one read after the socket is reused fails the ID
- * check here or the question check of the caller.  Late replies and
- * ICMP errors for the old port find no socket.
+ * and counts them; one read after the socket is reused fails the source
+ * or ID check here or the question check of the caller.  Late replies
+ * and ICMP errors for the old port find no socket.
+ *
+ * The sockets are never connected: connect() to the address and the
+ * disconnect would be two system calls per query where sendto() alone
+ * binds the port.  So the source of every datagram is checked here, and
+ * IP_RECVERR (IPV6_RECVERR) makes the kernel report the address's ICMP
+ * errors (ECONNREFUSED) to the next recv() or sendto(), as it does for
+ * a connected socket.  They also stay on the socket's error queue, and
+ * with it readable: a socket that saw an error is closed, never kept.
  */
 #include "config.h"
 
@@ -198,6 +207,30 @@ req_find(struct outudp_sock *s, uint16_t id)
 	return NULL;
 }
 
+static bool
+same_peer(const struct outudp_sock *s, const struct sockaddr *sa,
+    socklen_t salen)
+{
+	if (s->peer.ss_family != sa->sa_family)
+		return false;
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *a = (const void *)&s->peer,
+		    *b = (const void *)sa;
+
+		return a->sin_port == b->sin_port &&
+		    a->sin_addr.s_addr == b->sin_addr.s_addr;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const void *)&s->peer,
+		    *b = (const void *)sa;
+
+		return a->sin6_port == b->sin6_port &&
+		    a->sin6_scope_id == b->sin6_scope_id &&
+		    memcmp(&a->sin6_addr, &b->sin6_addr, 16) == 0;
+	}
+	return s->peer_len == salen && memcmp(&s->peer, sa, salen) == 0;
+}
+
 /* Datagrams that were queued when the socket went idle: read, counted,
  * dropped.  An error closes the socket. */
 static void
@@ -241,7 +274,10 @@ sock_read_cb(evutil_socket_t fd, short what, void *arg)
 	 * again at once.
 	 */
 	for (i = 0; i < 32 && !(s->retired && s->reqs == NULL); i++) {
-		ssize_t n = recv(fd, u->rbuf, sizeof(u->rbuf), 0);
+		struct sockaddr_storage from;
+		socklen_t fl = sizeof(from);
+		ssize_t n = recvfrom(fd, u->rbuf, sizeof(u->rbuf), 0,
+		    (struct sockaddr *)&from, &fl);
 		struct outudp_req *r;
 
 		if (n < 0) {
@@ -251,8 +287,10 @@ sock_read_cb(evutil_socket_t fd, short what, void *arg)
 			sock_fail(s, errno);
 			break;
 		}
-		r = n >= 2 ? req_find(s, (uint16_t)(u->rbuf[0] << 8 |
-		    u->rbuf[1])) : NULL;
+		/* not connected: the kernel takes datagrams from anyone */
+		r = n >= 2 && same_peer(s, (struct sockaddr *)&from, fl) ?
+		    req_find(s, (uint16_t)(u->rbuf[0] << 8 | u->rbuf[1])) :
+		    NULL;
 		if (r == NULL) {
 			if (u->st != NULL)
 				STAT_INC(u->st, UNWANTED_REPLIES);
@@ -263,30 +301,6 @@ sock_read_cb(evutil_socket_t fd, short what, void *arg)
 	s->busy = false;
 	if (s->retired && s->reqs == NULL)
 		sock_release(s);
-}
-
-static bool
-same_peer(const struct outudp_sock *s, const struct sockaddr *sa,
-    socklen_t salen)
-{
-	if (s->peer.ss_family != sa->sa_family)
-		return false;
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *a = (const void *)&s->peer,
-		    *b = (const void *)sa;
-
-		return a->sin_port == b->sin_port &&
-		    a->sin_addr.s_addr == b->sin_addr.s_addr;
-	}
-	if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *a = (const void *)&s->peer,
-		    *b = (const void *)sa;
-
-		return a->sin6_port == b->sin6_port &&
-		    a->sin6_scope_id == b->sin6_scope_id &&
-		    memcmp(&a->sin6_addr, &b->sin6_addr, 16) == 0;
-	}
-	return s->peer_len == salen && memcmp(&s->peer, sa, salen) == 0;
 }
 
 /* A socket for sa that may carry a query with this ID; else NULL. */
@@ -315,13 +329,17 @@ sock_find(struct outudp *u, const struct sockaddr *sa, socklen_t salen,
 	return NULL;
 }
 
-/* A new socket connected to sa (the kernel binds a random port) and
- * registered; NULL with *err -1 (local) or connect()'s errno. */
+/*
+ * A new socket for sa's family, registered, with no port yet: its first
+ * sendto() binds one at random.  It asks for the ICMP errors of its
+ * datagrams (IP_RECVERR): without that, a socket that is not connected
+ * never hears that the address refused.  NULL with *err -1 (local).
+ */
 static struct outudp_sock *
-sock_new(struct outudp *u, const struct sockaddr *sa, socklen_t salen,
-    int *err)
+sock_new(struct outudp *u, const struct sockaddr *sa, int *err)
 {
 	struct outudp_sock *s = calloc(1, sizeof(*s));
+	int on = 1, r;
 
 	if (s == NULL) {
 		*err = -1;
@@ -335,14 +353,15 @@ sock_new(struct outudp *u, const struct sockaddr *sa, socklen_t salen,
 		free(s);
 		return NULL;
 	}
-	if (connect(s->fd, sa, salen) < 0) {
-		*err = errno;
-		close(s->fd);
-		free(s);
-		return NULL;
-	}
-	if (event_assign(&s->ev, u->base, s->fd, EV_READ | EV_PERSIST,
-	    sock_read_cb, s) < 0 || event_add(&s->ev, NULL) < 0) {
+	if (sa->sa_family == AF_INET6)
+		r = setsockopt(s->fd, IPPROTO_IPV6, IPV6_RECVERR, &on,
+		    sizeof(on));
+	else
+		r = setsockopt(s->fd, IPPROTO_IP, IP_RECVERR, &on,
+		    sizeof(on));
+	if (r < 0 || event_assign(&s->ev, u->base, s->fd,
+	    EV_READ | EV_PERSIST, sock_read_cb, s) < 0 ||
+	    event_add(&s->ev, NULL) < 0) {
 		*err = -1;
 		close(s->fd);
 		free(s);
@@ -352,11 +371,9 @@ sock_new(struct outudp *u, const struct sockaddr *sa, socklen_t salen,
 	return s;
 }
 
-/* An idle socket of sa's family, connected to sa (a new random port);
- * NULL when there is none, or with *err set when connect() failed. */
+/* An idle socket (no port) of sa's family, NULL when there is none. */
 static struct outudp_sock *
-sock_reuse(struct outudp *u, const struct sockaddr *sa, socklen_t salen,
-    int *err)
+sock_reuse(struct outudp *u, const struct sockaddr *sa)
 {
 	struct outudp_sock *s;
 
@@ -365,11 +382,6 @@ sock_reuse(struct outudp *u, const struct sockaddr *sa, socklen_t salen,
 			break;
 	if (s == NULL)
 		return NULL;
-	if (connect(s->fd, sa, salen) < 0) {
-		*err = errno;
-		sock_close(s);
-		return NULL;
-	}
 	list_unlink(&u->idle, s);
 	u->nidle--;
 	s->idle = false;
@@ -387,9 +399,7 @@ sock_open(struct outudp *u, const struct sockaddr *sa, socklen_t salen,
 		*err = EINVAL;
 		return NULL;
 	}
-	s = sock_reuse(u, sa, salen, err);
-	if (s == NULL && *err != 0)
-		return NULL;
+	s = sock_reuse(u, sa);
 	if (s == NULL) {
 		/*
 		 * Idle sockets of the other family give way: sockets in use
@@ -397,7 +407,7 @@ sock_open(struct outudp *u, const struct sockaddr *sa, socklen_t salen,
 		 */
 		if (u->idle != NULL)
 			sock_close(u->idle);
-		if ((s = sock_new(u, sa, salen, err)) == NULL)
+		if ((s = sock_new(u, sa, err)) == NULL)
 			return NULL;
 	}
 	memcpy(&s->peer, sa, salen);
@@ -425,7 +435,9 @@ outudp_send(struct outudp *u, struct outudp_req *r,
 	if (s == NULL && (s = sock_open(u, sa, salen, now, &err)) == NULL)
 		return err;
 	s->uses++;
-	if (send(s->fd, pkt, len, 0) < 0) {
+	/* one system call: a socket without a port gets a random one */
+	if (sendto(s->fd, pkt, len, 0, (const struct sockaddr *)&s->peer,
+	    s->peer_len) < 0) {
 		/*
 		 * The error may be an earlier query's ICMP error, reported
 		 * once: every query on the socket hears of it, from the

@@ -1,31 +1,34 @@
 /*
- * resolver/outudp.h - shared connected UDP sockets to upstream servers.
+ * resolver/outudp.h - shared UDP sockets to upstream servers.
  *
- * Every socket is connected to one upstream address from a port the
- * kernel picks at random, and registered with the event base once.  By
- * default (max_uses 1, config outgoing-queries-per-port) it carries one
- * query: a new random source port for every upstream query, as Unbound
- * does.  With max_uses n > 1 the socket carries up to n queries to that
+ * Every socket sends to one upstream address at a time (sendto(), not
+ * connected), from a port the kernel picks at random when the socket
+ * has none, and is registered with the event base once.  By default
+ * (max_uses 1, config outgoing-queries-per-port) it carries one query: a
+ * new random source port for every upstream query, as Unbound does.
+ * With max_uses n > 1 the socket carries up to n queries to that
  * address started within OUTUDP_MAX_AGE_MSEC of its opening, as dnsdist
  * does with its backends; then it is retired: no new query goes on it,
  * and it is released when its last query is answered or cancelled.  An
- * idle socket stays connected until the next query finds it too old.
+ * idle socket keeps its port until the next query finds it too old.
  *
- * A released socket is disconnected (connect() with AF_UNSPEC gives its
- * port back to the kernel) and kept, still registered, for the next
- * query, which connects it again and so gets a new random port.  That
- * trades socket(), two epoll_ctl() and close() for one more connect():
- * 4 system calls per query instead of 7, a third of the CPU of a
- * forwarded query (h2load 1x100 misses: 31-33 -> 20.5 us).  At most
- * OUTUDP_IDLE_MAX are kept per worker; a socket that saw an error is
- * closed.  Open sockets, in use or kept, never outnumber the most that
- * were ever in use at once.
+ * A released socket gives its port back to the kernel (connect() with
+ * AF_UNSPEC) and is kept, still registered, for the next query, whose
+ * sendto() binds a new random port.  That trades socket(), connect(),
+ * two epoll_ctl() and close() for nothing: 3 system calls per query
+ * (sendto, recvfrom, connect) instead of 7.  At most OUTUDP_IDLE_MAX are
+ * kept per worker; a socket that saw an error is closed.  Open sockets,
+ * in use or kept, never outnumber the most that were ever in use at
+ * once.
  *
- * Spoofing: an answer must still come from the connected address and
- * port (the kernel drops the rest), hit the socket's random port and
- * carry the query's random ID; the caller checks the question too.  With
- * n > 1 an attacker who learns one port can aim at n queries, so it is
- * meant for an upstream on a trusted path (loopback, the same LAN).
+ * Spoofing: an answer must come from the address and port the query
+ * went to (checked here: the kernel, the socket not being connected,
+ * hands over datagrams from anyone), hit the socket's random port and
+ * carry the query's random ID; the caller checks the question too.  The
+ * ICMP errors of the address reach the socket through IP_RECVERR (a
+ * socket that is not connected hears of none otherwise).  With n > 1 an
+ * attacker who learns one port can aim at n queries, so it is meant for
+ * an upstream on a trusted path (loopback, the same LAN).
  *
  * Not thread safe: one struct outudp per worker, on its event base.
  */
@@ -78,8 +81,8 @@ void outudp_free(struct outudp *u);
  * Send the DNS message pkt/len (its first two bytes the ID) to sa and
  * register r for the reply; now: the caller's monotonic clock in msec.
  * Returns 0; -1 when no socket could be had here (out of descriptors or
- * memory: not the address's fault); or the errno of connect() or send()
- * (the address's).
+ * memory: not the address's fault); or the errno of sendto() (the
+ * address's).
  */
 int outudp_send(struct outudp *u, struct outudp_req *r,
     const struct sockaddr *sa, socklen_t salen, const uint8_t *pkt,

@@ -189,8 +189,8 @@ udp_sockets(int family, int skip, int *kept)
 	return bound;
 }
 
-/* The descriptor of the one UDP socket of ours connected to up (an
- * outudp socket), -1 when there is none. */
+/* The descriptor of the one UDP socket of ours (other than up's) that
+ * holds a port: an outudp socket that has sent.  -1 when there is none. */
 static int
 sock_to(const struct up *up)
 {
@@ -203,12 +203,16 @@ sock_to(const struct up *up)
 	while ((e = readdir(d)) != NULL) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
-		int fd = atoi(e->d_name);
+		int fd = atoi(e->d_name), type;
+		socklen_t tl = sizeof(type);
 
 		if (e->d_name[0] == '.' || fd == dfd || fd == up->fd)
 			continue;
-		if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0 ||
-		    sl != up->addrlen || memcmp(&ss, &up->addr, sl) != 0)
+		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
+		    type != SOCK_DGRAM)
+			continue;
+		if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0 ||
+		    ss.ss_family != up->addr.ss_family || port_of(&ss) == 0)
 			continue;
 		found = fd;
 		n++;
@@ -270,6 +274,61 @@ test_kept_socket_gets_a_new_port(void **state)
 	assert_int_equal(udp_sockets(AF_INET, up.fd, &kept), 0);
 	assert_int_equal(kept, 0);
 	close(up.fd);
+}
+
+/*
+ * The sockets are not connected (the first sendto() binds the port), so
+ * the kernel hands them datagrams from anyone: a reply with the right ID
+ * from another port of the upstream's address, or from another address
+ * (127.0.0.2), is read, counted as unwanted and not given; the
+ * upstream's own is.
+ */
+static void
+test_reply_from_elsewhere_is_unwanted(void **state)
+{
+	struct outudp *u = outudp_new(base, &st, 1);
+	struct outudp_req r;
+	struct sockaddr_storage from;
+	struct sockaddr_in *other_a;
+	struct got g;
+	struct up up, other, far;
+	socklen_t fl;
+	int kept;
+
+	(void)state;
+	assert_int_equal(up_open(&up, AF_INET), 0);
+	assert_int_equal(up_open(&other, AF_INET), 0);
+	/* a third socket on 127.0.0.2 */
+	memset(&far, 0, sizeof(far));
+	far.fd = socket(AF_INET, SOCK_DGRAM, 0);
+	assert_true(far.fd >= 0);
+	other_a = (struct sockaddr_in *)&far.addr;
+	other_a->sin_family = AF_INET;
+	other_a->sin_addr.s_addr = htonl(INADDR_LOOPBACK + 1);
+	other_a->sin_port = ((struct sockaddr_in *)&up.addr)->sin_port;
+	far.addrlen = sizeof(*other_a);
+	assert_int_equal(bind(far.fd, (struct sockaddr *)&far.addr,
+	    far.addrlen), 0);
+	memset(&r, 0, sizeof(r));
+	ask(u, &r, &g, &up, 0x4242);
+	assert_int_equal(up_recv(&up, &from, &fl), 0x4242);
+	up_reply(&other, 0x4242, 7, &from, fl);
+	up_reply(&far, 0x4242, 8, &from, fl);
+	spin();
+	assert_int_equal(g.calls, 0);
+	assert_int_equal(st.c[STAT_UNWANTED_REPLIES], 2);
+	assert_non_null(r.s);
+	up_reply(&up, 0x4242, 1, &from, fl);
+	spin();
+	assert_int_equal(g.calls, 1);
+	assert_int_equal(g.err, 0);
+	assert_int_equal(g.pkt[11], 1);
+	assert_int_equal(udp_sockets(AF_INET, -1, &kept), 3);
+	assert_int_equal(kept, 1);
+	outudp_free(u);
+	close(up.fd);
+	close(other.fd);
+	close(far.fd);
 }
 
 /*
@@ -377,8 +436,11 @@ test_late_reply_to_old_port_finds_nothing(void **state)
 	close(up.fd);
 }
 
-static void
-test_socket_with_error_is_closed(void **state)
+/* Nobody listens at the address: its ICMP refusal reaches the query
+ * (IP_RECVERR, IPV6_RECVERR: the socket is not connected), the socket
+ * is closed.  0, or -1 when the family has no loopback here. */
+static int
+refused_closes(int family)
 {
 	struct outudp *u = outudp_new(base, &st, 1);
 	struct outudp_req r;
@@ -386,17 +448,36 @@ test_socket_with_error_is_closed(void **state)
 	struct up up;
 	int kept;
 
-	(void)state;
-	assert_int_equal(up_open(&up, AF_INET), 0);
+	if (up_open(&up, family) != 0) {
+		outudp_free(u);
+		return -1;
+	}
 	close(up.fd);			/* nobody listens: ICMP refusal */
 	memset(&r, 0, sizeof(r));
 	ask(u, &r, &g, &up, 0x5000);
 	spin();
 	assert_int_equal(g.calls, 1);
 	assert_int_equal(g.err, ECONNREFUSED);
-	assert_int_equal(udp_sockets(AF_INET, -1, &kept), 0);
+	assert_null(r.s);
+	assert_int_equal(udp_sockets(family, -1, &kept), 0);
 	assert_int_equal(kept, 0);
 	outudp_free(u);
+	return 0;
+}
+
+static void
+test_socket_with_error_is_closed(void **state)
+{
+	(void)state;
+	assert_int_equal(refused_closes(AF_INET), 0);
+}
+
+static void
+test_socket_with_error_is_closed6(void **state)
+{
+	(void)state;
+	if (refused_closes(AF_INET6) != 0)
+		skip();			/* no ::1 here */
 }
 
 static void
@@ -641,6 +722,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_kept_socket_gets_a_new_port,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
+		    test_reply_from_elsewhere_is_unwanted, setup, teardown),
+		cmocka_unit_test_setup_teardown(
 		    test_queued_duplicate_is_counted_not_given, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_queued_duplicate_read_after_reuse, setup, teardown),
@@ -648,6 +731,8 @@ main(void)
 		    test_late_reply_to_old_port_finds_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_socket_with_error_is_closed,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_socket_with_error_is_closed6, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_at_most_idle_max_kept,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_other_family_gives_way,
