@@ -289,7 +289,7 @@ test_reply_from_elsewhere_is_unwanted(void **state)
 	struct outudp *u = outudp_new(base, &st, 1);
 	struct outudp_req r;
 	struct sockaddr_storage from;
-	struct sockaddr_in *other_a;
+	struct sockaddr_in *far_a;
 	struct got g;
 	struct up up, other, far;
 	socklen_t fl;
@@ -302,11 +302,11 @@ test_reply_from_elsewhere_is_unwanted(void **state)
 	memset(&far, 0, sizeof(far));
 	far.fd = socket(AF_INET, SOCK_DGRAM, 0);
 	assert_true(far.fd >= 0);
-	other_a = (struct sockaddr_in *)&far.addr;
-	other_a->sin_family = AF_INET;
-	other_a->sin_addr.s_addr = htonl(INADDR_LOOPBACK + 1);
-	other_a->sin_port = ((struct sockaddr_in *)&up.addr)->sin_port;
-	far.addrlen = sizeof(*other_a);
+	far_a = (struct sockaddr_in *)&far.addr;
+	far_a->sin_family = AF_INET;
+	far_a->sin_addr.s_addr = htonl(INADDR_LOOPBACK + 1);
+	far_a->sin_port = ((struct sockaddr_in *)&up.addr)->sin_port;
+	far.addrlen = sizeof(*far_a);
 	assert_int_equal(bind(far.fd, (struct sockaddr *)&far.addr,
 	    far.addrlen), 0);
 	memset(&r, 0, sizeof(r));
