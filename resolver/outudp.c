@@ -239,7 +239,7 @@ idle_read(struct outudp_sock *s)
 	struct outudp *u = s->u;
 	int i;
 
-	for (i = 0; i < 32; i++) {
+	for (i = 0; i < OUTUDP_READS; i++) {
 		if (recv(s->fd, u->rbuf, sizeof(u->rbuf), 0) < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK &&
 			    errno != EINTR)
@@ -273,7 +273,7 @@ sock_read_cb(evutil_socket_t fd, short what, void *arg)
 	 * nobody waits for is read too (counted), or the event would fire
 	 * again at once.
 	 */
-	for (i = 0; i < 32 && !(s->retired && s->reqs == NULL); i++) {
+	for (i = 0; i < OUTUDP_READS && !(s->retired && s->reqs == NULL); i++) {
 		struct sockaddr_storage from;
 		socklen_t fl = sizeof(from);
 		ssize_t n = recvfrom(fd, u->rbuf, sizeof(u->rbuf), 0,

@@ -47,6 +47,7 @@ struct outudp_sock;
 #define OUTUDP_MAX_USES		64	/* most queries sent on one socket */
 #define OUTUDP_MAX_AGE_MSEC	1000	/* new queries on a socket this long */
 #define OUTUDP_IDLE_MAX		256	/* disconnected sockets kept for reuse */
+#define OUTUDP_READS		32	/* datagrams a socket's callback reads */
 
 /*
  * A reply whose ID is the request's: err 0, pkt/len the datagram (valid

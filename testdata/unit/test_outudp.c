@@ -337,6 +337,45 @@ test_reply_from_elsewhere_is_unwanted(void **state)
 }
 
 /*
+ * Datagrams from elsewhere queued before the answer: the socket's
+ * callback reads OUTUDP_READS of them a turn (other sockets and clients
+ * get theirs), each counted; the answer comes on a later turn.
+ */
+static void
+test_reads_per_turn_are_bounded(void **state)
+{
+	enum { JUNK = OUTUDP_READS + 8 };
+	struct outudp *u = outudp_new(base, &st, 1);
+	struct outudp_req r;
+	struct sockaddr_storage from;
+	struct got g;
+	struct up up, other;
+	socklen_t fl;
+	int i;
+
+	(void)state;
+	assert_int_equal(up_open(&up, AF_INET), 0);
+	assert_int_equal(up_open(&other, AF_INET), 0);
+	memset(&r, 0, sizeof(r));
+	ask(u, &r, &g, &up, 0x4343);
+	assert_int_equal(up_recv(&up, &from, &fl), 0x4343);
+	for (i = 0; i < JUNK; i++)
+		up_reply(&other, 0x4343, 9, &from, fl);
+	up_reply(&up, 0x4343, 1, &from, fl);
+	usleep(2000);
+	event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	assert_int_equal(st.c[STAT_UNWANTED_REPLIES], OUTUDP_READS);
+	assert_int_equal(g.calls, 0);
+	spin();
+	assert_int_equal(st.c[STAT_UNWANTED_REPLIES], JUNK);
+	assert_int_equal(g.calls, 1);
+	assert_int_equal(g.pkt[11], 1);
+	outudp_free(u);
+	close(up.fd);
+	close(other.fd);
+}
+
+/*
  * Query id; the upstream sends the answer (mark 1) and then a copy (mark
  * 2), both queued before the loop runs once: the answer is given, the
  * socket kept with the copy still in it.
@@ -767,6 +806,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_reply_from_elsewhere_is_unwanted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reads_per_turn_are_bounded,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_queued_duplicate_is_counted_not_given, setup, teardown),
 		cmocka_unit_test_setup_teardown(
