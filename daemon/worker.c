@@ -3,7 +3,8 @@
  * its resolver, its counters.
  *
  * Everything is built and freed on the main thread; the thread itself
- * only runs event_base_loop.  Stopping goes through an event made
+ * only runs event_base_loop (with batch-wait-usec, one pass at a time
+ * with a sleep between).  Stopping goes through an event made
  * active from the main thread (libevent is set up for threads with
  * evthread_use_pthreads, so event_active wakes the loop), which calls
  * event_base_loopbreak on the worker's own thread: a loopbreak issued
@@ -17,6 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 #include <event2/event.h>
 
@@ -118,6 +122,7 @@ worker_new(struct daemon *d, int index, struct comm_port *ports)
 		log_err("worker %d: could not create its resolver", index);
 		goto fail;
 	}
+	w->batch_wait_usec = (unsigned)cfg->batch_wait_usec;
 	w->env.cfg = cfg;
 	w->env.res = w->res;
 	w->env.stats = &w->stats;
@@ -148,14 +153,52 @@ fail:
 	return NULL;
 }
 
+/*
+ * batch-wait-usec: run the work that is ready (one pass of the loop),
+ * then sleep that long before looking again.  What arrives meanwhile is
+ * taken in the next pass at once: several queries read from a
+ * connection in one read(), their answers in one TLS record and one
+ * write(), so fewer system calls, records and TCP segments (and the
+ * pure ACKs the kernel sends when a read finds two small segments) per
+ * query.  The work found when the loop was idle is still run at once:
+ * the sleep follows a pass.  What needs a second pass (a miss: the
+ * upstream answer) waits at least batch-wait-usec.
+ * The timer slack goes down to 1 us, or Linux's default 50 us would be
+ * added to every sleep.  Stops when worker_stop_cb broke the loop.
+ */
+static void
+worker_loop_batched(struct worker *w)
+{
+	struct timespec nap;
+
+	nap.tv_sec = 0;
+	nap.tv_nsec = (long)w->batch_wait_usec * 1000;
+#ifdef PR_SET_TIMERSLACK
+	(void)prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL);
+#endif
+	for (;;) {
+		if (event_base_loop(w->base,
+		    EVLOOP_ONCE | EVLOOP_NO_EXIT_ON_EMPTY) < 0) {
+			log_err("worker %d: event loop failed", w->index);
+			break;
+		}
+		if (event_base_got_break(w->base))
+			break;
+		/* signals are blocked in workers: no EINTR to resume */
+		(void)nanosleep(&nap, NULL);
+	}
+}
+
 static void *
 worker_main(void *arg)
 {
 	struct worker *w = arg;
 
 	verbose(VERB_ALGO, "worker %d: start", w->index);
-	/* keep running while no events are pending (e.g. no ports) */
-	event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
+	if (w->batch_wait_usec > 0)
+		worker_loop_batched(w);
+	else	/* keep running while no events are pending (e.g. no ports) */
+		event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
 	verbose(VERB_ALGO, "worker %d: stop", w->index);
 	return NULL;
 }

@@ -78,6 +78,7 @@ struct config {
 	int cache_max_negative_ttl;	/* 3600 */
 	int edns_buffer_size;		/* 1232 */
 	int outgoing_queries_per_port;	/* 1: a new UDP port per query */
+	int batch_wait_usec;		/* 0: no pause between passes */
 	struct cfg_str2list *local_zones;	/* name, type */
 	struct cfg_strlist *local_data;		/* "RR in presentation format" */
 	int so_reuseport;		/* yes */

@@ -1,0 +1,91 @@
+"""batch-wait-usec: a worker sleeps that long after each pass of its
+event loop, so that the next pass takes more work at once
+(daemon/worker.c worker_loop_batched)."""
+import concurrent.futures
+import signal
+import statistics
+import time
+
+import dns.message
+import dns.rcode
+
+import harness
+from harness import SLOW, H2Client, make_query, parse_answer
+
+
+def miss_latencies(d, tag, n=15):
+    """Seconds each of n UDP queries for new names took, one at a time
+    (every one a cache miss, answered by the upstream)."""
+    took = []
+    for i in range(n):
+        t = time.monotonic()
+        m = d.udp("%s%d.batch.lab." % (tag, i), timeout=5 * SLOW)
+        took.append(time.monotonic() - t)
+        assert m is not None and m.rcode() == dns.rcode.NOERROR, m
+        assert harness.a_addrs(m) == {"192.0.2.1"}
+    return took
+
+
+def test_a_miss_waits_for_the_next_pass(make_cairnd, fake):
+    """A miss is answered in a later pass than the one that sent it
+    upstream, so with 1000 us each one takes about 1 ms longer than with
+    the plain loop; a hit is answered in the pass that read it."""
+    plain = make_cairnd(upstream=fake.port)
+    batch = make_cairnd(upstream=fake.port,
+                        server_lines="batch-wait-usec: 1000\n")
+    a = statistics.median(miss_latencies(plain, "p"))
+    b = statistics.median(miss_latencies(batch, "b"))
+    assert b - a >= 0.0007, "median %.2f ms plain, %.2f ms batched" % (
+        a * 1e3, b * 1e3)
+    assert harness.a_addrs(batch.udp("b0.batch.lab.")) == {"192.0.2.1"}
+    assert fake.count("b0.batch.lab.") == 1     # that was a hit
+
+
+def test_load_answered_reload_and_stop(make_cairnd, fake, certs):
+    """With 200 us: 200 UDP queries from 20 threads and 40 DoH streams on
+    one connection are all answered; a reload to another value keeps
+    answering; SIGTERM stops the workers (make_cairnd checks the exit)."""
+    d = make_cairnd(upstream=fake.port, doh=True,
+                    server_lines="batch-wait-usec: 200\n")
+    names = ["l%d.batch.lab." % (i % 50) for i in range(200)]
+    with concurrent.futures.ThreadPoolExecutor(20) as ex:
+        got = list(ex.map(lambda nm: d.udp(nm, timeout=5 * SLOW), names))
+    for m in got:
+        assert m is not None and m.rcode() == dns.rcode.NOERROR, m
+    with H2Client(d.https_port, certs["ca"]) as c:
+        sids = [c.post(make_query("h%d.batch.lab." % i, qid=0).to_wire())
+                for i in range(40)]
+        for sid in sids:
+            m = parse_answer(c.wait(sid))
+            d.expected_https += 1
+            assert harness.a_addrs(m) == {"192.0.2.1"}
+    d.check_doh_counters()
+    d.expected_https = 0        # the reload starts the counters again
+    # a changed option rebuilds the workers; the local-data shows when
+    d.write_config(d.config_text(
+        'batch-wait-usec: 1000\n'
+        'local-data: "reloaded.batch.lab. A 192.0.2.7"\n'))
+    d.signal(signal.SIGHUP)
+    harness.wait_until(
+        lambda: harness.a_addrs(d.udp("reloaded.batch.lab.", timeout=0.5)
+                                or dns.message.make_query("x.", "A"))
+        == {"192.0.2.7"},
+        5 * SLOW, step=0.1, what="the new config after SIGHUP")
+    m = d.udp("after.batch.lab.", timeout=5 * SLOW)
+    assert harness.a_addrs(m) == {"192.0.2.1"}
+
+
+def test_option_bounds(tmp_path):
+    """-1 and 1001 are refused with the file, line and value named; 0 and
+    1000 are taken."""
+    for v, ok in (("-1", False), ("1001", False), ("0", True),
+                  ("1000", True)):
+        conf = tmp_path / ("c%s.conf" % v)
+        conf.write_text("server:\n    batch-wait-usec: %s\n" % v)
+        r = harness.run([harness.program("cairn-checkconf"), str(conf)])
+        if ok:
+            assert r.returncode == 0, r.stderr
+            continue
+        assert r.returncode != 0
+        assert str(conf) in r.stderr and ":2" in r.stderr, r.stderr
+        assert v in r.stderr, r.stderr
