@@ -122,7 +122,6 @@ worker_new(struct daemon *d, int index, struct comm_port *ports)
 		log_err("worker %d: could not create its resolver", index);
 		goto fail;
 	}
-	w->batch_wait_usec = (unsigned)cfg->batch_wait_usec;
 	w->env.cfg = cfg;
 	w->env.res = w->res;
 	w->env.stats = &w->stats;
@@ -172,7 +171,7 @@ worker_loop_batched(struct worker *w)
 	struct timespec nap;
 
 	nap.tv_sec = 0;
-	nap.tv_nsec = (long)w->batch_wait_usec * 1000;
+	nap.tv_nsec = (long)w->env.cfg->batch_wait_usec * 1000;
 #ifdef PR_SET_TIMERSLACK
 	(void)prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL);
 #endif
@@ -195,7 +194,7 @@ worker_main(void *arg)
 	struct worker *w = arg;
 
 	verbose(VERB_ALGO, "worker %d: start", w->index);
-	if (w->batch_wait_usec > 0)
+	if (w->env.cfg->batch_wait_usec > 0)
 		worker_loop_batched(w);
 	else	/* keep running while no events are pending (e.g. no ports) */
 		event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);

@@ -49,7 +49,6 @@ struct worker {
 	struct stats stats;		/* written by this worker only */
 	struct event *stop_ev;		/* made active by worker_stop */
 	struct event *poll_ev;		/* made active by worker_poll */
-	unsigned batch_wait_usec;	/* batch-wait-usec; 0: plain loop */
 
 	/* worker_poll: the main thread asks, the worker answers */
 	pthread_mutex_t mu;
