@@ -50,25 +50,17 @@ struct got {
 static struct event_base *base;
 static struct stats st;
 
+/* A fake upstream bound to sa (port 0: any); up->addr is where. */
 static int
-up_open(struct up *up, int family)
+up_open_at(struct up *up, const struct sockaddr_storage *sa,
+    socklen_t salen)
 {
-	struct sockaddr_in *a = (struct sockaddr_in *)&up->addr;
-	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&up->addr;
-
 	memset(up, 0, sizeof(*up));
-	up->fd = socket(family, SOCK_DGRAM, 0);
+	up->fd = socket(sa->ss_family, SOCK_DGRAM, 0);
 	if (up->fd < 0)
 		return -1;
-	if (family == AF_INET) {
-		a->sin_family = AF_INET;
-		a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		up->addrlen = sizeof(*a);
-	} else {
-		a6->sin6_family = AF_INET6;
-		a6->sin6_addr = in6addr_loopback;
-		up->addrlen = sizeof(*a6);
-	}
+	up->addr = *sa;
+	up->addrlen = salen;
 	if (bind(up->fd, (struct sockaddr *)&up->addr, up->addrlen) < 0 ||
 	    getsockname(up->fd, (struct sockaddr *)&up->addr,
 	    &up->addrlen) < 0) {
@@ -76,6 +68,25 @@ up_open(struct up *up, int family)
 		return -1;
 	}
 	return 0;
+}
+
+/* A fake upstream on the loopback address of 'family', any port. */
+static int
+up_open(struct up *up, int family)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+
+	memset(&ss, 0, sizeof(ss));
+	if (family == AF_INET) {
+		a->sin_family = AF_INET;
+		a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		return up_open_at(up, &ss, sizeof(*a));
+	}
+	a6->sin6_family = AF_INET6;
+	a6->sin6_addr = in6addr_loopback;
+	return up_open_at(up, &ss, sizeof(*a6));
 }
 
 /* The next query the upstream got: its ID; *from its source. */
@@ -293,8 +304,7 @@ test_reply_from_elsewhere_is_unwanted(void **state)
 {
 	struct outudp *u = outudp_new(base, &st, 1);
 	struct outudp_req r;
-	struct sockaddr_storage from;
-	struct sockaddr_in *far_a;
+	struct sockaddr_storage from, far_a;
 	struct got g;
 	struct up up, other, far;
 	socklen_t fl;
@@ -303,17 +313,11 @@ test_reply_from_elsewhere_is_unwanted(void **state)
 	(void)state;
 	assert_int_equal(up_open(&up, AF_INET), 0);
 	assert_int_equal(up_open(&other, AF_INET), 0);
-	/* a third socket on 127.0.0.2 */
-	memset(&far, 0, sizeof(far));
-	far.fd = socket(AF_INET, SOCK_DGRAM, 0);
-	assert_true(far.fd >= 0);
-	far_a = (struct sockaddr_in *)&far.addr;
-	far_a->sin_family = AF_INET;
-	far_a->sin_addr.s_addr = htonl(INADDR_LOOPBACK + 1);
-	far_a->sin_port = ((struct sockaddr_in *)&up.addr)->sin_port;
-	far.addrlen = sizeof(*far_a);
-	assert_int_equal(bind(far.fd, (struct sockaddr *)&far.addr,
-	    far.addrlen), 0);
+	/* a third socket on 127.0.0.2, at the upstream's port */
+	far_a = up.addr;
+	((struct sockaddr_in *)&far_a)->sin_addr.s_addr =
+	    htonl(INADDR_LOOPBACK + 1);
+	assert_int_equal(up_open_at(&far, &far_a, up.addrlen), 0);
 	memset(&r, 0, sizeof(r));
 	ask(u, &r, &g, &up, 0x4242);
 	assert_int_equal(up_recv(&up, &from, &fl), 0x4242);
