@@ -2,6 +2,7 @@
 event loop, so that the next pass takes more work at once
 (daemon/worker.c worker_loop_batched)."""
 import concurrent.futures
+import os
 import signal
 import statistics
 import time
@@ -40,6 +41,28 @@ def test_a_miss_waits_for_the_next_pass(make_cairnd, fake):
         a * 1e3, b * 1e3)
     assert harness.a_addrs(batch.udp("b0.batch.lab.")) == {"192.0.2.1"}
     assert fake.count("b0.batch.lab.") == 1     # that was a hit
+
+
+def timer_slacks(pid):
+    """The timer slack (ns) of each thread of process pid."""
+    out = []
+    for tid in os.listdir("/proc/%d/task" % pid):
+        with open("/proc/%s/timerslack_ns" % tid) as f:
+            out.append(int(f.read()))
+    return out
+
+
+def test_workers_sleep_with_1us_timer_slack(make_cairnd, fake):
+    """Linux adds a thread's timer slack (50 us by default) to every
+    sleep: each worker that batches sets its own to 1 us; with the
+    option off no thread changes it."""
+    d = make_cairnd(upstream=fake.port,
+                    server_lines="num-threads: 2\nbatch-wait-usec: 100\n")
+    slacks = timer_slacks(d.proc.pid)
+    assert slacks.count(1000) == 2, slacks
+    plain = make_cairnd(upstream=fake.port, server_lines="num-threads: 2\n")
+    slacks = timer_slacks(plain.proc.pid)
+    assert 1000 not in slacks, slacks
 
 
 def test_load_answered_reload_and_stop(make_cairnd, fake, certs):
