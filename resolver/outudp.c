@@ -330,30 +330,26 @@ sock_find(struct outudp *u, const struct sockaddr *sa, socklen_t salen,
 }
 
 /*
- * A new socket for sa's family, registered, with no port yet: its first
+ * A new socket of this family, registered, with no port yet: its first
  * sendto() binds one at random.  It asks for the ICMP errors of its
  * datagrams (IP_RECVERR): without that, a socket that is not connected
- * never hears that the address refused.  NULL with *err -1 (local).
+ * never hears that the address refused.  NULL when one could not be had
+ * here (EMFILE under load, memory): never the address's fault.
  */
 static struct outudp_sock *
-sock_new(struct outudp *u, const struct sockaddr *sa, int *err)
+sock_new(struct outudp *u, int family)
 {
 	struct outudp_sock *s = calloc(1, sizeof(*s));
 	int on = 1, r;
 
-	if (s == NULL) {
-		*err = -1;
+	if (s == NULL)
 		return NULL;
-	}
-	s->fd = socket(sa->sa_family, SOCK_DGRAM | SOCK_NONBLOCK |
-	    SOCK_CLOEXEC, 0);
+	s->fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (s->fd < 0) {
-		/* EMFILE under load: not the address's fault */
-		*err = -1;
 		free(s);
 		return NULL;
 	}
-	if (sa->sa_family == AF_INET6)
+	if (family == AF_INET6)
 		r = setsockopt(s->fd, IPPROTO_IPV6, IPV6_RECVERR, &on,
 		    sizeof(on));
 	else
@@ -362,7 +358,6 @@ sock_new(struct outudp *u, const struct sockaddr *sa, int *err)
 	if (r < 0 || event_assign(&s->ev, u->base, s->fd,
 	    EV_READ | EV_PERSIST, sock_read_cb, s) < 0 ||
 	    event_add(&s->ev, NULL) < 0) {
-		*err = -1;
 		close(s->fd);
 		free(s);
 		return NULL;
@@ -371,14 +366,14 @@ sock_new(struct outudp *u, const struct sockaddr *sa, int *err)
 	return s;
 }
 
-/* An idle socket (no port) of sa's family, NULL when there is none. */
+/* An idle socket (no port) of this family, NULL when there is none. */
 static struct outudp_sock *
-sock_reuse(struct outudp *u, const struct sockaddr *sa)
+sock_reuse(struct outudp *u, int family)
 {
 	struct outudp_sock *s;
 
 	for (s = u->idle; s != NULL; s = s->next)
-		if (s->peer.ss_family == sa->sa_family)
+		if (s->peer.ss_family == family)
 			break;
 	if (s == NULL)
 		return NULL;
@@ -388,7 +383,7 @@ sock_reuse(struct outudp *u, const struct sockaddr *sa)
 	return s;
 }
 
-/* Returns the socket, or NULL with *err -1 (local) or an errno. */
+/* Returns the socket, or NULL with *err -1 (local) or EINVAL. */
 static struct outudp_sock *
 sock_open(struct outudp *u, const struct sockaddr *sa, socklen_t salen,
     uint64_t now, int *err)
@@ -399,7 +394,7 @@ sock_open(struct outudp *u, const struct sockaddr *sa, socklen_t salen,
 		*err = EINVAL;
 		return NULL;
 	}
-	s = sock_reuse(u, sa);
+	s = sock_reuse(u, sa->sa_family);
 	if (s == NULL) {
 		/*
 		 * Idle sockets of the other family give way: sockets in use
@@ -407,8 +402,10 @@ sock_open(struct outudp *u, const struct sockaddr *sa, socklen_t salen,
 		 */
 		if (u->idle != NULL)
 			sock_close(u->idle);
-		if ((s = sock_new(u, sa, err)) == NULL)
+		if ((s = sock_new(u, sa->sa_family)) == NULL) {
+			*err = -1;
 			return NULL;
+		}
 	}
 	memcpy(&s->peer, sa, salen);
 	s->peer_len = salen;
