@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -604,6 +605,49 @@ test_at_most_idle_max_kept(void **state)
 	free(g);
 }
 
+/*
+ * No descriptor for a new socket (EMFILE): outudp_send returns -1, the
+ * local failure that is not the upstream's fault (forward.c does not
+ * hold it against the address), registers nothing, and works again
+ * once descriptors are back.
+ */
+static void
+test_no_descriptor_is_a_local_failure(void **state)
+{
+	struct outudp *u = outudp_new(base, &st, 1);
+	uint8_t q[12] = { 0x51, 0x51, 0x01, 0x00 };
+	struct outudp_req r;
+	struct rlimit old, low;
+	struct got g;
+	struct up up;
+	int next, rv;
+
+	(void)state;
+	assert_int_equal(up_open(&up, AF_INET), 0);
+	memset(&r, 0, sizeof(r));
+	memset(&g, 0, sizeof(g));
+	g.r = &r;
+	/* the lowest free descriptor becomes the limit */
+	next = dup(0);
+	assert_true(next >= 0);
+	close(next);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	low = old;
+	low.rlim_cur = (rlim_t)next;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	rv = outudp_send(u, &r, (const struct sockaddr *)&up.addr,
+	    up.addrlen, q, sizeof(q), 0, got_cb, &g);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	assert_int_equal(rv, -1);
+	assert_null(r.s);
+	spin();
+	assert_int_equal(g.calls, 0);
+	ask(u, &r, &g, &up, 0x5252);
+	assert_non_null(r.s);
+	outudp_free(u);
+	close(up.fd);
+}
+
 static void
 test_other_family_gives_way(void **state)
 {
@@ -829,6 +873,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_other_family_gives_way,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_no_descriptor_is_a_local_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shared_socket_send_error,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
