@@ -107,6 +107,8 @@ msg_new(const uint8_t *pkt, size_t len, const struct dns_scan *sp,
 	const char *dummy;
 	uint16_t flags, i, nttl;
 	uint32_t life = UINT32_MAX, negcap;
+	uint32_t an_min = UINT32_MAX, soa = UINT32_MAX;
+	bool have_soa = false;
 	size_t off;
 
 	if (why == NULL)
@@ -203,12 +205,31 @@ msg_new(const uint8_t *pkt, size_t len, const struct dns_scan *sp,
 		m->ttl_off[i] = (uint16_t)rr.ttl_off;
 		if (i < sp->an + sp->ns && t < life)
 			life = t;
+		if (i < sp->an && t < an_min)
+			an_min = t;
+		if (!have_soa && rr.type == DNS_T_SOA && i >= sp->an &&
+		    i < sp->an + sp->ns) {
+			have_soa = true;
+			soa = t;
+		}
 	}
 	if (names_read_ttls(m, qlab) != 0) {
 		free(m);
 		*why = "a name points into a TTL";
 		return NULL;
 	}
+	/*
+	 * dns_reply_min_ttl's rules, on the stored TTLs: a negative answer
+	 * takes its first authority SOA's TTL, already no more than the
+	 * SOA's MINIMUM (so aging it keeps it so), and the answer section's
+	 * smallest; a positive one the smallest of answer and authority,
+	 * 0 when there is none.  TTLs are at most INT_MAX (the options'
+	 * bound), so none reads as 0 by RFC 2181 8.
+	 */
+	if (sp->negative)
+		m->reply_ttl = soa < an_min ? soa : an_min;
+	else
+		m->reply_ttl = life == UINT32_MAX ? 0 : life;
 	if (life == UINT32_MAX)
 		life = sp->negative ? 0 : min_ttl;
 	m->ttl = life;
@@ -291,4 +312,14 @@ dns_msg_reply(const struct dns_msg *m, uint32_t elapsed,
 	memcpy(out + DNS_HDR_LEN, q->pkt + DNS_HDR_LEN,
 	    m->qend - DNS_HDR_LEN);
 	return dns_reply_finish_raw(out, len, m->qend, cap, tc, q, o);
+}
+
+int64_t
+dns_msg_reply_ttl(const struct dns_msg *m, uint32_t elapsed,
+    const uint8_t *out, size_t len)
+{
+	/* cut to the question: no record, and negative without an SOA */
+	if (len < DNS_HDR_LEN || (dns_rd16(out + 2) & DNS_TC))
+		return -1;
+	return m->reply_ttl > elapsed ? m->reply_ttl - elapsed : 0;
 }

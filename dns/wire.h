@@ -226,6 +226,8 @@ struct dns_msg {
 	uint16_t nttl;		/* entries in ttl_off */
 	uint16_t rcode;		/* low 4 bits of the upstream rcode */
 	uint32_t ttl;		/* cache lifetime chosen (after min/max clamps) */
+	uint32_t reply_ttl;	/* dns_reply_min_ttl of a whole reply made
+				   from it with nothing elapsed */
 	bool negative;		/* NXDOMAIN or NODATA */
 	uint16_t *ttl_off;	/* points into this allocation */
 	uint8_t *wire;		/* points into this allocation */
@@ -264,6 +266,15 @@ size_t dns_msg_size(const struct dns_msg *m);
 size_t dns_msg_reply(const struct dns_msg *m, uint32_t elapsed,
     const struct dns_query *q, const struct dns_reply_opts *o,
     uint8_t *out, size_t cap);
+/*
+ * What dns_reply_min_ttl(out, len) returns for the reply that
+ * dns_msg_reply(m, elapsed, ...) just wrote into out[0..len), found
+ * without walking it: the stored smallest TTL aged by 'elapsed', or -1
+ * when the reply was cut to its question (TC).  The DoH max-age of a
+ * cache hit, so that the answer is not parsed once more to learn it.
+ */
+int64_t dns_msg_reply_ttl(const struct dns_msg *m, uint32_t elapsed,
+    const uint8_t *out, size_t len);
 
 /* Name helpers (wire format). */
 /* Length of an uncompressed wire name at p (<= max), or 0 if invalid. */

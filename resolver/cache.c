@@ -334,7 +334,7 @@ shard_lookup_live(struct msg_cache *c, struct cache_shard *s,
 size_t
 msg_cache_reply(struct msg_cache *c, const struct cache_key *k,
     const struct dns_query *q, const struct dns_reply_opts *o, uint8_t *out,
-    size_t cap)
+    size_t cap, int64_t *min_ttl)
 {
 	uint64_t hash = cache_key_hash(k), now = c->now(c->now_arg);
 	struct cache_shard *s = shard_of(c, hash);
@@ -346,8 +346,11 @@ msg_cache_reply(struct msg_cache *c, const struct cache_key *k,
 	if (e != NULL) {
 		lru_unlink(s, e);
 		lru_push_head(s, e);
-		n = dns_msg_reply(e->msg, (uint32_t)(now - e->stored), q, o,
-		    out, cap);
+		uint32_t elapsed = (uint32_t)(now - e->stored);
+
+		n = dns_msg_reply(e->msg, elapsed, q, o, out, cap);
+		if (min_ttl != NULL)
+			*min_ttl = dns_msg_reply_ttl(e->msg, elapsed, out, n);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return n;

@@ -120,10 +120,15 @@ struct resolver {
 	size_t nspare_inf;
 	bool tailored;		/* the answer being handed over has an ECS
 				   scope > 0 (res_answer_tailored) */
+	int64_t ans_ttl;	/* its dns_reply_min_ttl when known without
+				   parsing it, else RES_TTL_UNKNOWN */
 	uint8_t scratch[RES_SCRATCH];
 };
 
 static struct stats res_stats_sink;	/* when the caller gives none */
+
+/* ans_ttl when res_answer_min_ttl must parse the answer */
+#define RES_TTL_UNKNOWN INT64_MIN
 
 /* ------------------------------------------------------------ histogram */
 
@@ -379,6 +384,7 @@ res_new(struct res_shared *sh, struct event_base *base,
 	r->sh = sh;
 	r->base = base;
 	r->st = st != NULL ? st : &res_stats_sink;
+	r->ans_ttl = RES_TTL_UNKNOWN;
 	r->edns_udp = (uint16_t)cfg->edns_buffer_size;
 	r->min_ttl = cfg->cache_min_ttl > 0 ? (uint32_t)cfg->cache_min_ttl : 0;
 	r->max_ttl = cfg->cache_max_ttl > 0 ? (uint32_t)cfg->cache_max_ttl : 0;
@@ -512,10 +518,19 @@ res_answer_tailored(const struct resolver *r)
 	return r != NULL && r->tailored;
 }
 
-/* Count an answer and hand it over (n == 0: drop). */
+int64_t
+res_answer_min_ttl(const struct resolver *r, const uint8_t *ans, size_t len)
+{
+	if (r != NULL && r->ans_ttl != RES_TTL_UNKNOWN)
+		return r->ans_ttl;
+	return dns_reply_min_ttl(ans, len);
+}
+
+/* Count an answer and hand it over (n == 0: drop); ttl: what
+ * res_answer_min_ttl tells meanwhile (RES_TTL_UNKNOWN: parse it). */
 static void
-res_reply(struct resolver *r, res_done_cb done, void *arg,
-    const uint8_t *ans, size_t n)
+res_reply_ttl(struct resolver *r, res_done_cb done, void *arg,
+    const uint8_t *ans, size_t n, int64_t ttl)
 {
 	if (n >= DNS_HDR_LEN) {
 		int rcode = ans[3] & 0xf;
@@ -524,10 +539,19 @@ res_reply(struct resolver *r, res_done_cb done, void *arg,
 		if (rcode == DNS_RCODE_NOERROR && ans[6] == 0 && ans[7] == 0 &&
 		    !(ans[2] & (DNS_TC >> 8)))
 			STAT_INC(r->st, ANSWER_NODATA);
+		r->ans_ttl = ttl;
 		done(arg, ans, n);
+		r->ans_ttl = RES_TTL_UNKNOWN;
 	} else {
 		done(arg, NULL, 0);
 	}
+}
+
+static void
+res_reply(struct resolver *r, res_done_cb done, void *arg,
+    const uint8_t *ans, size_t n)
+{
+	res_reply_ttl(r, done, arg, ans, n, RES_TTL_UNKNOWN);
 }
 
 static void
@@ -687,15 +711,18 @@ inflight_done_cb(void *arg, const uint8_t *pkt, size_t len, int ecs_scope,
 		res_done_cb done = w->done;
 		void *darg = w->arg;
 		size_t n = 0;
+		int64_t ttl = RES_TTL_UNKNOWN;
 
 		inf->waiters = w->next;
 		if (inf->waiters != NULL)
 			inf->waiters->prev = NULL;
 		w->o.ecs_scope = (uint8_t)scope;
-		if (msg != NULL)
+		if (msg != NULL) {
 			n = dns_msg_reply(msg, 0, &w->q, &w->o, r->scratch,
 			    sizeof(r->scratch));
-		else if (pkt != NULL)
+			if (n > 0)
+				ttl = dns_msg_reply_ttl(msg, 0, r->scratch, n);
+		} else if (pkt != NULL)
 			n = relay_reply(pkt, len, w, r->scratch,
 			    sizeof(r->scratch));
 		if (n == 0)
@@ -707,7 +734,7 @@ inflight_done_cb(void *arg, const uint8_t *pkt, size_t len, int ecs_scope,
 		r->tailored = scope > 0;
 		if (scope > 0)
 			STAT_INC(r->st, QUERY_SUBNET);
-		res_reply(r, done, darg, r->scratch, n);
+		res_reply_ttl(r, done, darg, r->scratch, n, ttl);
 		r->tailored = false;
 	}
 	if (msg != NULL && !inf->no_cache)
@@ -885,6 +912,7 @@ res_submit_ecs(struct resolver *r, const struct dns_query *q,
 	struct dns_ecs want;
 	bool have = false, forced = false;
 	size_t n;
+	int64_t ttl;
 	int s;
 
 	if (q->ecs) {
@@ -904,10 +932,10 @@ res_submit_ecs(struct resolver *r, const struct dns_query *q,
 	}
 	if (!forced) {
 		n = msg_cache_reply(sh->cache, k, q, o, r->scratch,
-		    sizeof(r->scratch));
+		    sizeof(r->scratch), &ttl);
 		if (n > 0) {
 			STAT_INC(r->st, NUM_CACHEHITS);
-			res_reply(r, done, arg, r->scratch, n);
+			res_reply_ttl(r, done, arg, r->scratch, n, ttl);
 			return NULL;
 		}
 	}
@@ -925,12 +953,12 @@ res_submit_ecs(struct resolver *r, const struct dns_query *q,
 			dns_ecs_mask(ek.ecs_addr, (unsigned)s);
 			o->ecs_scope = (uint8_t)s;
 			n = msg_cache_reply(sh->cache, &ek, q, o, r->scratch,
-			    sizeof(r->scratch));
+			    sizeof(r->scratch), &ttl);
 			if (n > 0) {
 				STAT_INC(r->st, NUM_CACHEHITS);
 				STAT_INC(r->st, QUERY_SUBNET_CACHE);
 				r->tailored = true;
-				res_reply(r, done, arg, r->scratch, n);
+				res_reply_ttl(r, done, arg, r->scratch, n, ttl);
 				r->tailored = false;
 				return NULL;
 			}
@@ -959,6 +987,7 @@ res_submit(struct resolver *r, const uint8_t *query, size_t len,
 	struct cache_key k;
 	int rc, acl, lzr, ztype;
 	size_t n;
+	int64_t ttl;
 
 	rc = dns_query_parse(&q, query, len);
 	if (rc == -1 || len < DNS_HDR_LEN) {
@@ -1030,10 +1059,10 @@ res_submit(struct resolver *r, const uint8_t *query, size_t len,
 	if (r->sh->ecs_on)
 		return res_submit_ecs(r, &q, &o, &k, client, done, arg);
 	n = msg_cache_reply(r->sh->cache, &k, &q, &o, r->scratch,
-	    sizeof(r->scratch));
+	    sizeof(r->scratch), &ttl);
 	if (n > 0) {
 		STAT_INC(r->st, NUM_CACHEHITS);
-		res_reply(r, done, arg, r->scratch, n);
+		res_reply_ttl(r, done, arg, r->scratch, n, ttl);
 		return NULL;
 	}
 	if (!(q.flags & DNS_RD)) {

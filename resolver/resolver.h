@@ -124,6 +124,16 @@ struct res_req *res_submit(struct resolver *r, const uint8_t *query,
  */
 bool res_answer_tailored(const struct resolver *r);
 
+/*
+ * Inside a res_done_cb only, of the answer being handed over: what
+ * dns_reply_min_ttl(ans, len) returns (the DoH max-age), without
+ * parsing the answer when the resolver made it from a cached message
+ * (a hit, or a miss answered from the message just cached); r may be
+ * NULL.  Read it before anything that may answer another query.
+ */
+int64_t res_answer_min_ttl(const struct resolver *r, const uint8_t *ans,
+    size_t len);
+
 /* Forget a request: its callback will not be called. */
 void res_cancel(struct res_req *req);
 

@@ -9,8 +9,8 @@
  * the status a request earns) are request.c's, shared with HTTP/2; this
  * file only parses HTTP/1.x framing: the request line, the header
  * fields, Content-Length and chunked bodies, keep-alive and pipelining.
- * It does not open sockets or parse DNS (beyond dns_reply_min_ttl for
- * max-age).
+ * It does not open sockets or parse DNS (max-age is the resolver's
+ * res_answer_min_ttl).
  *
  * Rules and limits chosen here:
  *   Request line: at most the longest GET the query limit allows (as
@@ -105,6 +105,7 @@ struct h1_req {
 	bool close_after;	/* Connection: close */
 	bool keep_alive10;	/* HTTP/1.0 keep-alive: say so */
 	bool tailored;		/* ECS-tailored: cache-control private */
+	int64_t min_ttl;	/* for max-age (res_answer_min_ttl) */
 	struct sockaddr_storage client;
 	socklen_t clientlen;
 };
@@ -331,8 +332,8 @@ h1_req_write(struct h1_conn *conn, struct h1_req *r)
 	if (r->status == 200) {
 		char cc[80] = "", v[48];
 
-		if (doh_req_cache_control(v, sizeof(v), dns_reply_min_ttl(
-		    r->rbuf, r->rbuf_n), r->tailored) > 0)
+		if (doh_req_cache_control(v, sizeof(v), r->min_ttl,
+		    r->tailored) > 0)
 			snprintf(cc, sizeof(cc), "Cache-Control: %s\r\n", v);
 		n = snprintf(hdr, sizeof(hdr), "HTTP/1.1 200 OK\r\n"
 		    "Content-Type: application/dns-message\r\n"
@@ -447,6 +448,7 @@ h1_answer_cb(void *arg, const uint8_t *ans, size_t ans_len)
 	struct h1_conn *conn = r->conn;
 
 	r->tailored = res_answer_tailored(conn->env->res);
+	r->min_ttl = res_answer_min_ttl(conn->env->res, ans, ans_len);
 	h1_req_clear_res(r, false);
 	h1_req_free_query(r);
 	r->ready = true;

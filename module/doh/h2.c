@@ -6,8 +6,8 @@
  * One nghttp2 server session per connection, created in open(); one
  * struct doh_stream per request, the owner of its query and response
  * buffers (reserved from the budgets before allocation, released by the
- * stored size).  This file does not open sockets, parse DNS (beyond
- * asking dns_reply_min_ttl for max-age) or decide HTTP statuses itself:
+ * stored size).  This file does not open sockets, parse DNS (max-age
+ * is the resolver's res_answer_min_ttl) or decide HTTP statuses itself:
  * nghttp2's own HTTP messaging checks are off, request.c's rules apply
  * (so a body past its content-length gets 413, not PROTOCOL_ERROR).
  * An error status is sent when the client has ended its request; the
@@ -502,6 +502,7 @@ doh_answer_cb(void *arg, const uint8_t *ans, size_t ans_len)
 	char clen[24], cc[48];
 	size_t ccn;
 	bool tailored = res_answer_tailored(conn->env->res);
+	int64_t min_ttl = res_answer_min_ttl(conn->env->res, ans, ans_len);
 	nghttp2_nv nva[4] = {
 		DOH_NV(":status", "200", 3),
 		DOH_NV("content-type", "application/dns-message", 23),
@@ -533,8 +534,7 @@ doh_answer_cb(void *arg, const uint8_t *ans, size_t ans_len)
 
 	nva[nv++] = (nghttp2_nv)DOH_NV("content-length", clen,
 	    doh_fmt_u64(clen, (uint64_t)ans_len));
-	ccn = doh_req_cache_control(cc, sizeof(cc),
-	    dns_reply_min_ttl(ans, ans_len), tailored);
+	ccn = doh_req_cache_control(cc, sizeof(cc), min_ttl, tailored);
 	if (ccn > 0)
 		nva[nv++] = (nghttp2_nv)DOH_NV("cache-control", cc, ccn);
 	prd.source.ptr = s;

@@ -133,11 +133,21 @@ def test_max_age_smallest_ttl(d, certs, nsd, make_cairnd):
                                                   (30, 3600, 30)])
 def test_negative_max_age(d, certs, fake, soa_ttl, soa_min, want):
     fake.set("neg.doh.lab.", "nxdomain", soa_ttl=soa_ttl, soa_min=soa_min)
+    q = make_query("neg.doh.lab.").to_wire()
     with client(d, certs) as c:
-        st = c.wait(c.post(make_query("neg.doh.lab.").to_wire()))
+        st = c.wait(c.post(q))
         m = answered(d, st)
-    assert m.rcode() == dns.rcode.NXDOMAIN
-    assert max_age(st) == want
+        assert m.rcode() == dns.rcode.NXDOMAIN
+        assert max_age(st) == want
+        # from the cache, aged: the SOA's TTL as the answer carries it
+        time.sleep(1.2)
+        hits = d.stats()["total.num.cachehits"]
+        st = c.wait(c.get(q))
+        m = answered(d, st)
+        assert d.stats()["total.num.cachehits"] == hits + 1
+        soa = [rr.ttl for rr in m.authority if rr.rdtype == dns.rdatatype.SOA]
+        assert soa and soa[0] < want
+        assert max_age(st) == soa[0]
     d.check_doh_counters()
 
 

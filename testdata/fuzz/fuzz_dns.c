@@ -120,16 +120,22 @@ fuzz_msg(const uint8_t *data, size_t size)
 	ql += 4;
 	CHECK(dns_query_parse(&q, qbuf, ql) == 0);
 	{
-		len = dns_msg_reply(m, size > 0 ? data[0] : 0, &q, &o, out,
-		    sizeof(out));
+		uint32_t el = size > 0 ? data[0] : 0;
+
+		len = dns_msg_reply(m, el, &q, &o, out, sizeof(out));
 		CHECK(len > 0);
 		check_reply(out, len, &o);
 		CHECK(dns_reply_min_ttl(out, len) != -1 || m->negative ||
 		    (dns_rd16(out + 2) & DNS_TC));
+		/* the max-age of a hit, told without parsing the reply */
+		CHECK(dns_msg_reply_ttl(m, el, out, len) ==
+		    dns_reply_min_ttl(out, len));
 		o.max_len = 512;
 		o.pad = false;
 		len = dns_msg_reply(m, 0, &q, &o, out, sizeof(out));
 		check_reply(out, len, &o);
+		CHECK(dns_msg_reply_ttl(m, 0, out, len) ==
+		    dns_reply_min_ttl(out, len));
 	}
 	dns_msg_free(m);
 }

@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "comm/comm.h"
+#include "dns/wire.h"
 #include "module/doh/doh.h"
 #include "module/module.h"
 #include "resolver/resolver.h"
@@ -205,6 +206,14 @@ res_answer_tailored(const struct resolver *r)
 {
 	(void)r;
 	return false;
+}
+
+/* the resolver's fallback: the answer parsed */
+int64_t
+res_answer_min_ttl(const struct resolver *r, const uint8_t *ans, size_t len)
+{
+	(void)r;
+	return dns_reply_min_ttl(ans, len);
 }
 
 /* ------------------------------------------------------------ target */

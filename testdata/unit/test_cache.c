@@ -109,6 +109,7 @@ test_hit_miss_and_ageing(void **state)
 	struct msg_cache *c = msg_cache_new(1 << 20);
 	struct tq t, other;
 	uint8_t out[1024];
+	int64_t mt;
 	size_t n;
 
 	(void)state;
@@ -117,28 +118,31 @@ test_hit_miss_and_ageing(void **state)
 	make_query(&t, "www.Example.com.", DNS_T_A, false, false);
 	make_query(&other, "www.example.org.", DNS_T_A, false, false);
 	assert_int_equal(msg_cache_reply(c, &t.k, &t.q, &opts, out,
-	    sizeof(out)), 0);
+	    sizeof(out), NULL), 0);
 	assert_true(msg_cache_insert(c, &t.k, make_msg(&t, 300,
 	    DNS_RCODE_NOERROR)));
 	assert_int_equal(msg_cache_count(c), 1);
 	assert_true(msg_cache_mem(c) > 0);
 
-	n = msg_cache_reply(c, &t.k, &t.q, &opts, out, sizeof(out));
+	n = msg_cache_reply(c, &t.k, &t.q, &opts, out, sizeof(out), NULL);
 	assert_true(n > 0);
 	assert_int_equal(out[0], 0x12);
 	assert_int_equal(out[1], 0x34);
 	assert_int_equal(first_ttl(out, n, &t), 300);
 	assert_int_equal(msg_cache_reply(c, &other.k, &other.q, &opts, out,
-	    sizeof(out)), 0);
+	    sizeof(out), NULL), 0);
 
 	test_now += 100;
-	n = msg_cache_reply(c, &t.k, &t.q, &opts, out, sizeof(out));
+	n = msg_cache_reply(c, &t.k, &t.q, &opts, out, sizeof(out), &mt);
 	assert_int_equal(first_ttl(out, n, &t), 200);
+	/* the reply's smallest TTL, aged, told without parsing it */
+	assert_int_equal(mt, 200);
+	assert_int_equal(mt, dns_reply_min_ttl(out, n));
 
 	/* expired: a miss, and the entry is gone */
 	test_now += 200;
 	assert_int_equal(msg_cache_reply(c, &t.k, &t.q, &opts, out,
-	    sizeof(out)), 0);
+	    sizeof(out), NULL), 0);
 	assert_int_equal(msg_cache_count(c), 0);
 	msg_cache_free(c);
 }
@@ -162,7 +166,7 @@ test_negative(void **state)
 	/* RFC 2308: min(SOA TTL, SOA MINIMUM) = 60 */
 	assert_int_equal(m->ttl, 60);
 	assert_true(msg_cache_insert(c, &t.k, m));
-	n = msg_cache_reply(c, &t.k, &t.q, &opts, out, sizeof(out));
+	n = msg_cache_reply(c, &t.k, &t.q, &opts, out, sizeof(out), NULL);
 	assert_true(n > 0);
 	assert_int_equal(out[3] & 0xf, DNS_RCODE_NXDOMAIN);
 	test_now += 59;
@@ -210,7 +214,7 @@ test_lru_eviction(void **state)
 		    DNS_RCODE_NOERROR));
 		/* used between every insert: the LRU must keep it */
 		assert_true(msg_cache_reply(c, &keep.k, &keep.q, &opts, out,
-		    sizeof(out)) > 0);
+		    sizeof(out), NULL) > 0);
 		assert_true(msg_cache_mem(c) <= limit);
 	}
 	assert_true(msg_cache_count(c) < 400);
@@ -306,7 +310,7 @@ thread_main(void *p)
 		    60);
 		make_query(&t, name, DNS_T_A, false, false);
 		if (msg_cache_reply(a->c, &t.k, &t.q, &opts, out,
-		    sizeof(out)) > 0) {
+		    sizeof(out), NULL) > 0) {
 			if (out[0] != 0x12 || out[1] != 0x34)
 				return NULL;
 			a->hits++;
@@ -365,11 +369,12 @@ test_ecs_keys(void **state)
 	assert_false(msg_cache_has_scope(c, 2, 24));
 	assert_false(msg_cache_has_scope(c, 3, 24));
 	/* only for that subnet: not for the shared key, not the next /24 */
-	assert_true(msg_cache_reply(c, &b, &t.q, &opts, out, sizeof(out)) > 0);
+	assert_true(msg_cache_reply(c, &b, &t.q, &opts, out, sizeof(out),
+	    NULL) > 0);
 	assert_int_equal(msg_cache_reply(c, &t.k, &t.q, &opts, out,
-	    sizeof(out)), 0);
+	    sizeof(out), NULL), 0);
 	assert_int_equal(msg_cache_reply(c, &other, &t.q, &opts, out,
-	    sizeof(out)), 0);
+	    sizeof(out), NULL), 0);
 	/* a shared entry beside it; dump_cache shows only that one */
 	assert_true(msg_cache_insert(c, &t.k, make_msg(&t, 60, 0)));
 	f = fmemopen(buf, sizeof(buf), "w");
@@ -382,7 +387,7 @@ test_ecs_keys(void **state)
 	assert_int_equal(msg_cache_count(c), 3);
 	test_now += 30;
 	assert_int_equal(msg_cache_reply(c, &other, &t.q, &opts, out,
-	    sizeof(out)), 0);
+	    sizeof(out), NULL), 0);
 	assert_true(msg_cache_has_scope(c, 1, 24));
 	assert_int_equal(msg_cache_flush(c, t.k.name, t.k.name_len, 0, false),
 	    2);

@@ -32,6 +32,7 @@
 #include <openssl/ssl.h>
 
 #include "comm/comm.h"
+#include "dns/wire.h"
 #include "module/dns/dns_stream.h"
 #include "module/module.h"
 #include "resolver/resolver.h"
@@ -122,6 +123,14 @@ res_answer_tailored(const struct resolver *r)
 {
 	(void)r;
 	return false;
+}
+
+/* the resolver's fallback: the answer parsed */
+int64_t
+res_answer_min_ttl(const struct resolver *r, const uint8_t *ans, size_t len)
+{
+	(void)r;
+	return dns_reply_min_ttl(ans, len);
 }
 
 /* Answer every pending request, newest first. */

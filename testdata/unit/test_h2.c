@@ -26,6 +26,7 @@
 
 #include "comm/comm.h"
 #include "dns/base64url.h"
+#include "dns/wire.h"
 #include "module/doh/doh.h"
 #include "module/doh/h2mem.h"
 #include "module/module.h"
@@ -247,6 +248,14 @@ res_answer_tailored(const struct resolver *r)
 {
 	(void)r;
 	return fres.tailored;
+}
+
+/* the resolver's fallback: the answer parsed */
+int64_t
+res_answer_min_ttl(const struct resolver *r, const uint8_t *ans, size_t len)
+{
+	(void)r;
+	return dns_reply_min_ttl(ans, len);
 }
 
 /* Answer pending request i now (RES_LATER). */

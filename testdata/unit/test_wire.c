@@ -934,10 +934,12 @@ test_msg_cache(void **st)
 	assert_int_equal(get16(out + 2), DNS_QR | DNS_RA | DNS_CD | DNS_AD);
 	assert_memory_equal(out + 12, b + 12, q.question_end - 12);
 	assert_int_equal(dns_reply_min_ttl(out, len), 70);
+	assert_int_equal(dns_msg_reply_ttl(m, 30, out, len), 70);
 	assert_int_equal(get16(out + 10), 2);		/* ours OPT added */
 	/* aging floors at 0 */
 	len = dns_msg_reply(m, 5000, &q, &stream, out, sizeof(out));
 	assert_int_equal(dns_reply_min_ttl(out, len), 0);
+	assert_int_equal(dns_msg_reply_ttl(m, 5000, out, len), 0);
 	/* AD not shown to a client without DO or AD */
 	n = mkhdr(b, 0x9999, DNS_RD, "a.example.", DNS_T_A);
 	assert_int_equal(dns_query_parse(&q, b, n), 0);
@@ -960,6 +962,8 @@ test_msg_cache(void **st)
 		assert_int_equal(len, q.question_end);
 		assert_true(get16(out + 2) & DNS_TC);
 		assert_int_equal(get16(out + 6), 0);
+		assert_int_equal(dns_reply_min_ttl(out, len), -1);
+		assert_int_equal(dns_msg_reply_ttl(m, 0, out, len), -1);
 	}
 	/* padded */
 	n = pad_query(b);
@@ -1002,6 +1006,24 @@ test_msg_negative(void **st)
 	assert_true(m->negative);
 	assert_int_equal(m->rcode, 3);
 	assert_int_equal(m->ttl, 900);
+	/* the reply's smallest TTL: the SOA's, lowered to MINIMUM, aged */
+	{
+		static const uint32_t el[] = { 0, 100, 899, 900, 5000 };
+		struct dns_query q;
+		uint8_t b[512], out[1024];
+		size_t i, qn, len;
+
+		qn = mkhdr(b, 1, DNS_RD, "a.example.", DNS_T_A);
+		assert_int_equal(dns_query_parse(&q, b, qn), 0);
+		for (i = 0; i < sizeof(el) / sizeof(el[0]); i++) {
+			len = dns_msg_reply(m, el[i], &q, &stream, out,
+			    sizeof(out));
+			assert_int_equal(dns_msg_reply_ttl(m, el[i], out, len),
+			    el[i] < 900 ? 900 - el[i] : 0);
+			assert_int_equal(dns_msg_reply_ttl(m, el[i], out, len),
+			    dns_reply_min_ttl(out, len));
+		}
+	}
 	dns_msg_free(m);
 	m = dns_msg_new(up, n, 0, 86400, 300, &why);
 	assert_non_null(m);
