@@ -27,6 +27,7 @@
 #include "daemon/worker.h"
 #include "module/dns/dns_stream.h"
 #include "resolver/resolver.h"
+#include "util/clock.h"
 #include "util/config.h"
 #include "util/log.h"
 #ifdef HAVE_NGHTTP2
@@ -154,28 +155,34 @@ fail:
 
 /*
  * batch-wait-usec: run the work that is ready (one pass of the loop),
- * then sleep that long before looking again.  What arrives meanwhile is
- * taken in the next pass at once: several queries read from a
+ * then, when that pass came less than batch-wait-usec after the end of
+ * the one before (work arrives faster than the wait: the worker is
+ * busy), sleep that long before looking again.  What arrives meanwhile
+ * is taken in the next pass at once: several queries read from a
  * connection in one read(), their answers in one TLS record and one
  * write(), so fewer system calls, records and TCP segments (and the
  * pure ACKs the kernel sends when a read finds two small segments) per
- * query.  The work found when the loop was idle is still run at once:
- * the sleep follows a pass.  What needs a second pass (a miss: the
- * upstream answer) waits at least batch-wait-usec.
+ * query.  A worker that was idle longer than the wait does not sleep:
+ * light traffic, a miss's upstream answer included, waits for nothing.
+ * Under load a miss's answer (a second pass) may wait up to the sleep.
  * The timer slack goes down to 1 us, or Linux's default 50 us would be
  * added to every sleep.  Stops when worker_stop_cb broke the loop.
  */
 static void
 worker_loop_batched(struct worker *w)
 {
+	uint64_t wait = (uint64_t)w->env.cfg->batch_wait_usec;
+	uint64_t prev_end = mono_usec();
 	struct timespec nap;
 
 	nap.tv_sec = 0;
-	nap.tv_nsec = (long)w->env.cfg->batch_wait_usec * 1000;
+	nap.tv_nsec = (long)wait * 1000;
 #ifdef PR_SET_TIMERSLACK
 	(void)prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL);
 #endif
 	for (;;) {
+		uint64_t end;
+
 		if (event_base_loop(w->base,
 		    EVLOOP_ONCE | EVLOOP_NO_EXIT_ON_EMPTY) < 0) {
 			log_err("worker %d: event loop failed", w->index);
@@ -183,8 +190,13 @@ worker_loop_batched(struct worker *w)
 		}
 		if (event_base_got_break(w->base))
 			break;
+		end = mono_usec();
 		/* signals are blocked in workers: no EINTR to resume */
-		(void)nanosleep(&nap, NULL);
+		if (end - prev_end < wait) {
+			(void)nanosleep(&nap, NULL);
+			end = mono_usec();
+		}
+		prev_end = end;
 	}
 }
 
