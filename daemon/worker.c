@@ -153,26 +153,43 @@ fail:
 	return NULL;
 }
 
+/* CPU time this thread has used, in usec */
+static uint64_t
+thread_cpu_usec(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
 /*
  * batch-wait-usec: run the work that is ready (one pass of the loop),
- * then, when that pass came less than batch-wait-usec after the end of
- * the one before (work arrives faster than the wait: the worker is
- * busy), sleep that long before looking again.  What arrives meanwhile
- * is taken in the next pass at once: several queries read from a
- * connection in one read(), their answers in one TLS record and one
- * write(), so fewer system calls, records and TCP segments (and the
- * pure ACKs the kernel sends when a read finds two small segments) per
- * query.  A worker that was idle longer than the wait does not sleep:
- * light traffic, a miss's upstream answer included, waits for nothing.
- * Under load a miss's answer (a second pass) may wait up to the sleep.
- * The timer slack goes down to 1 us, or Linux's default 50 us would be
- * added to every sleep.  Stops when worker_stop_cb broke the loop.
+ * then, when the worker is busy, sleep that long before looking again.
+ * What arrives meanwhile is taken in the next pass at once: several
+ * queries read from a connection in one read(), their answers in one
+ * TLS record and one write(), so fewer system calls, records and TCP
+ * segments (and the pure ACKs the kernel sends when a read finds two
+ * small segments) per query.
+ *
+ * Busy: the pass waited less than the wait for its work.  A pass that
+ * ends sooner than that after the one before surely did; a longer one
+ * after a sleep may have run the batch the sleep gathered, so its time
+ * not on the CPU (CLOCK_THREAD_CPUTIME_ID, one system call a batch, and
+ * only while busy) is what it waited.  A worker that was idle longer
+ * than the wait does not sleep: light traffic, a miss's upstream answer
+ * included, waits for nothing; under load a miss's answer (a second
+ * pass) may wait up to the sleep more.  The timer slack goes down to
+ * 1 us, or Linux's default 50 us would be added to every sleep.  Stops
+ * when worker_stop_cb broke the loop.
  */
 static void
 worker_loop_batched(struct worker *w)
 {
 	uint64_t wait = (uint64_t)w->env.cfg->batch_wait_usec;
-	uint64_t prev_end = mono_usec();
+	uint64_t prev_end = mono_usec(), cpu_prev = 0;
+	bool slept = false;
 	struct timespec nap;
 
 	nap.tv_sec = 0;
@@ -181,7 +198,8 @@ worker_loop_batched(struct worker *w)
 	(void)prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL);
 #endif
 	for (;;) {
-		uint64_t end;
+		uint64_t end, took, cpu;
+		bool busy;
 
 		if (event_base_loop(w->base,
 		    EVLOOP_ONCE | EVLOOP_NO_EXIT_ON_EMPTY) < 0) {
@@ -191,8 +209,19 @@ worker_loop_batched(struct worker *w)
 		if (event_base_got_break(w->base))
 			break;
 		end = mono_usec();
+		took = end - prev_end;
+		busy = took < wait;
+		if (busy || slept) {
+			/* cpu_prev: at the end of the pass before the sleep */
+			cpu = thread_cpu_usec();
+			if (!busy)
+				busy = took - (cpu - cpu_prev < took ?
+				    cpu - cpu_prev : took) < wait;
+			cpu_prev = cpu;
+		}
+		slept = busy;
 		/* signals are blocked in workers: no EINTR to resume */
-		if (end - prev_end < wait) {
+		if (busy) {
 			(void)nanosleep(&nap, NULL);
 			end = mono_usec();
 		}
