@@ -184,6 +184,18 @@ thread_cpu_usec(void)
  * 1 us, or Linux's default 50 us would be added to every sleep.  Stops
  * when worker_stop_cb broke the loop.
  */
+bool
+worker_batch_busy(uint64_t took, uint64_t cpu, uint64_t wait, bool slept)
+{
+	if (took < wait)
+		return true;
+	if (!slept)
+		return false;
+	/* its time off the CPU: what it waited (the CPU clock of a thread
+	 * and the wall clock are not read at the same instant) */
+	return took - (cpu < took ? cpu : took) < wait;
+}
+
 static void
 worker_loop_batched(struct worker *w)
 {
@@ -214,9 +226,8 @@ worker_loop_batched(struct worker *w)
 		if (busy || slept) {
 			/* cpu_prev: at the end of the pass before the sleep */
 			cpu = thread_cpu_usec();
-			if (!busy)
-				busy = took - (cpu - cpu_prev < took ?
-				    cpu - cpu_prev : took) < wait;
+			busy = worker_batch_busy(took, cpu - cpu_prev, wait,
+			    slept);
 			cpu_prev = cpu;
 		}
 		slept = busy;

@@ -122,6 +122,17 @@ void worker_free(struct worker *w);
  * gauges of their last answer.
  */
 void worker_poll(struct worker **w, int n, bool reset_max);
+/*
+ * batch-wait-usec's rule (worker.c): is a worker busy, so that it
+ * sleeps 'wait' usec after this pass?  'took': usec from the end of the
+ * last pass (or of the sleep after it) to the end of this one; 'cpu':
+ * the thread's CPU time over that span; 'slept': a sleep came before
+ * this pass.  Busy when the pass ended sooner than 'wait' after the
+ * last, or, after a sleep, when its time off the CPU (what it waited
+ * for its work) was less than 'wait'.
+ */
+bool worker_batch_busy(uint64_t took, uint64_t cpu, uint64_t wait,
+    bool slept);
 
 /*
  * The daemon's life, for cairnd.c (daemon/daemon.c).  In order:
