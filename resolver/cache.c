@@ -339,6 +339,7 @@ msg_cache_reply(struct msg_cache *c, const struct cache_key *k,
 	uint64_t hash = cache_key_hash(k), now = c->now(c->now_arg);
 	struct cache_shard *s = shard_of(c, hash);
 	struct cache_entry *e;
+	uint32_t elapsed;
 	size_t n = 0;
 
 	pthread_mutex_lock(&s->lock);
@@ -346,8 +347,7 @@ msg_cache_reply(struct msg_cache *c, const struct cache_key *k,
 	if (e != NULL) {
 		lru_unlink(s, e);
 		lru_push_head(s, e);
-		uint32_t elapsed = (uint32_t)(now - e->stored);
-
+		elapsed = (uint32_t)(now - e->stored);
 		n = dns_msg_reply(e->msg, elapsed, q, o, out, cap);
 		if (min_ttl != NULL)
 			*min_ttl = dns_msg_reply_ttl(e->msg, elapsed, out, n);
