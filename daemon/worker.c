@@ -211,7 +211,7 @@ worker_loop_batched(struct worker *w)
 #endif
 	for (;;) {
 		uint64_t end, took, cpu;
-		bool busy;
+		bool busy = false;
 
 		if (event_base_loop(w->base,
 		    EVLOOP_ONCE | EVLOOP_NO_EXIT_ON_EMPTY) < 0) {
@@ -222,8 +222,7 @@ worker_loop_batched(struct worker *w)
 			break;
 		end = mono_usec();
 		took = end - prev_end;
-		busy = took < wait;
-		if (busy || slept) {
+		if (took < wait || slept) {
 			/* cpu_prev: at the end of the pass before the sleep */
 			cpu = thread_cpu_usec();
 			busy = worker_batch_busy(took, cpu - cpu_prev, wait,
