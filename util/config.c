@@ -399,7 +399,7 @@ static const struct opt opts[] = {
 	    S(edns_buffer_size), NULL, NULL },
 	{ "outgoing-queries-per-port", CL_SERVER, OPT_INT, "1", 1,
 	    64, S(outgoing_queries_per_port), NULL, NULL },	/* OUTUDP_MAX_USES */
-	{ "batch-wait-usec", CL_SERVER, OPT_INT, "0", 0, 1000,
+	{ "batch-wait-usec", CL_SERVER, OPT_INT, "100", 0, 1000,
 	    S(batch_wait_usec), NULL, NULL },
 	{ "local-zone", CL_SERVER, OPT_LIST2, NULL, 0, 0, S(local_zones),
 	    check_local_zone, "NAME TYPE" },

@@ -1,6 +1,7 @@
 """batch-wait-usec: a busy worker sleeps that long after each pass of
 its event loop, so that the next pass takes more work at once
-(daemon/worker.c worker_loop_batched)."""
+(daemon/worker.c worker_loop_batched).  The default is 100; "plain"
+servers here set 0, the loop without sleeps."""
 import concurrent.futures
 import os
 import signal
@@ -12,6 +13,8 @@ import dns.rcode
 
 import harness
 from harness import SLOW, H2Client, make_query, parse_answer
+
+PLAIN = "batch-wait-usec: 0\n"
 
 
 def miss_latencies(d, tag, n=15, gap=0.0):
@@ -36,7 +39,7 @@ def test_a_busy_worker_makes_a_miss_wait(make_cairnd, fake):
     sent it upstream) takes at least 1 ms longer with 1000 us than with
     the plain loop (the margin: 0.7 ms between the medians).  A name
     asked again is a hit: the upstream saw it once."""
-    plain = make_cairnd(upstream=fake.port)
+    plain = make_cairnd(upstream=fake.port, server_lines=PLAIN)
     batch = make_cairnd(upstream=fake.port,
                         server_lines="batch-wait-usec: 1000\n")
     a = statistics.median(miss_latencies(plain, "p"))
@@ -53,7 +56,7 @@ def test_an_idle_worker_does_not_wait(make_cairnd, fake):
     sleep, so its upstream answer is taken at once and a miss takes
     about as long as with the plain loop (the medians within 0.4 ms;
     sleeping after every pass adds 1 ms)."""
-    plain = make_cairnd(upstream=fake.port)
+    plain = make_cairnd(upstream=fake.port, server_lines=PLAIN)
     batch = make_cairnd(upstream=fake.port,
                         server_lines="batch-wait-usec: 1000\n")
     a = statistics.median(miss_latencies(plain, "ip", gap=0.005))
@@ -73,13 +76,13 @@ def timer_slacks(pid):
 
 def test_workers_sleep_with_1us_timer_slack(make_cairnd, fake):
     """Linux adds a thread's timer slack (50 us by default) to every
-    sleep: each worker that batches sets its own to 1 us; with the
-    option off no thread changes it."""
-    d = make_cairnd(upstream=fake.port,
-                    server_lines="num-threads: 2\nbatch-wait-usec: 100\n")
+    sleep: each worker that batches (the default, 100) sets its own to
+    1 us; with the option off no thread changes it."""
+    d = make_cairnd(upstream=fake.port, server_lines="num-threads: 2\n")
     slacks = timer_slacks(d.proc.pid)
     assert slacks.count(1000) == 2, slacks
-    plain = make_cairnd(upstream=fake.port, server_lines="num-threads: 2\n")
+    plain = make_cairnd(upstream=fake.port,
+                        server_lines="num-threads: 2\n" + PLAIN)
     slacks = timer_slacks(plain.proc.pid)
     assert 1000 not in slacks, slacks
 

@@ -24,7 +24,8 @@ def bench_run():
 
 
 @pytest.mark.parametrize("name,option,value", [
-    ("cairnd", "batch-wait-usec", "0"),
+    ("cairnd", "batch-wait-usec", "100"),
+    ("cairnd-bw0", "batch-wait-usec", "0"),
     ("cairnd-qpp16", "outgoing-queries-per-port", "16"),
     ("cairnd-bw200", "batch-wait-usec", "200"),
 ])
