@@ -118,20 +118,7 @@ res_cancel(struct res_req *req)
 	free(req);
 }
 
-bool
-res_answer_tailored(const struct resolver *r)
-{
-	(void)r;
-	return false;
-}
-
-/* the resolver's fallback: the answer parsed */
-int64_t
-res_answer_min_ttl(const struct resolver *r, const uint8_t *ans, size_t len)
-{
-	(void)r;
-	return dns_reply_min_ttl(ans, len);
-}
+#include "testdata/fake_resolver.h"
 
 /* Answer every pending request, newest first. */
 static int

@@ -243,20 +243,8 @@ res_cancel(struct res_req *req)
 	fres.cancelled++;
 }
 
-bool
-res_answer_tailored(const struct resolver *r)
-{
-	(void)r;
-	return fres.tailored;
-}
-
-/* the resolver's fallback: the answer parsed */
-int64_t
-res_answer_min_ttl(const struct resolver *r, const uint8_t *ans, size_t len)
-{
-	(void)r;
-	return dns_reply_min_ttl(ans, len);
-}
+#define FAKE_RES_TAILORED(r) ((void)(r), fres.tailored)
+#include "testdata/fake_resolver.h"
 
 /* Answer pending request i now (RES_LATER). */
 static void

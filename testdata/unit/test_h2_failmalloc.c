@@ -327,20 +327,7 @@ res_cancel(struct res_req *req)
 	fres.cancelled++;
 }
 
-bool
-res_answer_tailored(const struct resolver *r)
-{
-	(void)r;
-	return false;
-}
-
-/* the resolver's fallback: the answer parsed */
-int64_t
-res_answer_min_ttl(const struct resolver *r, const uint8_t *ans, size_t len)
-{
-	(void)r;
-	return dns_reply_min_ttl(ans, len);
-}
+#include "testdata/fake_resolver.h"
 
 static int
 fres_pending(void)
