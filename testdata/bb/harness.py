@@ -78,27 +78,41 @@ _used_ports = set()
 _port_lock = threading.Lock()
 
 
+def _port_range():
+    """The ports free_port() draws from: below the kernel's ephemeral
+    range, which every connect() and unbound socket takes from (cairnd's
+    random upstream ports among them), so that no socket of the run can
+    take a port between free_port() and the bind() of the daemon it was
+    meant for."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        lo = 32768
+    return 10000, max(lo, 10001)
+
+
 def free_port():
-    """A port free for both UDP and TCP on 127.0.0.1, not handed out
-    before in this run."""
+    """A port free for both UDP and TCP on 127.0.0.1, outside the
+    ephemeral range and not handed out before in this run."""
+    lo, hi = _port_range()
     with _port_lock:
         for _ in range(200):
+            port = random.randrange(lo, hi)
+            if port in _used_ports:
+                continue
             t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             try:
-                t.bind(("127.0.0.1", 0))
-                port = t.getsockname()[1]
-                try:
-                    u.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-                if port in _used_ports:
-                    continue
-                _used_ports.add(port)
-                return port
+                t.bind(("127.0.0.1", port))
+                u.bind(("127.0.0.1", port))
+            except OSError:
+                continue
             finally:
                 t.close()
                 u.close()
+            _used_ports.add(port)
+            return port
     raise HarnessError("no free port after 200 tries")
 
 

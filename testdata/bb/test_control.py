@@ -27,43 +27,14 @@ import dns.query
 import dns.rcode
 import pytest
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-BUILDDIR = os.path.abspath(os.environ.get("CAIRN_BUILDDIR", REPO))
+from harness import free_port, program
+
 SLOW = 3.0 if os.environ.get("CAIRN_ASAN", "") not in ("", "0", "no") \
     else 1.0
 NAME = "a.test."
 # gauges that need not be 0 on an idle daemon
 GAUGES_NOT_ZERO = ("mem.cache.message",)
 ADDR = "192.0.2.1"
-
-
-def program(name):
-    for d in (BUILDDIR, os.path.join(BUILDDIR, "tools"),
-              os.path.join(BUILDDIR, "daemon")):
-        p = os.path.join(d, name)
-        if os.path.isfile(p) and os.access(p, os.X_OK):
-            return p
-    raise AssertionError("program %s not built in %s (set CAIRN_BUILDDIR)"
-                         % (name, BUILDDIR))
-
-
-def free_port():
-    """A port free for UDP and TCP on 127.0.0.1 (bounded tries)."""
-    for _ in range(100):
-        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            t.bind(("127.0.0.1", 0))
-            port = t.getsockname()[1]
-            try:
-                u.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-        finally:
-            t.close()
-            u.close()
-    raise AssertionError("no free port")
 
 
 def make_keys(d):
