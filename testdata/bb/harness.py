@@ -79,17 +79,20 @@ _port_lock = threading.Lock()
 
 
 def _port_range():
-    """The ports free_port() draws from: below the kernel's ephemeral
-    range, which every connect() and unbound socket takes from (cairnd's
-    random upstream ports among them), so that no socket of the run can
-    take a port between free_port() and the bind() of the daemon it was
-    meant for."""
+    """The ports free_port() draws from: outside the kernel's ephemeral
+    range (ip_local_port_range), which every connect() and every socket
+    that sends without bind() takes its port from (cairnd's random
+    upstream ports among them), so that no socket of the run can take a
+    port between free_port() and the bind() of the daemon it was meant
+    for.  The larger side of the range: 10000 up to it here (32768)."""
     try:
         with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
-            lo = int(f.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        lo = 32768
-    return 10000, max(lo, 10001)
+            lo, hi = (int(x) for x in f.read().split()[:2])
+    except (OSError, ValueError):
+        lo, hi = 32768, 60999
+    below = (min(10000, max(lo - 1000, 1024)), lo)
+    above = (hi + 1, 65536)
+    return max(below, above, key=lambda r: r[1] - r[0])
 
 
 def free_port():
