@@ -19,7 +19,8 @@ import subprocess
 import dns.message
 import dns.query
 
-from test_control import REPO, ControlDaemon, program, query
+from harness import REPO
+from test_control import ControlDaemon, program, query
 
 MAN = os.path.join(REPO, "doc", "cairn-control.8")
 
