@@ -27,10 +27,8 @@ import dns.query
 import dns.rcode
 import pytest
 
-from harness import free_port, program
+from harness import SLOW, free_port, program
 
-SLOW = 3.0 if os.environ.get("CAIRN_ASAN", "") not in ("", "0", "no") \
-    else 1.0
 NAME = "a.test."
 # gauges that need not be 0 on an idle daemon
 GAUGES_NOT_ZERO = ("mem.cache.message",)
