@@ -36,8 +36,17 @@ struct cache_entry {
 	uint64_t stored;	/* monotonic seconds */
 	size_t size;		/* bytes charged */
 	struct dns_msg *msg;
-	struct cache_key key;
+	struct cache_key key;	/* last: allocated up to its name_len */
 };
+
+/*
+ * An entry's bytes: the key's name is its last member, and only its
+ * name_len bytes of it are allocated (most names are far shorter than
+ * DNS_MAX_NAME, which would otherwise be two thirds of a small entry).
+ * Nothing reads past name_len, and a key is never copied out whole.
+ */
+#define ENTRY_BYTES(name_len) \
+	(offsetof(struct cache_entry, key.name) + (name_len))
 
 struct cache_shard {
 	pthread_mutex_t lock;
@@ -380,7 +389,7 @@ msg_cache_insert(struct msg_cache *c, const struct cache_key *k,
 
 	if (m == NULL)
 		return false;
-	size = sizeof(*e) + dns_msg_size(m);
+	size = ENTRY_BYTES(k->name_len) + dns_msg_size(m);
 	if (m->ttl == 0 ||
 	    size + s->nbuckets * sizeof(*s->buckets) > s->max_bytes) {
 		dns_msg_free(m);
@@ -388,7 +397,7 @@ msg_cache_insert(struct msg_cache *c, const struct cache_key *k,
 	}
 	/* malloc, not calloc (which skips glibc's per-thread cache): every
 	 * field is set here or by lru_push_head below */
-	e = malloc(sizeof(*e));
+	e = malloc(ENTRY_BYTES(k->name_len));
 	if (e == NULL) {
 		dns_msg_free(m);
 		return false;
@@ -397,7 +406,7 @@ msg_cache_insert(struct msg_cache *c, const struct cache_key *k,
 	e->hash = hash;
 	e->msg = m;
 	e->size = size;
-	e->key = *k;
+	memcpy(&e->key, k, offsetof(struct cache_key, name) + k->name_len);
 	e->stored = c->now(c->now_arg);
 
 	pthread_mutex_lock(&s->lock);

@@ -33,7 +33,6 @@
 struct msg_cache;
 
 struct cache_key {
-	uint8_t name[DNS_MAX_NAME];	/* lowercased wire name */
 	size_t name_len;
 	uint16_t qtype;
 	uint16_t qclass;
@@ -51,6 +50,8 @@ struct cache_key {
 	uint8_t ecs_scope;
 	bool ecs_forced;
 	uint8_t ecs_addr[16];
+	/* last: a cache entry keeps only name_len bytes of it */
+	uint8_t name[DNS_MAX_NAME];	/* lowercased wire name */
 };
 
 /* Fill a key from a parsed query. */

@@ -396,12 +396,55 @@ test_ecs_keys(void **state)
 	msg_cache_free(c);
 }
 
+/* The bytes an insert of t's answer charges, and its message's size. */
+static size_t
+charge_of(struct msg_cache *c, struct tq *t, size_t *msg_bytes)
+{
+	struct dns_msg *m = make_msg(t, 600, DNS_RCODE_NOERROR);
+	size_t before = msg_cache_mem(c);
+
+	assert_non_null(m);
+	*msg_bytes = dns_msg_size(m);
+	assert_true(msg_cache_insert(c, &t->k, m));
+	return msg_cache_mem(c) - before;
+}
+
+static void
+test_entry_bytes(void **state)
+{
+	/* 4 labels of 60 and example.: a 253-byte wire name */
+	char longname[256], *p = longname;
+	struct msg_cache *c = msg_cache_new(1 << 20);
+	struct tq s, l;
+	size_t short_msg, long_msg, short_fixed, long_fixed;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 4; i++) {
+		memset(p, 'a' + i, 60);
+		p[60] = '.';
+		p += 61;
+	}
+	strcpy(p, "example.");
+	make_query(&s, "a.example.", DNS_T_A, false, false);
+	make_query(&l, longname, DNS_T_A, false, false);
+	assert_int_equal(l.k.name_len, 253);
+	short_fixed = charge_of(c, &s, &short_msg) - short_msg;
+	long_fixed = charge_of(c, &l, &long_msg) - long_msg;
+	/* an entry holds its name's bytes, not a DNS_MAX_NAME buffer: the
+	 * part outside the message grows with the name, byte for byte */
+	assert_int_equal(long_fixed - short_fixed, l.k.name_len -
+	    s.k.name_len);
+	assert_true(short_fixed - s.k.name_len < 128);
+	msg_cache_free(c);
+}
+
 static void
 test_two_threads(void **state)
 {
 	/* small (about 7 entries a shard for 60 names): lookups race with
 	 * evictions and flushes in the other thread */
-	struct msg_cache *c = msg_cache_new(CACHE_SHARDS * 4000);
+	struct msg_cache *c = msg_cache_new(CACHE_SHARDS * 2000);
 	struct thr_arg a1 = { c, 0, 0 }, a2 = { c, 1, 0 };
 	pthread_t t1, t2;
 
@@ -412,7 +455,7 @@ test_two_threads(void **state)
 	pthread_join(t2, NULL);
 	assert_true(a1.hits > 0);
 	assert_true(a2.hits > 0);
-	assert_true(msg_cache_mem(c) <= CACHE_SHARDS * 4000);
+	assert_true(msg_cache_mem(c) <= CACHE_SHARDS * 2000);
 	msg_cache_free(c);
 }
 
@@ -427,6 +470,7 @@ main(void)
 		cmocka_unit_test(test_flush),
 		cmocka_unit_test(test_do_cd_keys),
 		cmocka_unit_test(test_ecs_keys),
+		cmocka_unit_test(test_entry_bytes),
 		cmocka_unit_test(test_two_threads),
 	};
 
