@@ -155,6 +155,23 @@ def test_msg_cache_size_honoured(make_cairnd, fake):
     assert harness.stat(d.stats(), "mem.cache.message") <= limit
 
 
+
+def test_cached_answer_bytes(make_cairnd, fake):
+    """cairn.conf(5): an answer of one A record for a 20-byte name takes
+    217 bytes of msg-cache-size (the default holds about 19,000).  An
+    entry that carried a whole name buffer again would take over 450."""
+    n = 1000
+    d = make_cairnd(upstream=fake.port, server_lines="msg-cache-size: 64m")
+    names = ["w%05d.example.com." % i for i in range(n)]
+    for name in names:
+        fake.set(name, "answer")
+    mem0 = harness.stat(d.stats(), "mem.cache.message")
+    for name in names:
+        m = d.udp(name)
+        assert m is not None and harness.a_addrs(m) == {"192.0.2.1"}, name
+    per = (harness.stat(d.stats(), "mem.cache.message") - mem0) / n
+    assert 150 < per < 240, "%.1f bytes per cached answer" % per
+
 def test_two_threads_share_cache_and_count(make_cairnd, fake):
     d = make_cairnd(upstream=fake.port, server_lines="num-threads: 2")
     for i in range(40):
