@@ -45,8 +45,9 @@ struct cache_entry {
  * DNS_MAX_NAME, which would otherwise be two thirds of a small entry).
  * Nothing reads past name_len, and a key is never copied out whole.
  */
+#define KEY_BYTES(name_len) (offsetof(struct cache_key, name) + (name_len))
 #define ENTRY_BYTES(name_len) \
-	(offsetof(struct cache_entry, key.name) + (name_len))
+	(offsetof(struct cache_entry, key) + KEY_BYTES(name_len))
 
 struct cache_shard {
 	pthread_mutex_t lock;
@@ -385,11 +386,11 @@ msg_cache_insert(struct msg_cache *c, const struct cache_key *k,
 	uint64_t hash = cache_key_hash(k);
 	struct cache_shard *s = shard_of(c, hash);
 	struct cache_entry *e, *old;
-	size_t size;
+	size_t ebytes = ENTRY_BYTES(k->name_len), size;
 
 	if (m == NULL)
 		return false;
-	size = ENTRY_BYTES(k->name_len) + dns_msg_size(m);
+	size = ebytes + dns_msg_size(m);
 	if (m->ttl == 0 ||
 	    size + s->nbuckets * sizeof(*s->buckets) > s->max_bytes) {
 		dns_msg_free(m);
@@ -397,7 +398,7 @@ msg_cache_insert(struct msg_cache *c, const struct cache_key *k,
 	}
 	/* malloc, not calloc (which skips glibc's per-thread cache): every
 	 * field is set here or by lru_push_head below */
-	e = malloc(ENTRY_BYTES(k->name_len));
+	e = malloc(ebytes);
 	if (e == NULL) {
 		dns_msg_free(m);
 		return false;
@@ -406,7 +407,7 @@ msg_cache_insert(struct msg_cache *c, const struct cache_key *k,
 	e->hash = hash;
 	e->msg = m;
 	e->size = size;
-	memcpy(&e->key, k, offsetof(struct cache_key, name) + k->name_len);
+	memcpy(&e->key, k, KEY_BYTES(k->name_len));
 	e->stored = c->now(c->now_arg);
 
 	pthread_mutex_lock(&s->lock);

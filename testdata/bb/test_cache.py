@@ -155,7 +155,6 @@ def test_msg_cache_size_honoured(make_cairnd, fake):
     assert harness.stat(d.stats(), "mem.cache.message") <= limit
 
 
-
 def test_cached_answer_bytes(make_cairnd, fake):
     """cairn.conf(5): an answer of one A record for a 20-byte name takes
     217 bytes of msg-cache-size (the default holds about 19,000).  An
@@ -171,6 +170,7 @@ def test_cached_answer_bytes(make_cairnd, fake):
         assert m is not None and harness.a_addrs(m) == {"192.0.2.1"}, name
     per = (harness.stat(d.stats(), "mem.cache.message") - mem0) / n
     assert 150 < per < 240, "%.1f bytes per cached answer" % per
+
 
 def test_two_threads_share_cache_and_count(make_cairnd, fake):
     d = make_cairnd(upstream=fake.port, server_lines="num-threads: 2")

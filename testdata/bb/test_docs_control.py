@@ -19,8 +19,8 @@ import subprocess
 import dns.message
 import dns.query
 
-from harness import REPO
-from test_control import ControlDaemon, program, query
+from harness import REPO, program
+from test_control import ControlDaemon, query
 
 MAN = os.path.join(REPO, "doc", "cairn-control.8")
 

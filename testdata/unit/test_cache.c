@@ -440,6 +440,25 @@ test_entry_bytes(void **state)
 }
 
 static void
+test_entry_over_a_shard(void **state)
+{
+	/* a shard's share of 160 bytes less its table (4 buckets, the
+	 * fewest: 32 bytes) leaves 128, less than the bookkeeping of an
+	 * entry and its message alone: refused, nothing charged */
+	struct msg_cache *c = msg_cache_new(CACHE_SHARDS * 160);
+	size_t mem0 = msg_cache_mem(c);
+	struct tq t;
+
+	(void)state;
+	make_query(&t, "a.example.", DNS_T_A, false, false);
+	assert_false(msg_cache_insert(c, &t.k, make_msg(&t, 600,
+	    DNS_RCODE_NOERROR)));
+	assert_int_equal(msg_cache_count(c), 0);
+	assert_int_equal(msg_cache_mem(c), mem0);
+	msg_cache_free(c);
+}
+
+static void
 test_two_threads(void **state)
 {
 	/* small (about 7 entries a shard for 60 names): lookups race with
@@ -471,6 +490,7 @@ main(void)
 		cmocka_unit_test(test_do_cd_keys),
 		cmocka_unit_test(test_ecs_keys),
 		cmocka_unit_test(test_entry_bytes),
+		cmocka_unit_test(test_entry_over_a_shard),
 		cmocka_unit_test(test_two_threads),
 	};
 
