@@ -63,6 +63,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -154,13 +155,16 @@ struct comm_port {
 	int fd;
 	enum comm_port_kind kind;
 	bool proxy;		/* its port number is a proxy-protocol-port */
+	bool pktinfo;		/* UDP: IP_PKTINFO/IPV6_RECVPKTINFO on (a
+				   wildcard address, interface-automatic) */
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
 };
 
 /*
  * Open every listening socket the config asks for: for each interface
- * (default 127.0.0.1 and ::1) at its port (addr@port, else 'port'): the
+ * (default 127.0.0.1 and ::1; with interface-automatic 0.0.0.0 and ::;
+ * UDP sockets on those two get COMM_LISTEN_PKTINFO's option) at its port (addr@port, else 'port'): the
  * https-port gets an HTTPS (or HTTP) port, the tls-port a TLS port,
  * others UDP (do-udp) and TCP (do-tcp, incoming-num-tcp > 0); do-ip4 and
  * do-ip6 filter.  SO_REUSEPORT when so-reuseport, so each worker may call
@@ -206,26 +210,52 @@ void comm_base_stop_accept(struct comm_base *cb);
 
 /* comm_listen_* flags: the port expects PROXY headers (see above). */
 #define COMM_LISTEN_PROXY	0x1
+/* comm_listen_udp: the socket has IP_PKTINFO or IPV6_RECVPKTINFO on
+ * (comm_port.pktinfo): replies leave from the address each query was
+ * sent to. */
+#define COMM_LISTEN_PKTINFO	0x2
+
+/*
+ * The local address a datagram was sent to, on a port with
+ * COMM_LISTEN_PKTINFO (a wildcard address, or interface-automatic): the
+ * reply must leave from it, else a host with several addresses answers
+ * from the one its route picks and the client drops the answer as from
+ * an unexpected source.  Copy it with the sender's address for a reply
+ * made later.  family 0: not known (the reply leaves as the kernel
+ * routes it).
+ */
+struct comm_udp_dst {
+	sa_family_t family;		/* AF_INET, AF_INET6 or 0 */
+	int ifindex;			/* IPv6 link-local only, else 0 */
+	union {
+		struct in_addr v4;
+		struct in6_addr v6;
+	} addr;
+};
 
 /*
  * Datagram handler: a query arrived on a UDP port.  The reply goes to
- * 'from' (the sender); 'client' is who the query is for (the address a
- * PROXY header named, else 'from' itself): access-control and logs use
- * it.  Both are borrowed for the call.
+ * 'from' (the sender), from 'dst' (NULL when the port does not know);
+ * 'client' is who the query is for (the address a PROXY header named,
+ * else 'from' itself): access-control and logs use it.  All are borrowed
+ * for the call.
  */
 typedef void (*comm_udp_cb)(struct comm_udp *u, void *env, const uint8_t *pkt,
     size_t len, const struct sockaddr *from, socklen_t fromlen,
-    const struct sockaddr *client, socklen_t clientlen);
+    const struct sockaddr *client, socklen_t clientlen,
+    const struct comm_udp_dst *dst);
 
 /* Serve a UDP port (fd borrowed, not closed by comm); 'flags'
  * COMM_LISTEN_*.  Returns 0/-errno. */
 int comm_listen_udp(struct comm_base *cb, int fd, comm_udp_cb handler,
     void *env, unsigned flags);
-/* Send a datagram reply from the same socket. Returns 0 or -errno.
+/* Send a datagram reply from the same socket, from the address 'dst'
+ * (the handler's; NULL or family 0: as routed). Returns 0 or -errno.
  * Inside the port's handler (a batch of datagrams) the reply is queued
  * and sent with the batch's others after it (0; a failure is logged). */
 int comm_udp_send(struct comm_udp *u, const uint8_t *pkt, size_t len,
-    const struct sockaddr *to, socklen_t tolen);
+    const struct sockaddr *to, socklen_t tolen,
+    const struct comm_udp_dst *dst);
 /*
  * Module data kept with a UDP port (e.g. the list of queries waiting for
  * the resolver).  'data_free' (may be NULL) runs when comm_base_free

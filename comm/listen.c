@@ -6,6 +6,10 @@
  *
  * Each socket is nonblocking and close-on-exec; IPv6 sockets are
  * IPV6_V6ONLY; stream sockets listen with a backlog of COMM_BACKLOG.
+ * Without interface lines: 127.0.0.1 and ::1, or with
+ * interface-automatic 0.0.0.0 and ::.  A UDP socket on 0.0.0.0 or ::
+ * gets IP_PKTINFO (IPV6_RECVPKTINFO), so that udp.c answers each query
+ * from the address it was sent to (as Unbound's interface-automatic).
  * Sockets systemd passed (LISTEN_FDS) are used for the addresses they
  * are bound to, as they are.
  * It does not serve the sockets (base.c, udp.c do).
@@ -74,6 +78,18 @@ sa_port(const struct sockaddr_storage *ss)
 	return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
 }
 
+/* 0.0.0.0 or ::?  A UDP socket bound to one learns each datagram's
+ * destination (comm_port.pktinfo) to answer from it. */
+static bool
+sa_wildcard(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)ss)->sin_addr.s_addr ==
+		    htonl(INADDR_ANY);
+	return IN6_IS_ADDR_UNSPECIFIED(
+	    &((const struct sockaddr_in6 *)ss)->sin6_addr);
+}
+
 /* Is 'port' listed as a proxy-protocol-port? */
 static bool
 port_is_proxy(const struct config *cfg, int port)
@@ -134,6 +150,7 @@ port_open(const struct config *cfg, const struct sockaddr_storage *ss,
     socklen_t len, enum comm_port_kind kind, char *err, size_t errlen)
 {
 	int stream = kind != COMM_PORT_UDP;
+	bool pktinfo = !stream && sa_wildcard(ss);
 	struct comm_port *p, **pp;
 	char name[80];
 	int fd, on = 1;
@@ -187,6 +204,14 @@ port_open(const struct config *cfg, const struct sockaddr_storage *ss,
 		goto fail;
 	}
 made:
+	/* (a socket from systemd too: before its first datagram is read) */
+	if (pktinfo && (ss->ss_family == AF_INET ? setsockopt(fd, IPPROTO_IP,
+	    IP_PKTINFO, &on, sizeof(on)) : setsockopt(fd, IPPROTO_IPV6,
+	    IPV6_RECVPKTINFO, &on, sizeof(on))) < 0) {
+		what = ss->ss_family == AF_INET ? "could not set IP_PKTINFO "
+		    "on" : "could not set IPV6_RECVPKTINFO on";
+		goto fail;
+	}
 	p = calloc(1, sizeof(*p));
 	if (p == NULL) {
 		what = "out of memory for";
@@ -195,6 +220,7 @@ made:
 	}
 	p->fd = fd;
 	p->kind = kind;
+	p->pktinfo = pktinfo;
 	memcpy(&p->addr, ss, len);
 	p->addrlen = len;
 	return p;
@@ -279,13 +305,15 @@ ports_add(struct comm_port **head, const struct config *cfg,
 struct comm_port *
 comm_ports_open(const struct config *cfg, char *err, size_t errlen)
 {
-	static const char *const defaults[] = { "127.0.0.1", "::1" };
+	static const char *const local[] = { "127.0.0.1", "::1" };
+	static const char *const all[] = { "0.0.0.0", "::" };
+	const char *const *defaults = cfg->interface_automatic ? all : local;
 	struct comm_port *head = NULL;
 	const struct cfg_strlist *s;
 	size_t i;
 
 	if (cfg->interfaces == NULL) {
-		for (i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
+		for (i = 0; i < 2; i++)
 			if (ports_add(&head, cfg, defaults[i], true, err,
 			    errlen) < 0)
 				goto fail;

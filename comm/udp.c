@@ -12,10 +12,18 @@
  * header, as Unbound does.
  * A reply the socket cannot take now (EAGAIN) is dropped, as a busy
  * UDP server must.  It does not parse DNS.
+ *
+ * On a port bound to 0.0.0.0 or :: (COMM_LISTEN_PKTINFO) each datagram
+ * comes with its destination address (IP_PKTINFO, IPV6_PKTINFO), which
+ * the handler gets as a struct comm_udp_dst and the reply names as its
+ * source: the kernel would otherwise pick the address of its route to
+ * the client, and a client that asked another address of the host
+ * drops the answer.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -30,6 +38,92 @@
 #define SLOT (COMM_UDP_MAX + 1)	/* one more byte shows truncation */
 #define OUT_SLOT 2048		/* replies up to this size are queued */
 
+/* Room for one IP_PKTINFO or IPV6_PKTINFO control message. */
+union udp_ctl {
+	char buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+	struct cmsghdr align;
+};
+
+/* The destination address in a received datagram's control messages;
+ * NULL when there is none. */
+static const struct comm_udp_dst *
+udp_dst_get(struct msghdr *mh, struct comm_udp_dst *d)
+{
+	struct cmsghdr *c;
+
+	for (c = CMSG_FIRSTHDR(mh); c != NULL; c = CMSG_NXTHDR(mh, c)) {
+		if (c->cmsg_level == IPPROTO_IP &&
+		    c->cmsg_type == IP_PKTINFO &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(struct in_pktinfo))) {
+			struct in_pktinfo pi;
+
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			/* the local address of the datagram: its
+			 * destination, for a broadcast the interface's */
+			d->family = AF_INET;
+			d->ifindex = 0;
+			d->addr.v4 = pi.ipi_spec_dst;
+			return d;
+		}
+		if (c->cmsg_level == IPPROTO_IPV6 &&
+		    c->cmsg_type == IPV6_PKTINFO &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(struct in6_pktinfo))) {
+			struct in6_pktinfo pi;
+
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			d->family = AF_INET6;
+			/* a link-local address needs its interface; a
+			 * global one goes where the routes say */
+			d->ifindex = IN6_IS_ADDR_LINKLOCAL(&pi.ipi6_addr) ?
+			    (int)pi.ipi6_ifindex : 0;
+			d->addr.v6 = pi.ipi6_addr;
+			return d;
+		}
+	}
+	return NULL;
+}
+
+/* The control message that sends a reply from 'd' into 'mh' (none when
+ * 'd' is NULL or not known). */
+static void
+udp_dst_put(struct msghdr *mh, union udp_ctl *ctl,
+    const struct comm_udp_dst *d)
+{
+	struct cmsghdr *c;
+
+	mh->msg_control = NULL;
+	mh->msg_controllen = 0;
+	if (d == NULL || (d->family != AF_INET && d->family != AF_INET6))
+		return;
+	memset(ctl, 0, sizeof(*ctl));
+	mh->msg_control = ctl->buf;
+	c = (struct cmsghdr *)ctl->buf;
+	if (d->family == AF_INET) {
+		struct in_pktinfo pi;
+
+		memset(&pi, 0, sizeof(pi));
+		/* ifindex 0: an index would replace the source with the
+		 * interface's first address (ip(7)) */
+		pi.ipi_spec_dst = d->addr.v4;
+		c->cmsg_level = IPPROTO_IP;
+		c->cmsg_type = IP_PKTINFO;
+		c->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+		mh->msg_controllen = CMSG_SPACE(sizeof(pi));
+	} else {
+		struct in6_pktinfo pi;
+
+		memset(&pi, 0, sizeof(pi));
+		pi.ipi6_addr = d->addr.v6;
+		pi.ipi6_ifindex = (unsigned)d->ifindex;
+		c->cmsg_level = IPPROTO_IPV6;
+		c->cmsg_type = IPV6_PKTINFO;
+		c->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+		mh->msg_controllen = CMSG_SPACE(sizeof(pi));
+	}
+}
+
 #if defined(HAVE_RECVMMSG) && defined(HAVE_SENDMMSG)
 #define UDP_OUT_BATCH 1
 /* Replies queued during one batch of one port (one per worker). */
@@ -39,6 +133,7 @@ struct comm_udp_out {
 	struct mmsghdr msg[COMM_UDP_BATCH];
 	struct iovec iov[COMM_UDP_BATCH];
 	struct sockaddr_storage to[COMM_UDP_BATCH];
+	union udp_ctl ctl[COMM_UDP_BATCH];
 	uint8_t buf[COMM_UDP_BATCH][OUT_SLOT];
 };
 
@@ -94,7 +189,8 @@ udp_proxy_drop(struct comm_udp *u, const struct sockaddr *from,
 
 static void
 udp_deliver(struct comm_udp *u, const uint8_t *pkt, size_t len, int flags,
-    const struct sockaddr_storage *from, socklen_t fromlen)
+    const struct sockaddr_storage *from, socklen_t fromlen,
+    const struct comm_udp_dst *dst)
 {
 	const struct sockaddr *sa = (const struct sockaddr *)from;
 	struct proxy_hdr h;
@@ -102,7 +198,8 @@ udp_deliver(struct comm_udp *u, const uint8_t *pkt, size_t len, int flags,
 	if ((flags & MSG_TRUNC) || len > COMM_UDP_MAX || len == 0)
 		return;
 	if (!u->proxy) {
-		u->handler(u, u->env, pkt, len, sa, fromlen, sa, fromlen);
+		u->handler(u, u->env, pkt, len, sa, fromlen, sa, fromlen,
+		    dst);
 		return;
 	}
 	/* Unbound's rule: every datagram starts with a v2 header */
@@ -122,10 +219,10 @@ udp_deliver(struct comm_udp *u, const uint8_t *pkt, size_t len, int flags,
 	}
 	if (h.local)
 		u->handler(u, u->env, pkt + h.len, len - h.len, sa, fromlen,
-		    sa, fromlen);
+		    sa, fromlen, dst);
 	else
 		u->handler(u, u->env, pkt + h.len, len - h.len, sa, fromlen,
-		    (const struct sockaddr *)&h.src, h.srclen);
+		    (const struct sockaddr *)&h.src, h.srclen, dst);
 }
 
 static void
@@ -135,6 +232,8 @@ udp_read_cb(int fd, short what, void *arg)
 	uint8_t *buf = u->base->udpbuf;
 	struct sockaddr_storage from[COMM_UDP_BATCH];
 	struct iovec iov[COMM_UDP_BATCH];
+	union udp_ctl ctl[COMM_UDP_BATCH];
+	struct comm_udp_dst dst;
 	int i;
 
 	(void)what;
@@ -151,6 +250,10 @@ udp_read_cb(int fd, short what, void *arg)
 			msgs[i].msg_hdr.msg_iovlen = 1;
 			msgs[i].msg_hdr.msg_name = &from[i];
 			msgs[i].msg_hdr.msg_namelen = sizeof(from[i]);
+		}
+		for (i = 0; u->pktinfo && i < COMM_UDP_BATCH; i++) {
+			msgs[i].msg_hdr.msg_control = ctl[i].buf;
+			msgs[i].msg_hdr.msg_controllen = sizeof(ctl[i]);
 		}
 		n = recvmmsg(fd, msgs, COMM_UDP_BATCH, MSG_DONTWAIT, NULL);
 		if (n < 0) {
@@ -172,7 +275,9 @@ udp_read_cb(int fd, short what, void *arg)
 				udp_deliver(u, iov[i].iov_base,
 				    msgs[i].msg_len,
 				    msgs[i].msg_hdr.msg_flags, &from[i],
-				    msgs[i].msg_hdr.msg_namelen);
+				    msgs[i].msg_hdr.msg_namelen, u->pktinfo ?
+				    udp_dst_get(&msgs[i].msg_hdr, &dst) :
+				    NULL);
 			if (o->n > 0)
 				udp_out_flush(o);
 			o->u = NULL;
@@ -182,7 +287,8 @@ udp_read_cb(int fd, short what, void *arg)
 		for (i = 0; i < n; i++)
 			udp_deliver(u, iov[i].iov_base, msgs[i].msg_len,
 			    msgs[i].msg_hdr.msg_flags, &from[i],
-			    msgs[i].msg_hdr.msg_namelen);
+			    msgs[i].msg_hdr.msg_namelen, u->pktinfo ?
+			    udp_dst_get(&msgs[i].msg_hdr, &dst) : NULL);
 	}
 #else
 	for (i = 0; i < COMM_UDP_BATCH; i++) {
@@ -196,6 +302,10 @@ udp_read_cb(int fd, short what, void *arg)
 		mh.msg_iovlen = 1;
 		mh.msg_name = &from[0];
 		mh.msg_namelen = sizeof(from[0]);
+		if (u->pktinfo) {
+			mh.msg_control = ctl[0].buf;
+			mh.msg_controllen = sizeof(ctl[0]);
+		}
 		n = recvmsg(fd, &mh, MSG_DONTWAIT);
 		if (n < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK &&
@@ -205,7 +315,8 @@ udp_read_cb(int fd, short what, void *arg)
 			return;
 		}
 		udp_deliver(u, buf, (size_t)n, mh.msg_flags, &from[0],
-		    mh.msg_namelen);
+		    mh.msg_namelen, u->pktinfo ? udp_dst_get(&mh, &dst) :
+		    NULL);
 	}
 #endif
 }
@@ -237,6 +348,7 @@ comm_listen_udp(struct comm_base *cb, int fd, comm_udp_cb handler,
 	u->handler = handler;
 	u->env = env;
 	u->proxy = (flags & COMM_LISTEN_PROXY) != 0;
+	u->pktinfo = (flags & COMM_LISTEN_PKTINFO) != 0;
 	u->ev = event_new(cb->eb, fd, EV_READ | EV_PERSIST, udp_read_cb, u);
 	if (u->ev == NULL) {
 		free(u);
@@ -254,8 +366,12 @@ comm_listen_udp(struct comm_base *cb, int fd, comm_udp_cb handler,
 
 int
 comm_udp_send(struct comm_udp *u, const uint8_t *pkt, size_t len,
-    const struct sockaddr *to, socklen_t tolen)
+    const struct sockaddr *to, socklen_t tolen,
+    const struct comm_udp_dst *dst)
 {
+	struct msghdr mh;
+	struct iovec iov;
+	union udp_ctl ctl;
 	ssize_t n;
 
 #ifdef UDP_OUT_BATCH
@@ -277,12 +393,28 @@ comm_udp_send(struct comm_udp *u, const uint8_t *pkt, size_t len,
 		o->msg[i].msg_hdr.msg_namelen = tolen;
 		o->msg[i].msg_hdr.msg_iov = &o->iov[i];
 		o->msg[i].msg_hdr.msg_iovlen = 1;
+		if (dst != NULL && dst->family != 0)
+			udp_dst_put(&o->msg[i].msg_hdr, &o->ctl[i], dst);
 		return 0;
 	}
 #endif
-	do
-		n = sendto(u->fd, pkt, len, MSG_DONTWAIT, to, tolen);
-	while (n < 0 && errno == EINTR);
+	if (dst != NULL && dst->family != 0) {
+		memset(&mh, 0, sizeof(mh));
+		iov.iov_base = (void *)pkt;
+		iov.iov_len = len;
+		mh.msg_name = (void *)to;
+		mh.msg_namelen = tolen;
+		mh.msg_iov = &iov;
+		mh.msg_iovlen = 1;
+		udp_dst_put(&mh, &ctl, dst);
+		do
+			n = sendmsg(u->fd, &mh, MSG_DONTWAIT);
+		while (n < 0 && errno == EINTR);
+	} else {
+		do
+			n = sendto(u->fd, pkt, len, MSG_DONTWAIT, to, tolen);
+		while (n < 0 && errno == EINTR);
+	}
 	if (n < 0) {
 		int e = errno;
 		char peer[64];

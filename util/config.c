@@ -407,6 +407,8 @@ static const struct opt opts[] = {
 	    check_local_data, NULL },
 	{ "so-reuseport", CL_SERVER, OPT_BOOL, "yes", 0, 1, S(so_reuseport),
 	    NULL, NULL },
+	{ "interface-automatic", CL_SERVER, OPT_BOOL, "no", 0, 1,
+	    S(interface_automatic), NULL, NULL },
 	{ "harden-large-queries", CL_SERVER, OPT_BOOL, "no", 0, 1,
 	    S(harden_large_queries), NULL, NULL },
 

@@ -56,6 +56,9 @@ struct config {
 
 	/* server: */
 	struct cfg_strlist *interfaces;	/* "addr[@port]" */
+	int interface_automatic;	/* no: without interface lines
+					   0.0.0.0 and :: (else the
+					   loopback addresses) */
 	int port;			/* 53 */
 	int do_ip4, do_ip6, do_udp, do_tcp;
 	int num_threads;		/* 1 */
@@ -78,7 +81,7 @@ struct config {
 	int cache_max_negative_ttl;	/* 3600 */
 	int edns_buffer_size;		/* 1232 */
 	int outgoing_queries_per_port;	/* 1: a new UDP port per query */
-	int batch_wait_usec;		/* 0: no pause between passes */
+	int batch_wait_usec;		/* 100 (0: no pause between passes) */
 	struct cfg_str2list *local_zones;	/* name, type */
 	struct cfg_strlist *local_data;		/* "RR in presentation format" */
 	int so_reuseport;		/* yes */

@@ -344,6 +344,7 @@ struct dns_uq {
 	bool answered;
 	socklen_t fromlen;
 	struct sockaddr_storage from;
+	struct comm_udp_dst dst;	/* family 0: not known */
 };
 
 /* Per UDP port: the queries waiting (comm_udp_set_data). */
@@ -392,7 +393,7 @@ udp_done_cb(void *arg, const uint8_t *ans, size_t len)
 
 	if (len > 0)
 		(void)comm_udp_send(q->port->u, ans, len,
-		    (struct sockaddr *)&q->from, q->fromlen);
+		    (struct sockaddr *)&q->from, q->fromlen, &q->dst);
 	if (q->in_submit) {
 		q->answered = true;
 		return;
@@ -425,7 +426,8 @@ udp_port_free_cb(struct comm_udp *u, void *data)
 void
 dns_udp_input(struct comm_udp *u, void *envp, const uint8_t *pkt,
     size_t len, const struct sockaddr *from, socklen_t fromlen,
-    const struct sockaddr *src, socklen_t srclen)
+    const struct sockaddr *src, socklen_t srclen,
+    const struct comm_udp_dst *dst)
 {
 	struct module_env *env = envp;
 	struct dns_udp_port *p = comm_udp_get_data(u);
@@ -453,6 +455,10 @@ dns_udp_input(struct comm_udp *u, void *envp, const uint8_t *pkt,
 	q->port = p;
 	memcpy(&q->from, from, fromlen);
 	q->fromlen = fromlen;
+	if (dst != NULL)
+		q->dst = *dst;
+	else
+		q->dst.family = 0;
 	q->next = p->pending;
 	if (p->pending != NULL)
 		p->pending->prev = q;

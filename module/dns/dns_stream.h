@@ -23,6 +23,7 @@ extern const struct comm_proto dns_stream_proto;
  * goes to 'from'; the resolver sees 'client' (a PROXY header's). */
 void dns_udp_input(struct comm_udp *u, void *env, const uint8_t *pkt,
     size_t len, const struct sockaddr *from, socklen_t fromlen,
-    const struct sockaddr *client, socklen_t clientlen);
+    const struct sockaddr *client, socklen_t clientlen,
+    const struct comm_udp_dst *dst);
 
 #endif

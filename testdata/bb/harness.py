@@ -332,11 +332,14 @@ class Cairnd:
     doh/dot: also serve DoH / DoT on their own ports (needs certs).
     ready: 'udp' (default: a UDP query for localhost is answered),
     'tcp', 'port' (TCP connect works), or None (do not wait).
+    wrap: a command cairnd runs under that execs it (the PID stays
+    cairnd's), e.g. ["ip", "netns", "exec", NAME].
     """
 
     def __init__(self, workdir, server_lines="", extra="", upstream=None,
                  upstreams=None, doh=False, dot=False, certs=None,
-                 ready="udp", control=True, raw_config=None, args=()):
+                 ready="udp", control=True, raw_config=None, args=(),
+                 wrap=()):
         self.dir = workdir
         self.port = free_port()
         self.https_port = free_port() if doh else None
@@ -351,6 +354,7 @@ class Cairnd:
         self.upstreams = list(upstreams or ([upstream] if upstream else []))
         self.control = control
         self.args = list(args)
+        self.wrap = list(wrap)
         if raw_config is not None:
             text = raw_config.replace("@PORT@", str(self.port))
         else:
@@ -405,7 +409,8 @@ class Cairnd:
             f.write(text)
 
     def start(self, ready="udp"):
-        cmd = [program("cairnd"), "-d", "-c", self.conf] + self.args
+        cmd = self.wrap + [program("cairnd"), "-d", "-c", self.conf] + \
+            self.args
         self.err_f = open(self.stderr_path, "ab")
         self.out_f = open(self.stdout_path, "ab")
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,

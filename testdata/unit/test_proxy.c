@@ -753,12 +753,14 @@ static size_t udp_len;
 static void
 udp_rec(struct comm_udp *u, void *env, const uint8_t *pkt, size_t len,
     const struct sockaddr *from, socklen_t fromlen,
-    const struct sockaddr *client, socklen_t clientlen)
+    const struct sockaddr *client, socklen_t clientlen,
+    const struct comm_udp_dst *dst)
 {
 	char a[INET6_ADDRSTRLEN];
 
 	(void)u;
 	(void)env;
+	(void)dst;
 	(void)fromlen;
 	(void)clientlen;
 	udp_calls++;

@@ -1,0 +1,261 @@
+"""
+testdata/bb/test_interface.py - listening on every address of the host:
+an interface of 0.0.0.0 or :: answers each UDP query from the address the
+query was sent to (IP_PKTINFO, IPV6_PKTINFO), and interface-automatic
+(Unbound's option) listens on 0.0.0.0 and :: when no interface is given.
+
+Before, a UDP socket on 0.0.0.0 answered from the address of the kernel's
+route to the client: a query to 127.0.0.2 got its answer from 127.0.0.1,
+which dig and dnspython drop ("reply from unexpected source"), so a host
+with several addresses answered on one of them only.  The IPv6 test runs
+in a network namespace it makes (two addresses on its loopback).
+"""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+
+import dns.message
+import dns.rcode
+import dns.rdatatype
+
+import harness
+from harness import SLOW
+
+RAW = """server:
+    {iface}
+    port: @PORT@
+    use-syslog: no
+    logfile: ""
+    pidfile: ""
+    username: ""
+    chroot: ""
+    num-threads: 1
+    do-ip6: {ip6}
+    access-control: 127.0.0.0/8 allow
+    access-control: ::1 allow
+    local-data: "here.test. 300 IN A 192.0.2.7"
+forward-zone:
+    name: "."
+    forward-addr: 127.0.0.1@{up}
+"""
+
+
+def ask(addr, port, name, qid, timeout=3.0 * SLOW):
+    """One UDP query to addr; returns (answer message, the address it
+    came from) or (None, None).  The socket is not connected, so an
+    answer from any address is seen."""
+    fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    try:
+        q = dns.message.make_query(name, "A")
+        q.id = qid
+        s.sendto(q.to_wire(), (addr, port))
+        s.settimeout(timeout)
+        try:
+            data, src = s.recvfrom(65535)
+        except socket.timeout:
+            return None, None
+        return dns.message.from_wire(data), src[0]
+    finally:
+        s.close()
+
+
+def tcp_here(addr, port):
+    c = harness.TcpConn(port, host=addr, timeout=3.0 * SLOW)
+    try:
+        m = c.query(dns.message.make_query("here.test.", "A"))
+    finally:
+        c.close()
+    assert m is not None, "no TCP answer from %s" % addr
+    return m
+
+
+def a_of(m):
+    return [rd.address for rr in m.answer if rr.rdtype == dns.rdatatype.A
+            for rd in rr]
+
+
+def test_wildcard_udp_answers_from_the_address_asked(make_cairnd, fake):
+    """interface: 0.0.0.0: a local-data answer (at once, in the read's
+    batch) and a forwarded one (later, from the upstream's callback)
+    leave from the address each query was sent to; TCP works there too."""
+    fake.set("late.example.", "answer", delay=0.2)
+    d = make_cairnd(raw_config=RAW.format(iface="interface: 0.0.0.0@@PORT@",
+                                          ip6="no", up=fake.port),
+                    control=False)
+    for i, addr in enumerate(("127.0.0.1", "127.0.0.2", "127.0.0.53")):
+        m, src = ask(addr, d.port, "here.test.", 100 + i)
+        assert m is not None, "no answer from %s" % addr
+        assert src == addr, (addr, src)
+        assert a_of(m) == ["192.0.2.7"]
+        m, src = ask(addr, d.port, "late.example.", 200 + i)
+        assert m is not None, "no forwarded answer from %s" % addr
+        assert src == addr, (addr, src)
+        assert m.rcode() == dns.rcode.NOERROR and a_of(m), m
+        assert a_of(tcp_here(addr, d.port)) == ["192.0.2.7"]
+
+
+def test_wildcard_udp_batch_answers_from_each_address(make_cairnd):
+    """Queries to two addresses sent back to back, read in batches by
+    one recvmmsg() and answered by one sendmmsg(): each answer leaves
+    from the address its own query was sent to."""
+    d = make_cairnd(raw_config=RAW.format(iface="interface: 0.0.0.0@@PORT@",
+                                          ip6="no", up=9),
+                    control=False)
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    s.bind(("127.0.0.1", 0))
+    sent = {}
+    for i in range(200):
+        addr = "127.0.0.2" if i % 2 else "127.0.0.3"
+        q = dns.message.make_query("here.test.", "A")
+        q.id = 1000 + i
+        sent[q.id] = addr
+        s.sendto(q.to_wire(), (addr, d.port))
+    got = {}
+    s.settimeout(3.0 * SLOW)
+    try:
+        while len(got) < len(sent):
+            data, src = s.recvfrom(65535)
+            m = dns.message.from_wire(data)
+            got[m.id] = src[0]
+    except socket.timeout:
+        pass
+    finally:
+        s.close()
+    assert len(got) == len(sent), "%d of %d answered" % (len(got),
+                                                         len(sent))
+    wrong = {k: (sent[k], v) for k, v in got.items() if v != sent[k]}
+    assert not wrong, list(wrong.items())[:5]
+
+
+def test_interface_automatic_listens_on_every_address(make_cairnd):
+    """interface-automatic: yes with no interface line: 0.0.0.0 and ::
+    at 'port', UDP and TCP; UDP answers from the address asked."""
+    d = make_cairnd(raw_config=RAW.format(iface="interface-automatic: yes",
+                                          ip6="yes", up=9),
+                    control=False)
+    for addr in ("127.0.0.1", "127.0.0.4", "::1"):
+        m, src = ask(addr, d.port, "here.test.", 7)
+        assert m is not None, "no answer from %s" % addr
+        assert src == addr, (addr, src)
+    fams = {}
+    with open("/proc/%d/net/udp" % d.proc.pid) as f:
+        fams["udp"] = [ln.split()[1] for ln in f.readlines()[1:]]
+    with open("/proc/%d/net/udp6" % d.proc.pid) as f:
+        fams["udp6"] = [ln.split()[1] for ln in f.readlines()[1:]]
+    port = "%04X" % d.port
+    assert "00000000:" + port in fams["udp"], fams["udp"]
+    assert "0" * 32 + ":" + port in fams["udp6"], fams["udp6"]
+    assert a_of(tcp_here("127.0.0.4", d.port)) == ["192.0.2.7"]
+
+
+def test_interface_automatic_no_keeps_the_loopback_default(make_cairnd):
+    """interface-automatic: no (the default) with no interface line:
+    127.0.0.1 only (do-ip6: no) -- 127.0.0.5 gets nothing."""
+    d = make_cairnd(raw_config=RAW.format(iface="interface-automatic: no",
+                                          ip6="no", up=9),
+                    control=False)
+    m, src = ask("127.0.0.1", d.port, "here.test.", 8)
+    assert m is not None and src == "127.0.0.1"
+    m, _ = ask("127.0.0.5", d.port, "here.test.", 9, timeout=0.5)
+    assert m is None
+
+
+def test_reload_turns_interface_automatic_on(make_cairnd):
+    """A reload (SIGHUP) that sets interface-automatic: yes opens 0.0.0.0
+    (the interfaces the config gives are the same: none)."""
+    raw = RAW.format(iface="interface-automatic: no", ip6="no", up=9)
+    d = make_cairnd(raw_config=raw, control=False)
+    m, _ = ask("127.0.0.6", d.port, "here.test.", 10, timeout=0.5)
+    assert m is None
+    d.write_config(raw.replace("interface-automatic: no",
+                               "interface-automatic: yes").replace(
+                                   "@PORT@", str(d.port)))
+    d.signal(signal.SIGHUP)
+    harness.wait_until(
+        lambda: ask("127.0.0.6", d.port, "here.test.", 11,
+                    timeout=0.3)[1] == "127.0.0.6",
+        5 * SLOW, step=0.1, what="0.0.0.0 after the reload")
+    m, src = ask("127.0.0.1", d.port, "here.test.", 12)
+    assert m is not None and src == "127.0.0.1"
+
+
+CLIENT = r"""
+import json, socket, sys, time
+import dns.message
+port, addrs, limit = int(sys.argv[1]), sys.argv[2:], time.monotonic() + %f
+out = {}
+for i, a in enumerate(addrs):
+    while True:
+        # from ::1: from 'a' itself, the route back would pick 'a' too
+        s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        s.bind(("::1", 0))
+        s.settimeout(0.5)
+        q = dns.message.make_query("here.test.", "A")
+        q.id = 300 + i
+        s.sendto(q.to_wire(), (a, port))
+        try:
+            data, src = s.recvfrom(65535)
+            out[a] = [src[0], dns.message.from_wire(data).id]
+            break
+        except (socket.timeout, ConnectionRefusedError):
+            if time.monotonic() > limit:
+                out[a] = None
+                break
+            time.sleep(0.1)
+        finally:
+            s.close()
+print(json.dumps(out))
+""" % (10.0 * SLOW)
+
+
+def test_wildcard_ipv6_answers_from_the_address_asked(make_cairnd):
+    """interface: :: in a network namespace with ::1, fd00:ca1::2 and
+    fd00:ca1::3 on its loopback: each answer leaves from the address
+    asked."""
+    ns = "cairn-t%d" % os.getpid()
+    addrs = ["::1", "fd00:ca1::2", "fd00:ca1::3"]
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    try:
+        def in_ns(*cmd):
+            subprocess.run(["ip", "netns", "exec", ns] + list(cmd),
+                           check=True)
+        in_ns("ip", "link", "set", "lo", "up")
+        for a in addrs[1:]:
+            in_ns("ip", "-6", "addr", "add", a + "/128", "dev", "lo",
+                  "nodad")
+        raw = RAW.format(iface="interface: ::@@PORT@", ip6="yes", up=9)
+        raw = raw.replace("    access-control: ::1 allow\n",
+                          "    access-control: ::/0 allow\n")
+        d = make_cairnd(raw_config=raw, control=False, ready=None,
+                        wrap=["ip", "netns", "exec", ns])
+        r = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c",
+                            CLIENT, str(d.port)] + addrs,
+                           capture_output=True, text=True,
+                           timeout=60 * SLOW)
+        assert r.returncode == 0, r.stderr
+        got = json.loads(r.stdout)
+        for i, a in enumerate(addrs):
+            assert got[a] is not None, ("no answer from %s" % a,
+                                        d.stderr())
+            assert got[a] == [a, 300 + i], (a, got[a])
+        d.check_stop()
+    finally:
+        subprocess.run(["ip", "netns", "del", ns])
+
+
+def test_interface_automatic_is_checked(tmp_path):
+    """A value that is not yes or no: cairn-checkconf names the file,
+    the line and the value, and says what it must be."""
+    conf = tmp_path / "bad.conf"
+    conf.write_text("server:\n    interface-automatic: maybe\n")
+    r = harness.run([harness.program("cairn-checkconf"), str(conf)])
+    assert r.returncode != 0
+    out = r.stderr + r.stdout
+    assert "%s:2: interface-automatic: maybe: must be yes or no" % conf \
+        in out, out
