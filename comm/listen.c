@@ -19,6 +19,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,14 +28,17 @@
 
 #include "comm/comm_int.h"
 #include "util/config.h"
+#include "util/ifaddr.h"
 #include "util/log.h"
 
 #define COMM_BACKLOG 256
 
-/* "addr" or "addr@port" into a sockaddr; -1 if not an address. */
+/* "addr", "addr@port", "name" or "name@port": 0 with the address in
+ * 'ss', 1 with an interface name in 'ifname' (IFNAMSIZ bytes) and the
+ * port in '*portp', -1 if neither. */
 static int
 iface_parse(const char *s, int defport, struct sockaddr_storage *ss,
-    socklen_t *len)
+    socklen_t *len, char *ifname, int *portp)
 {
 	char buf[INET6_ADDRSTRLEN + 8];
 	const char *at = strrchr(s, '@');
@@ -66,6 +70,11 @@ iface_parse(const char *s, int defport, struct sockaddr_storage *ss,
 		s6->sin6_port = htons((uint16_t)port);
 		*len = sizeof(*s6);
 		return 0;
+	}
+	if (ifaddr_name_ok(buf)) {	/* shorter than IFNAMSIZ */
+		memcpy(ifname, buf, alen + 1);
+		*portp = port;
+		return 1;
 	}
 	return -1;
 }
@@ -238,29 +247,23 @@ fail:
 }
 
 /*
- * Open the ports of one interface.  'optional' (the built-in default
+ * Open the ports of one address.  'optional' (the built-in default
  * interfaces): an address family or address the host does not have
  * (no IPv6) is skipped instead of failing.
  */
 static int
-ports_add(struct comm_port **head, const struct config *cfg,
-    const char *iface, bool optional, char *err, size_t errlen)
+ports_add_addr(struct comm_port **head, const struct config *cfg,
+    const struct sockaddr_storage *ss, socklen_t len, bool optional,
+    char *err, size_t errlen)
 {
-	struct sockaddr_storage ss;
-	socklen_t len;
 	enum comm_port_kind kinds[2];
 	int nk = 0, i, port;
 	bool proxy, tcp_ok = cfg->do_tcp && cfg->incoming_num_tcp > 0;
 
-	if (iface_parse(iface, cfg->port, &ss, &len) < 0) {
-		snprintf(err, errlen, "interface %s: not an IP address "
-		    "(addr or addr@port)", iface);
-		return -1;
-	}
-	if ((ss.ss_family == AF_INET && !cfg->do_ip4) ||
-	    (ss.ss_family == AF_INET6 && !cfg->do_ip6))
+	if ((ss->ss_family == AF_INET && !cfg->do_ip4) ||
+	    (ss->ss_family == AF_INET6 && !cfg->do_ip6))
 		return 0;
-	port = sa_port(&ss);
+	port = sa_port(ss);
 	proxy = port_is_proxy(cfg, port);
 	if (port == cfg->https_port) {
 		if (tcp_ok)
@@ -276,7 +279,7 @@ ports_add(struct comm_port **head, const struct config *cfg,
 			kinds[nk++] = COMM_PORT_TCP;
 	}
 	for (i = 0; i < nk; i++) {
-		struct comm_port *p = port_open(cfg, &ss, len, kinds[i], err,
+		struct comm_port *p = port_open(cfg, ss, len, kinds[i], err,
 		    errlen);
 		struct comm_port **tail = head;
 
@@ -295,6 +298,54 @@ ports_add(struct comm_port **head, const struct config *cfg,
 		*tail = p;	/* keep the config's order */
 	}
 	return 0;
+}
+
+/*
+ * Open the ports of one interface line: an address, or every address
+ * of the network interface it names (looked up now, as Unbound does at
+ * start-up; a reload with the same interface lines keeps the sockets).
+ */
+static int
+ports_add(struct comm_port **head, const struct config *cfg,
+    const char *iface, bool optional, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss, *all;
+	socklen_t len, *lens;
+	char ifname[IFNAMSIZ];
+	int r, n, i, port;
+
+	r = iface_parse(iface, cfg->port, &ss, &len, ifname, &port);
+	if (r < 0) {
+		snprintf(err, errlen, "interface %s: not an IP address or "
+		    "interface name (addr, addr@port, name@port)", iface);
+		return -1;
+	}
+	if (r == 0)
+		return ports_add_addr(head, cfg, &ss, len, optional, err,
+		    errlen);
+	all = calloc(IFADDR_MAX, sizeof(*all));
+	lens = calloc(IFADDR_MAX, sizeof(*lens));
+	if (all == NULL || lens == NULL) {
+		errno = ENOMEM;
+		n = -1;
+	} else {
+		n = ifaddr_get(ifname, port, all, lens, IFADDR_MAX);
+	}
+	if (n <= 0) {
+		snprintf(err, errlen, "interface %s: %s", iface, n == 0 ?
+		    "the network interface has no IPv4 or IPv6 address" :
+		    errno == ENODEV ? "no such network interface" :
+		    errno == E2BIG ? "more addresses than cairn takes" :
+		    strerror(errno));
+		r = -1;
+	} else {
+		for (i = 0, r = 0; i < n && r == 0; i++)
+			r = ports_add_addr(head, cfg, &all[i], lens[i],
+			    optional, err, errlen);
+	}
+	free(all);
+	free(lens);
+	return r;
 }
 
 /*

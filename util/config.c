@@ -23,6 +23,7 @@
 #include <config.h>	/* autoconf's (HAVE_NGHTTP2); util/config.h is ours */
 
 #include "util/config.h"
+#include "util/ifaddr.h"
 #include "util/netblock.h"
 
 #include <arpa/inet.h>
@@ -166,12 +167,16 @@ addr_port_split(const char *s, char *addr, size_t addrlen, int *port)
 static const char *
 check_interface(const char *a, const char *b)
 {
+	const char *at = strrchr(a, '@');
 	char addr[64];
 	int port;
 
-	if (addr_port_split(a, addr, sizeof(addr), &port) < 0 || !ip_ok(addr))
-		return "must be an IPv4 or IPv6 address, optionally with "
-		    "@port (e.g. 127.0.0.1, ::1@5353)";
+	if (at != NULL && port_parse(at + 1) < 0)
+		return "the port after @ must be a number from 1 to 65535";
+	if (addr_port_split(a, addr, sizeof(addr), &port) < 0 ||
+	    (!ip_ok(addr) && !ifaddr_name_ok(addr)))
+		return "must be an IPv4 or IPv6 address or an interface name, "
+		    "optionally with @port (e.g. 127.0.0.1, ::1@5353, eth0)";
 	return NULL;
 }
 
@@ -1530,6 +1535,40 @@ check_service_port(const struct config *cfg, FILE *err, const char *file,
 	return errors;
 }
 
+/* An interface given by name must exist and have an address now (it
+ * is looked up again when the ports are opened). */
+static int
+check_interface_name(FILE *err, const struct cfg_strlist *s,
+    const char *name)
+{
+	struct sockaddr_storage a[IFADDR_MAX];
+	socklen_t len[IFADDR_MAX];
+	int n;
+
+	if (ip_ok(name))
+		return 0;
+	n = ifaddr_get(name, 0, a, len, IFADDR_MAX);
+	if (n > 0)
+		return 0;
+	if (n == 0)
+		cfg_error(err, s->file, s->line, "interface", s->str,
+		    "network interface %s has no IPv4 or IPv6 address",
+		    name);
+	else if (errno == ENODEV)
+		cfg_error(err, s->file, s->line, "interface", s->str,
+		    "no network interface %s on this host (nor is it an IP "
+		    "address)", name);
+	else if (errno == E2BIG)
+		cfg_error(err, s->file, s->line, "interface", s->str,
+		    "network interface %s has more than %d addresses: give "
+		    "them as addresses", name, IFADDR_MAX);
+	else
+		cfg_error(err, s->file, s->line, "interface", s->str,
+		    "cannot list the addresses of %s: %s", name,
+		    strerror(errno));
+	return 1;
+}
+
 int
 config_check(const struct config *cfg, FILE *err)
 {
@@ -1571,6 +1610,7 @@ config_check(const struct config *cfg, FILE *err)
 			port = cfg->port;
 		errors += check_service_port(cfg, err, s->file, s->line,
 		    "interface", s->str, port);
+		errors += check_interface_name(err, s, addr);
 	}
 	if (!cfg->interfaces &&
 	    (cfg->port == cfg->https_port || cfg->port == cfg->tls_port)) {

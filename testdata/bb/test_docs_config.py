@@ -98,6 +98,10 @@ def test_example_conf():
      "stub-zone: unknown clause (expected server:, forward-zone: or "
      "remote-control:)"),
     ("server:\n\tdo-udp: perhaps\n", 2, "do-udp: perhaps: must be yes or no"),
+    ("server:\n\tinterface: nosuch0@5353\n", 2, "interface: nosuch0@5353: "
+     "no network interface nosuch0 on this host (nor is it an IP address)"),
+    ("server:\n\tinterface: eth/0\n", 2, "interface: eth/0: must be an IPv4 "
+     "or IPv6 address or an interface name, optionally with @port"),
     ("forward-zone:\n\tname: \"example.\"\n", 1,
      "forward-zone: example.: has no forward-addr or forward-host"),
 ])

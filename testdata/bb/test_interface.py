@@ -192,9 +192,11 @@ port, addrs, limit = int(sys.argv[1]), sys.argv[2:], time.monotonic() + %f
 out = {}
 for i, a in enumerate(addrs):
     while True:
-        # from ::1: from 'a' itself, the route back would pick 'a' too
-        s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-        s.bind(("::1", 0))
+        # from loopback: from 'a' itself, the route back would pick 'a' too
+        v6 = ":" in a
+        s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET,
+                          socket.SOCK_DGRAM)
+        s.bind(("::1" if v6 else "127.0.0.1", 0))
         s.settimeout(0.5)
         q = dns.message.make_query("here.test.", "A")
         q.id = 300 + i
@@ -214,39 +216,123 @@ print(json.dumps(out))
 """ % (10.0 * SLOW)
 
 
+class Netns:
+    """A network namespace for one test, its loopback up with 'addrs'
+    added (lo_up=False: left down, without addresses); deleted at the
+    end.  run(*cmd) runs a command in it."""
+
+    def __init__(self, addrs=(), lo_up=True):
+        self.name = "cairn-t%d" % os.getpid()
+        subprocess.run(["ip", "netns", "add", self.name], check=True)
+        try:
+            if lo_up:
+                self.run("ip", "link", "set", "lo", "up")
+            for a in addrs:
+                self.run("ip", "addr", "add",
+                         a + ("/128" if ":" in a else "/32"), "dev", "lo")
+        except BaseException:
+            self.close()
+            raise
+
+    def run(self, *cmd, check=True):
+        return subprocess.run(["ip", "netns", "exec", self.name] +
+                              list(cmd), check=check, capture_output=True,
+                              text=True, timeout=60 * SLOW)
+
+    def close(self):
+        subprocess.run(["ip", "netns", "del", self.name])
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def answers_in(ns, d, addrs):
+    """Each of 'addrs' asked once (from loopback) inside 'ns': asserts
+    every answer came from the address asked."""
+    r = ns.run(sys.executable, "-c", CLIENT, str(d.port), *addrs,
+               check=False)
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout)
+    for i, a in enumerate(addrs):
+        assert got[a] is not None, ("no answer from %s" % a, d.stderr())
+        assert got[a] == [a, 300 + i], (a, got[a])
+
+
 def test_wildcard_ipv6_answers_from_the_address_asked(make_cairnd):
     """interface: :: in a network namespace with ::1, fd00:ca1::2 and
     fd00:ca1::3 on its loopback: each answer leaves from the address
     asked."""
-    ns = "cairn-t%d" % os.getpid()
-    addrs = ["::1", "fd00:ca1::2", "fd00:ca1::3"]
-    subprocess.run(["ip", "netns", "add", ns], check=True)
-    try:
-        def in_ns(*cmd):
-            subprocess.run(["ip", "netns", "exec", ns] + list(cmd),
-                           check=True)
-        in_ns("ip", "link", "set", "lo", "up")
-        for a in addrs[1:]:
-            in_ns("ip", "-6", "addr", "add", a + "/128", "dev", "lo",
-                  "nodad")
+    with Netns(["fd00:ca1::2", "fd00:ca1::3"]) as ns:
         raw = RAW.format(iface="interface: ::@@PORT@", ip6="yes", up=9)
         raw = raw.replace("    access-control: ::1 allow\n",
                           "    access-control: ::/0 allow\n")
         d = make_cairnd(raw_config=raw, control=False, ready=None,
-                        wrap=["ip", "netns", "exec", ns])
-        r = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c",
-                            CLIENT, str(d.port)] + addrs,
-                           capture_output=True, text=True,
-                           timeout=60 * SLOW)
-        assert r.returncode == 0, r.stderr
-        got = json.loads(r.stdout)
-        for i, a in enumerate(addrs):
-            assert got[a] is not None, ("no answer from %s" % a,
-                                        d.stderr())
-            assert got[a] == [a, 300 + i], (a, got[a])
+                        wrap=["ip", "netns", "exec", ns.name])
+        answers_in(ns, d, ["::1", "fd00:ca1::2", "fd00:ca1::3"])
         d.check_stop()
-    finally:
-        subprocess.run(["ip", "netns", "del", ns])
+
+
+def listening(pid, port):
+    """The addresses (hex, as /proc/net lists them) with a UDP or TCP
+    socket of 'pid' at 'port'."""
+    out = set()
+    for f in ("udp", "udp6", "tcp", "tcp6"):
+        with open("/proc/%d/net/%s" % (pid, f)) as fh:
+            for ln in fh.readlines()[1:]:
+                local = ln.split()[1]
+                if local.endswith(":%04X" % port):
+                    out.add((f, local.split(":")[0]))
+    return out
+
+
+def test_interface_by_name(make_cairnd):
+    """interface: lo@PORT: the addresses of lo, each bound by itself
+    (127.0.0.1 and ::1, not 0.0.0.0), UDP and TCP."""
+    d = make_cairnd(raw_config=RAW.format(iface="interface: lo@@PORT@",
+                                          ip6="yes", up=9),
+                    control=False)
+    assert listening(d.proc.pid, d.port) == {
+        ("udp", "0100007F"), ("tcp", "0100007F"),
+        ("udp6", "00000000000000000000000001000000"),
+        ("tcp6", "00000000000000000000000001000000")}
+    for addr in ("127.0.0.1", "::1"):
+        m, src = ask(addr, d.port, "here.test.", 20)
+        assert m is not None and src == addr, (addr, src)
+    assert a_of(tcp_here("127.0.0.1", d.port)) == ["192.0.2.7"]
+
+
+def test_interface_by_name_takes_every_address(make_cairnd):
+    """In a network namespace whose lo has 10.9.0.1 and fd00:ca1::9 too:
+    interface: lo listens on all four addresses."""
+    addrs = ["127.0.0.1", "10.9.0.1", "::1", "fd00:ca1::9"]
+    with Netns(["10.9.0.1", "fd00:ca1::9"]) as ns:
+        raw = RAW.format(iface="interface: lo@@PORT@", ip6="yes", up=9)
+        raw = raw.replace("    access-control: 127.0.0.0/8 allow\n",
+                          "    access-control: 0.0.0.0/0 allow\n"
+                          "    access-control: ::/0 allow\n")
+        d = make_cairnd(raw_config=raw, control=False, ready=None,
+                        wrap=["ip", "netns", "exec", ns.name])
+        answers_in(ns, d, addrs)
+        d.check_stop()
+
+
+def test_interface_by_name_without_an_address(tmp_path):
+    """An interface that has no address (a new namespace's lo, still
+    down): cairn-checkconf and cairnd say so, with the file and line."""
+    conf = tmp_path / "lo.conf"
+    conf.write_text("server:\n    interface: lo@5353\n")
+    want = "%s:2: interface: lo@5353: network interface lo has no IPv4 " \
+        "or IPv6 address" % conf
+    with Netns(lo_up=False) as ns:
+        r = ns.run(harness.program("cairn-checkconf"), str(conf),
+                   check=False)
+        assert r.returncode == 1 and want in r.stderr, r.stderr
+        r = ns.run(harness.program("cairnd"), "-d", "-c", str(conf),
+                   check=False)
+        assert r.returncode != 0 and want in r.stderr, r.stderr
 
 
 def test_interface_automatic_is_checked(tmp_path):

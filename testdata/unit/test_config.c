@@ -13,7 +13,9 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <sys/stat.h>
 #include <stdio.h>
@@ -22,6 +24,7 @@
 #include <unistd.h>
 
 #include "util/config.h"
+#include "util/ifaddr.h"
 
 static char tmpdir[256];
 
@@ -429,8 +432,12 @@ test_errors(void **state)
 	    "cairn.conf:2: control-interface: eth0: must be an IPv4 or IPv6 "
 	    "address, or the absolute path of a Unix socket\n");
 	expect_error("server:\n\tinterface: 127.0.0.1@0\n",
-	    "cairn.conf:2: interface: 127.0.0.1@0: must be an IPv4 or IPv6 "
-	    "address, optionally with @port (e.g. 127.0.0.1, ::1@5353)\n");
+	    "cairn.conf:2: interface: 127.0.0.1@0: the port after @ must be a "
+	    "number from 1 to 65535\n");
+	expect_error("server:\n\tinterface: 127.0.0.1/8\n",
+	    "cairn.conf:2: interface: 127.0.0.1/8: must be an IPv4 or IPv6 "
+	    "address or an interface name, optionally with @port (e.g. "
+	    "127.0.0.1, ::1@5353, eth0)\n");
 	expect_error("server:\n\taccess-control: 10.0.0.0/8 permit\n",
 	    "cairn.conf:2: access-control: 10.0.0.0/8 permit: the action must "
 	    "be allow, deny, refuse, allow_snoop, deny_non_local, "
@@ -765,6 +772,52 @@ test_set_and_names(void **state)
 	assert_true(seen_port && seen_name && seen_ctl);
 }
 
+/* util/ifaddr: which strings are names, and lo's addresses. */
+static void
+test_ifaddr(void **state)
+{
+	struct sockaddr_storage a[IFADDR_MAX];
+	socklen_t len[IFADDR_MAX];
+	bool v4 = false;
+	int n, i;
+
+	(void)state;
+	assert_true(ifaddr_name_ok("eth0"));
+	assert_true(ifaddr_name_ok("enp0s31f6"));
+	assert_true(ifaddr_name_ok("abcdefghijklmno"));		/* 15 */
+	assert_false(ifaddr_name_ok("abcdefghijklmnop"));	/* 16 */
+	assert_false(ifaddr_name_ok(""));
+	assert_false(ifaddr_name_ok("."));
+	assert_false(ifaddr_name_ok(".."));
+	assert_false(ifaddr_name_ok("a/b"));
+	assert_false(ifaddr_name_ok("a b"));
+	assert_false(ifaddr_name_ok("eth0:1"));
+	assert_false(ifaddr_name_ok("eth0@53"));
+
+	n = ifaddr_get("lo", 5353, a, len, IFADDR_MAX);
+	assert_true(n >= 1);
+	for (i = 0; i < n; i++) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)&a[i];
+
+		if (a[i].ss_family == AF_INET) {
+			assert_int_equal(len[i], sizeof(*s4));
+			assert_int_equal(ntohs(s4->sin_port), 5353);
+			if (s4->sin_addr.s_addr == htonl(INADDR_LOOPBACK))
+				v4 = true;
+		} else {
+			assert_int_equal(a[i].ss_family, AF_INET6);
+			assert_int_equal(len[i], sizeof(struct sockaddr_in6));
+		}
+	}
+	assert_true(v4);
+	errno = 0;
+	assert_int_equal(ifaddr_get("lo", 53, a, len, 0), -1);
+	assert_int_equal(errno, E2BIG);
+	errno = 0;
+	assert_int_equal(ifaddr_get("nosuch0", 53, a, len, IFADDR_MAX), -1);
+	assert_int_equal(errno, ENODEV);
+}
+
 int
 main(void)
 {
@@ -779,6 +832,7 @@ main(void)
 		cmocka_unit_test(test_read_mem),
 		cmocka_unit_test(test_sizes),
 		cmocka_unit_test(test_set_and_names),
+		cmocka_unit_test(test_ifaddr),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
