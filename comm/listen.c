@@ -5,7 +5,9 @@
  * is a proxy-protocol-port is marked so (comm_port.proxy).
  *
  * Each socket is nonblocking and close-on-exec; IPv6 sockets are
- * IPV6_V6ONLY; stream sockets listen with a backlog of COMM_BACKLOG.
+ * IPV6_V6ONLY; stream sockets listen with a backlog of COMM_BACKLOG;
+ * with ip-freebind, IP_FREEBIND (an address the host does not have yet
+ * may be bound).
  * Without interface lines: 127.0.0.1 and ::1, or with
  * interface-automatic 0.0.0.0 and ::.  A UDP socket on 0.0.0.0 or ::
  * gets IP_PKTINFO (IPV6_RECVPKTINFO), so that udp.c answers each query
@@ -204,6 +206,14 @@ port_open(const struct config *cfg, const struct sockaddr_storage *ss,
 		what = "could not set IPV6_V6ONLY on";
 		goto fail;
 	}
+#ifdef IP_FREEBIND
+	/* (Linux: for IPv6 sockets too) */
+	if (cfg->ip_freebind && setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &on,
+	    sizeof(on)) < 0) {
+		what = "could not set IP_FREEBIND on";
+		goto fail;
+	}
+#endif
 	if (bind(fd, (const struct sockaddr *)ss, len) < 0) {
 		what = "could not bind";
 		goto fail;

@@ -414,6 +414,8 @@ static const struct opt opts[] = {
 	    NULL, NULL },
 	{ "interface-automatic", CL_SERVER, OPT_BOOL, "no", 0, 1,
 	    S(interface_automatic), NULL, NULL },
+	{ "ip-freebind", CL_SERVER, OPT_BOOL, "no", 0, 1, S(ip_freebind),
+	    NULL, NULL },
 	{ "harden-large-queries", CL_SERVER, OPT_BOOL, "no", 0, 1,
 	    S(harden_large_queries), NULL, NULL },
 
@@ -1620,6 +1622,14 @@ config_check(const struct config *cfg, FILE *err)
 		errors += check_service_port(cfg, err, file, line, "port", v,
 		    cfg->port);
 	}
+#ifndef IP_FREEBIND
+	if (cfg->ip_freebind) {
+		pos_or_file(cfg, "ip-freebind", &file, &line);
+		cfg_error(err, file, line, "ip-freebind", "yes", "this system "
+		    "has no IP_FREEBIND");
+		errors++;
+	}
+#endif
 	if (cfg->tls_service_key[0] && !cfg->tls_service_pem[0]) {
 		pos_or_file(cfg, "tls-service-key", &file, &line);
 		cfg_error(err, file, line, "tls-service-key",

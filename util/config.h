@@ -85,6 +85,7 @@ struct config {
 	struct cfg_str2list *local_zones;	/* name, type */
 	struct cfg_strlist *local_data;		/* "RR in presentation format" */
 	int so_reuseport;		/* yes */
+	int ip_freebind;		/* no */
 	int harden_large_queries;	/* no */
 
 	/* TLS and HTTPS service */

@@ -345,3 +345,31 @@ def test_interface_automatic_is_checked(tmp_path):
     out = r.stderr + r.stdout
     assert "%s:2: interface-automatic: maybe: must be yes or no" % conf \
         in out, out
+
+
+def test_ip_freebind_binds_an_address_the_host_has_not_yet(make_cairnd,
+                                                           tmp_path):
+    """interface: 10.9.0.7, an address the namespace does not have: an
+    error at start-up (file, address, reason); with ip-freebind: yes
+    cairnd starts, and answers there once the address is added."""
+    with Netns() as ns:
+        port = harness.free_port()
+        raw = RAW.format(iface="interface: 10.9.0.7@@PORT@\n"
+                         "    interface: 127.0.0.1@@PORT@", ip6="no", up=9)
+        raw = raw.replace("    access-control: 127.0.0.0/8 allow\n",
+                          "    access-control: 0.0.0.0/0 allow\n")
+        conf = tmp_path / "nofb.conf"
+        conf.write_text(raw.replace("@PORT@", str(port)))
+        r = ns.run(harness.program("cairnd"), "-d", "-c", str(conf),
+                   check=False)
+        assert r.returncode != 0
+        assert "could not bind 10.9.0.7" in r.stderr and \
+            "Cannot assign requested address" in r.stderr, r.stderr
+        d = make_cairnd(raw_config=raw.replace(
+            "    interface: 127.0.0.1", "    ip-freebind: yes\n"
+            "    interface: 127.0.0.1"), control=False, ready=None,
+            wrap=["ip", "netns", "exec", ns.name])
+        answers_in(ns, d, ["127.0.0.1"])
+        ns.run("ip", "addr", "add", "10.9.0.7/32", "dev", "lo")
+        answers_in(ns, d, ["10.9.0.7"])
+        d.check_stop()
