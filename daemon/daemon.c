@@ -164,6 +164,7 @@ resolver_same(const struct config *a, const struct config *b)
 	    a->cache_max_negative_ttl == b->cache_max_negative_ttl &&
 	    a->edns_buffer_size == b->edns_buffer_size &&
 	    a->outgoing_queries_per_port == b->outgoing_queries_per_port &&
+	    strlist_same(a->outgoing_interfaces, b->outgoing_interfaces) &&
 	    a->msg_buffer_size == b->msg_buffer_size &&
 	    str2list_same(a->local_zones, b->local_zones) &&
 	    strlist_same(a->local_data, b->local_data) &&

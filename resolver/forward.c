@@ -29,6 +29,7 @@
 #include "dns/wire_int.h"
 #include "resolver/backoff.h"
 #include "resolver/forward.h"
+#include "resolver/outsrc.h"
 #include "resolver/outudp.h"
 #include "resolver/upstream.h"
 #include "util/clock.h"
@@ -62,6 +63,7 @@ struct outside {
 	uint8_t rnd[256];		/* buffered getrandom output */
 	size_t rnd_pos;
 	struct ups_pool *pool;		/* DoT/DoH connections */
+	struct out_src *src;		/* outgoing-interface, or NULL */
 	struct backoff *bo;		/* upstream addresses that are down */
 	struct outudp *udp;		/* Do53 UDP sockets */
 };
@@ -852,6 +854,14 @@ outside_new(struct event_base *base, struct stats *st, uint16_t edns_udp,
 	return o;
 }
 
+void
+outside_set_src(struct outside *o, struct out_src *src)
+{
+	o->src = src;
+	outudp_set_src(o->udp, src);
+	ups_pool_set_src(o->pool, src);
+}
+
 size_t
 outside_pending(const struct outside *o)
 {
@@ -1388,10 +1398,21 @@ udp_timeout_cb(evutil_socket_t fd, short what, void *arg)
 		udp_arm(o, now);
 }
 
+/* A socket bound to an outgoing-interface address if there is one. */
 static int
-socket_open(int family, int type)
+socket_open(struct outside *o, int family, int type)
 {
-	return socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd >= 0 && out_src_bind(o->src, fd, family,
+	    out_src_pick(o->src, family)) < 0) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
 }
 
 static void
@@ -1558,7 +1579,7 @@ try_tcp(struct fwd_query *fq, bool keep_udp)
 		next_addr(fq);
 		return;
 	}
-	fq->fd = socket_open(a->ss.ss_family, SOCK_STREAM);
+	fq->fd = socket_open(fq->o, a->ss.ss_family, SOCK_STREAM);
 	if (fq->fd < 0) {
 		verbose(VERB_DETAIL, "forward: socket: %s", strerror(errno));
 		next_addr(fq);

@@ -204,6 +204,10 @@ struct outside *outside_new(struct event_base *base, struct stats *st,
     uint16_t edns_udp, unsigned queries_per_port);
 /* Closes every socket; callbacks are not called. */
 void outside_free(struct outside *o);
+/* Upstream sockets made from now on are bound to an address of 'src'
+ * (outgoing-interface; borrowed, outlives o). */
+struct out_src;
+void outside_set_src(struct outside *o, struct out_src *src);
 /* Upstream queries in progress. */
 size_t outside_pending(const struct outside *o);
 

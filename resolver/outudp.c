@@ -10,9 +10,10 @@
  * an error or the idle list is full.
  *
  * connect(AF_UNSPEC) on a UDP socket whose port the kernel chose (no
- * bind()) takes the port back: the socket leaves the kernel's tables,
- * and the next sendto() binds a new random port, as a new socket's
- * would.  Datagrams already queued stay: an idle socket's callback reads
+ * bind(), or an outgoing-interface address bound with port 0, which the
+ * socket keeps) takes the port back: the socket leaves the kernel's
+ * tables, and the next sendto() binds a new random port, as a new
+ * socket's would.  Datagrams already queued stay: an idle socket's callback reads
  * and counts them; one read after the socket is reused fails the source
  * or ID check here or the question check of the caller.  Late replies
  * and ICMP errors for the old port find no socket.
@@ -37,6 +38,7 @@
 #include <event2/event.h>
 #include <event2/event_struct.h>
 
+#include "resolver/outsrc.h"
 #include "resolver/outudp.h"
 #include "util/stats.h"
 
@@ -53,6 +55,7 @@ struct outudp_sock {
 	bool idle;			/* on u->idle: disconnected */
 	bool busy;			/* in its read callback */
 	bool broken;			/* saw an error: not reused */
+	int src_idx;			/* outgoing-interface address, or -1 */
 	int err;			/* a send error not yet told */
 	struct outudp_req *reqs;	/* registered, waiting */
 };
@@ -61,10 +64,17 @@ struct outudp {
 	struct event_base *base;
 	struct stats *st;
 	unsigned max_uses;		/* queries per socket (port) */
+	struct out_src *src;		/* outgoing-interface, or NULL */
 	struct outudp_sock *open, *retired, *idle;
 	unsigned nidle;
 	uint8_t rbuf[65536];
 };
+
+void
+outudp_set_src(struct outudp *u, struct out_src *src)
+{
+	u->src = src;
+}
 
 struct outudp *
 outudp_new(struct event_base *base, struct stats *st, unsigned max_uses)
@@ -337,7 +347,7 @@ sock_find(struct outudp *u, const struct sockaddr *sa, socklen_t salen,
  * here (EMFILE under load, memory): never the address's fault.
  */
 static struct outudp_sock *
-sock_new(struct outudp *u, int family)
+sock_new(struct outudp *u, int family, int src_idx)
 {
 	struct outudp_sock *s = calloc(1, sizeof(*s));
 	int on = 1, r;
@@ -355,6 +365,10 @@ sock_new(struct outudp *u, int family)
 	else
 		r = setsockopt(s->fd, IPPROTO_IP, IP_RECVERR, &on,
 		    sizeof(on));
+	/* outgoing-interface: the address now, the port at random; a
+	 * disconnect (sock_release) gives the port back and keeps it */
+	if (r == 0)
+		r = out_src_bind(u->src, s->fd, family, src_idx);
 	if (r < 0 || event_assign(&s->ev, u->base, s->fd,
 	    EV_READ | EV_PERSIST, sock_read_cb, s) < 0 ||
 	    event_add(&s->ev, NULL) < 0) {
@@ -363,17 +377,19 @@ sock_new(struct outudp *u, int family)
 		return NULL;
 	}
 	s->u = u;
+	s->src_idx = src_idx;
 	return s;
 }
 
-/* An idle socket (no port) of this family, NULL when there is none. */
+/* An idle socket (no port) of this family and source address, NULL when
+ * there is none. */
 static struct outudp_sock *
-sock_reuse(struct outudp *u, int family)
+sock_reuse(struct outudp *u, int family, int src_idx)
 {
 	struct outudp_sock *s;
 
 	for (s = u->idle; s != NULL; s = s->next)
-		if (s->peer.ss_family == family)
+		if (s->peer.ss_family == family && s->src_idx == src_idx)
 			break;
 	if (s == NULL)
 		return NULL;
@@ -389,20 +405,22 @@ sock_open(struct outudp *u, const struct sockaddr *sa, socklen_t salen,
     uint64_t now, int *err)
 {
 	struct outudp_sock *s;
+	int src_idx = out_src_pick(u->src, sa->sa_family);
 
 	if (salen > sizeof(s->peer)) {
 		*err = EINVAL;
 		return NULL;
 	}
-	s = sock_reuse(u, sa->sa_family);
+	s = sock_reuse(u, sa->sa_family, src_idx);
 	if (s == NULL) {
 		/*
-		 * Idle sockets of the other family give way: sockets in use
-		 * plus idle ones never outnumber the most ever in use.
+		 * Idle sockets of the other family (or source address) give
+		 * way: sockets in use plus idle ones never outnumber the
+		 * most ever in use.
 		 */
 		if (u->idle != NULL)
 			sock_close(u->idle);
-		if ((s = sock_new(u, sa->sa_family)) == NULL) {
+		if ((s = sock_new(u, sa->sa_family, src_idx)) == NULL) {
 			*err = -1;
 			return NULL;
 		}

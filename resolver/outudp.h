@@ -77,6 +77,10 @@ struct outudp *outudp_new(struct event_base *base, struct stats *st,
 /* Closes every socket, kept ones too.  No request may be registered any
  * more. */
 void outudp_free(struct outudp *u);
+/* New sockets are bound to a source address of 'src' (borrowed, outlives
+ * u; NULL: none, the default). */
+struct out_src;
+void outudp_set_src(struct outudp *u, struct out_src *src);
 
 /*
  * Send the DNS message pkt/len (its first two bytes the ID) to sa and

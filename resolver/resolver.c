@@ -48,6 +48,7 @@
 #include "resolver/cache.h"
 #include "resolver/forward.h"
 #include "resolver/localzone.h"
+#include "resolver/outsrc.h"
 #include "resolver/resolver.h"
 #include "resolver/upstream.h"
 #include "util/clock.h"
@@ -108,6 +109,7 @@ struct resolver {
 	struct event_base *base;
 	struct stats *st;
 	struct outside *out;
+	struct out_src src;		/* outgoing-interface */
 	uint16_t edns_udp;
 	uint32_t min_ttl, max_ttl, max_neg_ttl;
 	struct inflight *tab[RES_INFLIGHT_BUCKETS];
@@ -396,6 +398,10 @@ res_new(struct res_shared *sh, struct event_base *base,
 	if (r->out == NULL) {
 		free(r);
 		return NULL;
+	}
+	if (cfg->outgoing_interfaces != NULL) {
+		out_src_init(&r->src, cfg->outgoing_interfaces);
+		outside_set_src(r->out, &r->src);
 	}
 	return r;
 }

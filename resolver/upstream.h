@@ -72,6 +72,10 @@ struct ups_pool *ups_pool_new(struct event_base *base, struct stats *st,
     struct backoff *bo);
 /* Closes every connection; no callback is called. */
 void ups_pool_free(struct ups_pool *p);
+/* New connections are bound to an address of 'src' (outgoing-interface;
+ * borrowed, outlives p). */
+struct out_src;
+void ups_pool_set_src(struct ups_pool *p, struct out_src *src);
 
 /*
  * Send 'query' (qlen bytes, a full DNS message) to 'a' over 't' (FWD_DOT

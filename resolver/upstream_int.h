@@ -67,6 +67,7 @@ struct ups_pool {
 	struct event_base *base;
 	struct stats *st;
 	struct backoff *bo;		/* borrowed: forward.c's */
+	struct out_src *src;		/* borrowed: outgoing-interface */
 	struct ups_conn *conns;
 	time_t last_warn;		/* last certificate warning */
 	struct ups_sess sess[UPS_MAX_SESS];

@@ -24,6 +24,7 @@
 #include <openssl/x509v3.h>
 
 #include "resolver/backoff.h"
+#include "resolver/outsrc.h"
 #include "resolver/upstream.h"
 #include "resolver/upstream_int.h"
 #include "util/budget.h"
@@ -648,6 +649,12 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ------------------------------------------------------------ pool */
 
+void
+ups_pool_set_src(struct ups_pool *p, struct out_src *src)
+{
+	p->src = src;
+}
+
 struct ups_pool *
 ups_pool_new(struct event_base *base, struct stats *st, struct backoff *bo)
 {
@@ -717,6 +724,12 @@ conn_start(struct ups_conn *c)
 	    SOCK_CLOEXEC, 0);
 	if (c->fd < 0)
 		goto fail;
+	if (out_src_bind(p->src, c->fd, a->ss.ss_family,
+	    out_src_pick(p->src, a->ss.ss_family)) < 0) {
+		verbose(VERB_ALGO, "upstream %s: bind to an "
+		    "outgoing-interface: %s", a->text, strerror(errno));
+		goto fail;
+	}
 	/* queries are small writes on a long connection: Nagle would hold
 	 * one behind the delayed ACK of the last (40 ms) */
 	{

@@ -37,6 +37,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #define INCLUDE_DEPTH_MAX 16
 #define NO_MAX LLONG_MAX
@@ -178,6 +180,14 @@ check_interface(const char *a, const char *b)
 		return "must be an IPv4 or IPv6 address or an interface name, "
 		    "optionally with @port (e.g. 127.0.0.1, ::1@5353, eth0)";
 	return NULL;
+}
+
+static const char *
+check_outgoing_interface(const char *a, const char *b)
+{
+	if (ip_ok(a))
+		return NULL;
+	return "must be an IPv4 or IPv6 address (without a port)";
 }
 
 static const char *
@@ -402,6 +412,8 @@ static const struct opt opts[] = {
 	    S(cache_max_negative_ttl), NULL, NULL },
 	{ "edns-buffer-size", CL_SERVER, OPT_INT, "1232", 512, 65535,
 	    S(edns_buffer_size), NULL, NULL },
+	{ "outgoing-interface", CL_SERVER, OPT_LIST, NULL, 0, 0,
+	    S(outgoing_interfaces), check_outgoing_interface, NULL },
 	{ "outgoing-queries-per-port", CL_SERVER, OPT_INT, "1", 1,
 	    64, S(outgoing_queries_per_port), NULL, NULL },	/* OUTUDP_MAX_USES */
 	{ "batch-wait-usec", CL_SERVER, OPT_INT, "100", 0, 1000,
@@ -1571,6 +1583,55 @@ check_interface_name(FILE *err, const struct cfg_strlist *s,
 	return 1;
 }
 
+/*
+ * outgoing-interface: at most CFG_OUTGOING_MAX addresses a family, each
+ * one the host can send from now (a test bind with port 0).
+ */
+static int
+check_outgoing(const struct config *cfg, FILE *err)
+{
+	const struct cfg_strlist *s;
+	int n4 = 0, n6 = 0, errors = 0;
+
+	for (s = cfg->outgoing_interfaces; s != NULL; s = s->next) {
+		struct sockaddr_storage ss;
+		struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+		socklen_t len;
+		int fd, n;
+
+		memset(&ss, 0, sizeof(ss));
+		if (inet_pton(AF_INET, s->str, &a4->sin_addr) == 1) {
+			ss.ss_family = AF_INET;
+			len = sizeof(*a4);
+			n = ++n4;
+		} else if (inet_pton(AF_INET6, s->str, &a6->sin6_addr) == 1) {
+			ss.ss_family = AF_INET6;
+			len = sizeof(*a6);
+			n = ++n6;
+		} else {
+			continue;	/* said when read */
+		}
+		if (n > CFG_OUTGOING_MAX) {
+			cfg_error(err, s->file, s->line, "outgoing-interface",
+			    s->str, "more than %d addresses of one family",
+			    CFG_OUTGOING_MAX);
+			errors++;
+			continue;
+		}
+		fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (fd < 0 || bind(fd, (struct sockaddr *)&ss, len) < 0) {
+			cfg_error(err, s->file, s->line, "outgoing-interface",
+			    s->str, "cannot send from this address: %s",
+			    strerror(errno));
+			errors++;
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	return errors;
+}
+
 int
 config_check(const struct config *cfg, FILE *err)
 {
@@ -1614,6 +1675,7 @@ config_check(const struct config *cfg, FILE *err)
 		    "interface", s->str, port);
 		errors += check_interface_name(err, s, addr);
 	}
+	errors += check_outgoing(cfg, err);
 	if (!cfg->interfaces &&
 	    (cfg->port == cfg->https_port || cfg->port == cfg->tls_port)) {
 		char v[16];

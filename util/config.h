@@ -17,6 +17,9 @@
 
 #define CONFIG_DEFAULT_FILE SYSCONFDIR "/cairn/cairn.conf"
 
+/* outgoing-interface: at most this many addresses of one family. */
+#define CFG_OUTGOING_MAX 16
+
 struct cfg_strlist {
 	struct cfg_strlist *next;
 	char *str;
@@ -81,6 +84,9 @@ struct config {
 	int cache_max_negative_ttl;	/* 3600 */
 	int edns_buffer_size;		/* 1232 */
 	int outgoing_queries_per_port;	/* 1: a new UDP port per query */
+	struct cfg_strlist *outgoing_interfaces; /* source addresses of
+					 * upstream queries (none: routes),
+					 * CFG_OUTGOING_MAX a family */
 	int batch_wait_usec;		/* 100 (0: no pause between passes) */
 	struct cfg_str2list *local_zones;	/* name, type */
 	struct cfg_strlist *local_data;		/* "RR in presentation format" */

@@ -691,11 +691,14 @@ class DnsServer:
     answers in _handle(data, proto, send): proto "udp" or "tcp", send(m)
     sends one message back to the sender (framed over TCP).
     later(delay, fn, *args) runs fn after delay seconds on a timer that
-    close() cancels.  Every loop is bounded; close() stops them all."""
+    close() cancels.  Every loop is bounded; close() stops them all.
+    self.peers: (proto, address, port) of every datagram and connection
+    received, in arrival order."""
 
     def __init__(self, host="127.0.0.1"):
         self.host = host
         self.lock = threading.Lock()
+        self.peers = []
         self.stop_ev = threading.Event()
         self.timers = []
         for _ in range(50):
@@ -739,6 +742,8 @@ class DnsServer:
                 continue
             except OSError:
                 return
+            with self.lock:
+                self.peers.append(("udp", addr[0], addr[1]))
             self._handle(data, "udp",
                         lambda m, a=addr: self.udp.sendto(m, a))
 
@@ -747,11 +752,13 @@ class DnsServer:
             if self.stop_ev.is_set():
                 return
             try:
-                c, _addr = self.tcp.accept()
+                c, addr = self.tcp.accept()
             except socket.timeout:
                 continue
             except OSError:
                 return
+            with self.lock:
+                self.peers.append(("tcp", addr[0], addr[1]))
             threading.Thread(target=self._tcp_conn, args=(c,),
                              daemon=True).start()
 

@@ -165,6 +165,30 @@ def test_upstream_connection_has_nodelay(make_cairnd, certs, https):
         up.expected_https = 1
 
 
+@pytest.mark.parametrize("https", [False, True], ids=["dot", "doh"])
+def test_upstream_connection_from_outgoing_interface(make_cairnd, certs,
+                                                     https):
+    """outgoing-interface: 127.0.0.9 on the stub: its DoT or DoH
+    connection to the upstream leaves from 127.0.0.9 (/proc/net/tcp:
+    every connection whose far end is the upstream's port)."""
+    up = upstream_cairnd(make_cairnd, dot=not https)
+    port = up.https_port if https else up.tls_port
+    stub = make_cairnd(
+        server_lines='tls-cert-bundle: "%s"\noutgoing-interface: 127.0.0.9'
+        % certs["ca"], extra=stub_extra(port, https))
+    r = stub.udp("www.enc.lab.", "A")
+    assert r is not None and a_of(r) == ["192.0.2.53"]
+    local = []
+    with open("/proc/%d/net/tcp" % stub.proc.pid) as f:
+        for ln in f.readlines()[1:]:
+            fields = ln.split()
+            if fields[2] == "0100007F:%04X" % port:
+                local.append(fields[1].split(":")[0])
+    assert local and set(local) == {"0900007F"}, local
+    if https:
+        up.expected_https = 1
+
+
 def test_dot_reconnect_resumes_session(make_cairnd, certs):
     """The upstream closes idle connections after 300 ms: the stub's next
     query opens a new connection that resumes the TLS session."""
