@@ -42,6 +42,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "dns/wire.h"
 #include "dns/wire_int.h"
@@ -110,6 +111,10 @@ struct resolver {
 	struct stats *st;
 	struct outside *out;
 	struct out_src src;		/* outgoing-interface */
+	/* CH TXT answers (res_chaos): a TXT rdata each (length byte and
+	 * text), rdlen 0 when hidden */
+	uint8_t identity[256], version[256];
+	size_t identity_len, version_len;
 	uint16_t edns_udp;
 	uint32_t min_ttl, max_ttl, max_neg_ttl;
 	struct inflight *tab[RES_INFLIGHT_BUCKETS];
@@ -375,6 +380,19 @@ res_max_pending(int num_threads)
 	return cap;
 }
 
+/* One TXT character-string (at most 255 bytes of 's') into out[256]. */
+static size_t
+txt_rdata(uint8_t *out, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n > 255)
+		n = 255;
+	out[0] = (uint8_t)n;
+	memcpy(out + 1, s, n);
+	return n + 1;
+}
+
 struct resolver *
 res_new(struct res_shared *sh, struct event_base *base,
     const struct config *cfg, struct stats *st)
@@ -403,6 +421,17 @@ res_new(struct res_shared *sh, struct event_base *base,
 		out_src_init(&r->src, cfg->outgoing_interfaces);
 		outside_set_src(r->out, &r->src);
 	}
+	if (!cfg->hide_identity) {
+		char host[256] = "";
+		const char *id = cfg->identity != NULL ? cfg->identity : "";
+
+		if (id[0] == '\0' && gethostname(host, sizeof(host) - 1) == 0)
+			id = host;
+		r->identity_len = txt_rdata(r->identity, id);
+	}
+	if (!cfg->hide_version)
+		r->version_len = txt_rdata(r->version, cfg->version != NULL &&
+		    cfg->version[0] != '\0' ? cfg->version : PACKAGE_STRING);
 	return r;
 }
 
@@ -984,6 +1013,54 @@ res_submit_ecs(struct resolver *r, const struct dns_query *q,
 	return res_miss(r, q, o, k, done, arg);
 }
 
+/*
+ * A CH-class query, answered as Unbound does: TXT (or ANY) for
+ * id.server and hostname.bind gives the identity (the host name unless
+ * 'identity' is set), for version.server and version.bind the version
+ * ("cairn VERSION" unless 'version' is set), TTL 0, without AA; with
+ * hide-identity or hide-version, and for every other CH query: REFUSED
+ * (never forwarded).
+ */
+static void
+res_chaos(struct resolver *r, const struct dns_query *q,
+    const struct dns_reply_opts *o, res_done_cb done, void *arg)
+{
+	static const uint8_t id_server[] = "\002id\006server",
+	    hostname_bind[] = "\010hostname\004bind",
+	    version_server[] = "\007version\006server",
+	    version_bind[] = "\007version\004bind";
+	const uint8_t *rdata = NULL;
+	size_t rdlen = 0, n;
+	struct dns_buf b = { .p = r->scratch, .cap = sizeof(r->scratch) };
+
+#define NAME_IS(w) (q->qname_len == sizeof(w) && \
+	memcmp(q->qname, (w), sizeof(w)) == 0)
+	if (q->qtype == DNS_T_TXT || q->qtype == DNS_T_ANY) {
+		if (NAME_IS(id_server) || NAME_IS(hostname_bind)) {
+			rdata = r->identity;
+			rdlen = r->identity_len;
+		} else if (NAME_IS(version_server) || NAME_IS(version_bind)) {
+			rdata = r->version;
+			rdlen = r->version_len;
+		}
+	}
+#undef NAME_IS
+	if (rdlen == 0) {
+		res_reply_error(r, q, o, DNS_RCODE_REFUSED, done, arg);
+		return;
+	}
+	STAT_INC(r->st, NUM_CACHEHITS);
+	dns_reply_start(&b, q, DNS_RCODE_NOERROR, 0);
+	dns_reply_add_rr(&b, 1, q->qname, q->qname_len, DNS_T_TXT, DNS_C_CH,
+	    0, rdata, rdlen);
+	n = dns_reply_finish(&b, q, o);
+	if (n == 0) {
+		res_reply_error(r, q, o, DNS_RCODE_SERVFAIL, done, arg);
+		return;
+	}
+	res_reply(r, done, arg, r->scratch, n);
+}
+
 struct res_req *
 res_submit(struct resolver *r, const uint8_t *query, size_t len,
     const struct res_client *client, res_done_cb done, void *arg)
@@ -1032,6 +1109,10 @@ res_submit(struct resolver *r, const uint8_t *query, size_t len,
 		return NULL;
 	}
 
+	if (q.qclass == DNS_C_CH) {
+		res_chaos(r, &q, &o, done, arg);
+		return NULL;
+	}
 	lzr = localzone_answer(r->sh->lz, &q, &o, r->scratch,
 	    sizeof(r->scratch), &n, &ztype);
 	if (ztype == LZ_INFORM || ztype == LZ_INFORM_DENY)

@@ -182,6 +182,15 @@ check_interface(const char *a, const char *b)
 	return NULL;
 }
 
+/* identity, version: one TXT character-string */
+static const char *
+check_txt_string(const char *a, const char *b)
+{
+	if (strlen(a) <= 255)
+		return NULL;
+	return "longer than 255 bytes (one TXT string)";
+}
+
 static const char *
 check_outgoing_interface(const char *a, const char *b)
 {
@@ -430,6 +439,14 @@ static const struct opt opts[] = {
 	    NULL, NULL },
 	{ "harden-large-queries", CL_SERVER, OPT_BOOL, "no", 0, 1,
 	    S(harden_large_queries), NULL, NULL },
+	{ "hide-identity", CL_SERVER, OPT_BOOL, "no", 0, 1, S(hide_identity),
+	    NULL, NULL },
+	{ "hide-version", CL_SERVER, OPT_BOOL, "no", 0, 1, S(hide_version),
+	    NULL, NULL },
+	{ "identity", CL_SERVER, OPT_STR, "", 0, 0, S(identity),
+	    check_txt_string, NULL },
+	{ "version", CL_SERVER, OPT_STR, "", 0, 0, S(version),
+	    check_txt_string, NULL },
 
 	/* server: TLS and HTTPS service */
 	{ "tls-service-key", CL_SERVER, OPT_STR, "", 0, 0,

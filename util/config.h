@@ -93,6 +93,10 @@ struct config {
 	int so_reuseport;		/* yes */
 	int ip_freebind;		/* no */
 	int harden_large_queries;	/* no */
+	int hide_identity;		/* no */
+	int hide_version;		/* no */
+	char *identity;			/* "": the host name */
+	char *version;			/* "": "cairn VERSION" */
 
 	/* TLS and HTTPS service */
 	char *tls_service_key;		/* "" */
