@@ -163,12 +163,14 @@ struct comm_port {
 
 /*
  * Open every listening socket the config asks for: for each interface
- * (default 127.0.0.1 and ::1; with interface-automatic 0.0.0.0 and ::;
- * UDP sockets on those two get COMM_LISTEN_PKTINFO's option) at its port (addr@port, else 'port'): the
- * https-port gets an HTTPS (or HTTP) port, the tls-port a TLS port,
- * others UDP (do-udp) and TCP (do-tcp, incoming-num-tcp > 0); do-ip4 and
- * do-ip6 filter.  SO_REUSEPORT when so-reuseport, so each worker may call
- * this for its own set.  Returns NULL with *err set to a sentence on
+ * (default 127.0.0.1 and ::1, with interface-automatic 0.0.0.0 and ::;
+ * a name stands for every address of that network interface) at its
+ * port (addr@port, else 'port'): the https-port gets an HTTPS (or HTTP)
+ * port, the tls-port a TLS port, others UDP (do-udp) and TCP (do-tcp,
+ * incoming-num-tcp > 0); do-ip4 and do-ip6 filter.  A UDP socket on
+ * 0.0.0.0 or :: has comm_port.pktinfo.  SO_REUSEPORT when so-reuseport,
+ * so each worker may call this for its own set; IP_FREEBIND with
+ * ip-freebind.  Returns NULL with *err set to a sentence on
  * failure ("could not bind 127.0.0.1 port 53: Address in use").
  */
 struct comm_port *comm_ports_open(const struct config *cfg, char *err,

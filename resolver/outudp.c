@@ -13,10 +13,11 @@
  * bind(), or an outgoing-interface address bound with port 0, which the
  * socket keeps) takes the port back: the socket leaves the kernel's
  * tables, and the next sendto() binds a new random port, as a new
- * socket's would.  Datagrams already queued stay: an idle socket's callback reads
- * and counts them; one read after the socket is reused fails the source
- * or ID check here or the question check of the caller.  Late replies
- * and ICMP errors for the old port find no socket.
+ * socket's would.  Datagrams already queued stay: an idle socket's
+ * callback reads and counts them; one read after the socket is reused
+ * fails the source or ID check here or the question check of the
+ * caller.  Late replies and ICMP errors for the old port find no
+ * socket.
  *
  * The sockets are never connected: connect() to the address and the
  * disconnect would be two system calls per query where sendto() alone
