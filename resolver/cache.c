@@ -34,7 +34,8 @@ struct cache_entry {
 	struct cache_entry *lprev, *lnext;	/* LRU list */
 	uint64_t hash;
 	uint64_t stored;	/* monotonic seconds */
-	size_t size;		/* bytes charged */
+	uint32_t size;		/* bytes charged (an entry < 128 KiB) */
+	bool prefetching;	/* msg_cache_reply said prefetch once */
 	struct dns_msg *msg;
 	struct cache_key key;	/* last: allocated up to its name_len */
 };
@@ -344,7 +345,7 @@ shard_lookup_live(struct msg_cache *c, struct cache_shard *s,
 size_t
 msg_cache_reply(struct msg_cache *c, const struct cache_key *k,
     const struct dns_query *q, const struct dns_reply_opts *o, uint8_t *out,
-    size_t cap, int64_t *min_ttl)
+    size_t cap, int64_t *min_ttl, bool *prefetch)
 {
 	uint64_t hash = cache_key_hash(k), now = c->now(c->now_arg);
 	struct cache_shard *s = shard_of(c, hash);
@@ -361,6 +362,13 @@ msg_cache_reply(struct msg_cache *c, const struct cache_key *k,
 		n = dns_msg_reply(e->msg, elapsed, q, o, out, cap);
 		if (min_ttl != NULL)
 			*min_ttl = dns_msg_reply_ttl(e->msg, elapsed, out, n);
+		/* Unbound's rule: in the last tenth of the TTL (so never
+		 * for one under 10 s), once an entry */
+		if (prefetch != NULL && n > 0 && !e->prefetching &&
+		    elapsed >= e->msg->ttl - e->msg->ttl / 10) {
+			e->prefetching = true;
+			*prefetch = true;
+		}
 	}
 	pthread_mutex_unlock(&s->lock);
 	return n;
@@ -406,7 +414,8 @@ msg_cache_insert(struct msg_cache *c, const struct cache_key *k,
 	e->hnext = NULL;
 	e->hash = hash;
 	e->msg = m;
-	e->size = size;
+	e->size = (uint32_t)size;
+	e->prefetching = false;
 	memcpy(&e->key, k, KEY_BYTES(k->name_len));
 	e->stored = c->now(c->now_arg);
 

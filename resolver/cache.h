@@ -81,11 +81,14 @@ void msg_cache_set_clock(struct msg_cache *c, uint64_t (*now)(void *),
  * TTLs aged (dns_msg_reply).  Returns the reply length, or 0 on a miss
  * (absent, expired, or the reply could not be written).  On a hit,
  * *min_ttl (when not NULL) gets the reply's dns_reply_min_ttl, found
- * without parsing it (dns_msg_reply_ttl).
+ * without parsing it (dns_msg_reply_ttl).  With 'prefetch' not NULL,
+ * *prefetch is set to true (and is left as it was otherwise) on the
+ * first hit in the last tenth of the entry's TTL: the caller should ask
+ * upstream again now, so that the name does not expire (prefetch: yes).
  */
 size_t msg_cache_reply(struct msg_cache *c, const struct cache_key *k,
     const struct dns_query *q, const struct dns_reply_opts *o, uint8_t *out,
-    size_t cap, int64_t *min_ttl);
+    size_t cap, int64_t *min_ttl, bool *prefetch);
 
 /* True if 'k' is present and not expired (no reply written). */
 bool msg_cache_has(struct msg_cache *c, const struct cache_key *k);

@@ -111,6 +111,7 @@ struct resolver {
 	struct stats *st;
 	struct outside *out;
 	struct out_src src;		/* outgoing-interface */
+	bool prefetch;			/* prefetch: yes */
 	/* CH TXT answers (res_chaos): a TXT rdata each (length byte and
 	 * text), rdlen 0 when hidden */
 	uint8_t identity[256], version[256];
@@ -429,6 +430,7 @@ res_new(struct res_shared *sh, struct event_base *base,
 			id = host;
 		r->identity_len = txt_rdata(r->identity, id);
 	}
+	r->prefetch = cfg->prefetch != 0;
 	if (!cfg->hide_version)
 		r->version_len = txt_rdata(r->version, cfg->version != NULL &&
 		    cfg->version[0] != '\0' ? cfg->version : PACKAGE_STRING);
@@ -779,6 +781,91 @@ inflight_done_cb(void *arg, const uint8_t *pkt, size_t len, int ecs_scope,
 	inf_put(r, inf);
 }
 
+/*
+ * A new upstream query for 'k' (hash 'hash'), in flight with no waiter
+ * yet; its answer is cached when it comes (inflight_done_cb).  NULL when
+ * it could not start (max_pending queries in flight: counted in
+ * requestlist.exceeded).
+ */
+static struct inflight *
+inflight_start(struct resolver *r, const struct dns_query *q,
+    const struct cache_key *k, uint64_t hash)
+{
+	struct fwd_ecs fe, *fep = NULL;
+	struct inflight *inf;
+
+	if (k->ecs_family != 0) {
+		fe.ecs.family = k->ecs_family;
+		fe.ecs.source = k->ecs_scope;
+		fe.ecs.scope = 0;
+		memcpy(fe.ecs.addr, k->ecs_addr, sizeof(fe.ecs.addr));
+		fe.upstreams = &r->sh->ecs_ups;
+		fe.always = k->ecs_forced;
+		fep = &fe;
+	}
+	if (r->ninflight >= r->max_pending) {
+		STAT_INC(r->st, REQUESTLIST_EXCEEDED);
+		return NULL;
+	}
+	inf = inf_get(r);
+	if (inf == NULL)
+		return NULL;
+	inf->r = r;
+	inf->hnext = NULL;
+	inf->prev = NULL;
+	inf->next = NULL;
+	inf->key = *k;
+	inf->hash = hash;
+	inf->no_cache = false;
+	inf->waiters = NULL;
+	inf->fq = fwd_query_start(r->out, r->sh->fwd, q->qname, q->qname_len,
+	    q->qtype, q->qclass, k->cd, k->dnssec_ok, fep, &inf->no_cache,
+	    inflight_done_cb, inf);
+	if (inf->fq == NULL) {
+		inf_put(r, inf);
+		return NULL;
+	}
+	inf->hnext = r->tab[hash & (RES_INFLIGHT_BUCKETS - 1)];
+	r->tab[hash & (RES_INFLIGHT_BUCKETS - 1)] = inf;
+	inf->next = r->all;
+	if (r->all != NULL)
+		r->all->prev = inf;
+	r->all = inf;
+	r->ninflight++;
+	return inf;
+}
+
+/* requestlist.avg and .max: 'n' were in flight when a query was added
+ * (a miss, or a prefetch that started). */
+static void
+count_requestlist(struct resolver *r, size_t n)
+{
+	STAT_ADD_FIELD(r->st->requestlist_sum, n);
+	if (n > STAT_LOAD(r->st->requestlist_max))
+		__atomic_store_n(&r->st->requestlist_max, (uint64_t)n,
+		    __ATOMIC_RELAXED);
+}
+
+/*
+ * prefetch: yes and a hit in the last tenth of its TTL: ask upstream
+ * again now, with no client waiting; the answer replaces the entry
+ * (num.prefetch).  Nothing when the name is already in flight or the
+ * worker is at max_pending.
+ */
+static void
+res_prefetch(struct resolver *r, const struct dns_query *q,
+    const struct cache_key *k)
+{
+	uint64_t hash = cache_key_hash(k);
+	size_t before = r->ninflight;
+
+	if (inflight_find(r, k, hash) == NULL &&
+	    inflight_start(r, q, k, hash) != NULL) {
+		STAT_INC(r->st, NUM_PREFETCH);
+		count_requestlist(r, before);
+	}
+}
+
 static struct res_req *
 res_forward(struct resolver *r, const struct dns_query *q,
     const struct dns_reply_opts *o, const struct cache_key *k,
@@ -787,48 +874,11 @@ res_forward(struct resolver *r, const struct dns_query *q,
 	uint64_t hash = cache_key_hash(k);
 	struct inflight *inf = inflight_find(r, k, hash);
 	struct res_req *w;
-	struct fwd_ecs fe, *fep = NULL;
 
 	if (inf == NULL) {
-		if (k->ecs_family != 0) {
-			fe.ecs.family = k->ecs_family;
-			fe.ecs.source = k->ecs_scope;
-			fe.ecs.scope = 0;
-			memcpy(fe.ecs.addr, k->ecs_addr, sizeof(fe.ecs.addr));
-			fe.upstreams = &r->sh->ecs_ups;
-			fe.always = k->ecs_forced;
-			fep = &fe;
-		}
-		if (r->ninflight >= r->max_pending) {
-			STAT_INC(r->st, REQUESTLIST_EXCEEDED);
-			res_reply_error(r, q, o, DNS_RCODE_SERVFAIL, done, arg);
-			return NULL;
-		}
-		inf = inf_get(r);
+		inf = inflight_start(r, q, k, hash);
 		if (inf == NULL)
 			goto servfail;
-		inf->r = r;
-		inf->hnext = NULL;
-		inf->prev = NULL;
-		inf->next = NULL;
-		inf->key = *k;
-		inf->hash = hash;
-		inf->no_cache = false;
-		inf->waiters = NULL;
-		inf->fq = fwd_query_start(r->out, r->sh->fwd, q->qname,
-		    q->qname_len, q->qtype, q->qclass, k->cd, k->dnssec_ok,
-		    fep, &inf->no_cache, inflight_done_cb, inf);
-		if (inf->fq == NULL) {
-			inf_put(r, inf);
-			goto servfail;
-		}
-		inf->hnext = r->tab[hash & (RES_INFLIGHT_BUCKETS - 1)];
-		r->tab[hash & (RES_INFLIGHT_BUCKETS - 1)] = inf;
-		inf->next = r->all;
-		if (r->all != NULL)
-			r->all->prev = inf;
-		r->all = inf;
-		r->ninflight++;
 	}
 	w = req_get(r, q->len);
 	if (w == NULL) {
@@ -925,10 +975,7 @@ res_miss(struct resolver *r, const struct dns_query *q,
     res_done_cb done, void *arg)
 {
 	STAT_INC(r->st, NUM_CACHEMISS);
-	STAT_ADD_FIELD(r->st->requestlist_sum, r->ninflight);
-	if (r->ninflight > STAT_LOAD(r->st->requestlist_max))
-		__atomic_store_n(&r->st->requestlist_max,
-		    (uint64_t)r->ninflight, __ATOMIC_RELAXED);
+	count_requestlist(r, r->ninflight);
 	return res_forward(r, q, o, k, done, arg);
 }
 
@@ -967,7 +1014,7 @@ res_submit_ecs(struct resolver *r, const struct dns_query *q,
 	}
 	if (!forced) {
 		n = msg_cache_reply(sh->cache, k, q, o, r->scratch,
-		    sizeof(r->scratch), &ttl);
+		    sizeof(r->scratch), &ttl, NULL);
 		if (n > 0) {
 			STAT_INC(r->st, NUM_CACHEHITS);
 			res_reply_ttl(r, done, arg, r->scratch, n, ttl);
@@ -988,7 +1035,7 @@ res_submit_ecs(struct resolver *r, const struct dns_query *q,
 			dns_ecs_mask(ek.ecs_addr, (unsigned)s);
 			o->ecs_scope = (uint8_t)s;
 			n = msg_cache_reply(sh->cache, &ek, q, o, r->scratch,
-			    sizeof(r->scratch), &ttl);
+			    sizeof(r->scratch), &ttl, NULL);
 			if (n > 0) {
 				STAT_INC(r->st, NUM_CACHEHITS);
 				STAT_INC(r->st, QUERY_SUBNET_CACHE);
@@ -1071,6 +1118,7 @@ res_submit(struct resolver *r, const uint8_t *query, size_t len,
 	int rc, acl, lzr, ztype;
 	size_t n;
 	int64_t ttl;
+	bool pf = false;
 
 	rc = dns_query_parse(&q, query, len);
 	if (rc == -1 || len < DNS_HDR_LEN) {
@@ -1146,10 +1194,12 @@ res_submit(struct resolver *r, const uint8_t *query, size_t len,
 	if (r->sh->ecs_on)
 		return res_submit_ecs(r, &q, &o, &k, client, done, arg);
 	n = msg_cache_reply(r->sh->cache, &k, &q, &o, r->scratch,
-	    sizeof(r->scratch), &ttl);
+	    sizeof(r->scratch), &ttl, r->prefetch ? &pf : NULL);
 	if (n > 0) {
 		STAT_INC(r->st, NUM_CACHEHITS);
 		res_reply_ttl(r, done, arg, r->scratch, n, ttl);
+		if (pf)
+			res_prefetch(r, &q, &k);
 		return NULL;
 	}
 	if (!(q.flags & DNS_RD)) {

@@ -439,6 +439,8 @@ static const struct opt opts[] = {
 	    NULL, NULL },
 	{ "harden-large-queries", CL_SERVER, OPT_BOOL, "no", 0, 1,
 	    S(harden_large_queries), NULL, NULL },
+	{ "prefetch", CL_SERVER, OPT_BOOL, "no", 0, 1, S(prefetch), NULL,
+	    NULL },
 	{ "hide-identity", CL_SERVER, OPT_BOOL, "no", 0, 1, S(hide_identity),
 	    NULL, NULL },
 	{ "hide-version", CL_SERVER, OPT_BOOL, "no", 0, 1, S(hide_version),

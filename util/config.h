@@ -93,6 +93,7 @@ struct config {
 	int so_reuseport;		/* yes */
 	int ip_freebind;		/* no */
 	int harden_large_queries;	/* no */
+	int prefetch;			/* no */
 	int hide_identity;		/* no */
 	int hide_version;		/* no */
 	char *identity;			/* "": the host name */

@@ -103,6 +103,56 @@ first_ttl(const uint8_t *p, size_t len, const struct tq *t)
 	    ((uint32_t)p[off + 2] << 8) | p[off + 3];
 }
 
+/* prefetch: said once an entry, on the first hit in the last tenth of
+ * its TTL; never for a TTL under 10 s; a new entry starts afresh. */
+static void
+test_prefetch_due(void **state)
+{
+	struct msg_cache *c = msg_cache_new(1 << 20);
+	struct tq t, s;
+	uint8_t out[1024];
+	bool pf;
+
+	(void)state;
+	test_now = 1000;
+	msg_cache_set_clock(c, test_clock, NULL);
+	make_query(&t, "pf.example.com.", DNS_T_A, false, false);
+	make_query(&s, "short.example.com.", DNS_T_A, false, false);
+	assert_true(msg_cache_insert(c, &t.k, make_msg(&t, 100,
+	    DNS_RCODE_NOERROR)));
+	assert_true(msg_cache_insert(c, &s.k, make_msg(&s, 9,
+	    DNS_RCODE_NOERROR)));
+	test_now += 89;
+	pf = false;
+	assert_true(msg_cache_reply(c, &t.k, &t.q, &opts, out, sizeof(out),
+	    NULL, &pf) > 0);
+	assert_false(pf);
+	test_now += 1;			/* 90 of 100 s */
+	assert_true(msg_cache_reply(c, &t.k, &t.q, &opts, out, sizeof(out),
+	    NULL, NULL) > 0);		/* not asked: not used up */
+	assert_true(msg_cache_reply(c, &t.k, &t.q, &opts, out, sizeof(out),
+	    NULL, &pf) > 0);
+	assert_true(pf);
+	pf = false;
+	assert_true(msg_cache_reply(c, &t.k, &t.q, &opts, out, sizeof(out),
+	    NULL, &pf) > 0);
+	assert_false(pf);		/* once */
+	/* the refreshed answer replaces the entry: due again at its 90% */
+	assert_true(msg_cache_insert(c, &t.k, make_msg(&t, 100,
+	    DNS_RCODE_NOERROR)));
+	test_now += 90;
+	assert_true(msg_cache_reply(c, &t.k, &t.q, &opts, out, sizeof(out),
+	    NULL, &pf) > 0);
+	assert_true(pf);
+	/* TTL 9: the last tenth is under a second, never said */
+	test_now = 1008;
+	pf = false;
+	assert_true(msg_cache_reply(c, &s.k, &s.q, &opts, out, sizeof(out),
+	    NULL, &pf) > 0);
+	assert_false(pf);
+	msg_cache_free(c);
+}
+
 static void
 test_hit_miss_and_ageing(void **state)
 {
@@ -118,22 +168,22 @@ test_hit_miss_and_ageing(void **state)
 	make_query(&t, "www.Example.com.", DNS_T_A, false, false);
 	make_query(&other, "www.example.org.", DNS_T_A, false, false);
 	assert_int_equal(msg_cache_reply(c, &t.k, &t.q, &opts, out,
-	    sizeof(out), NULL), 0);
+	    sizeof(out), NULL, NULL), 0);
 	assert_true(msg_cache_insert(c, &t.k, make_msg(&t, 300,
 	    DNS_RCODE_NOERROR)));
 	assert_int_equal(msg_cache_count(c), 1);
 	assert_true(msg_cache_mem(c) > 0);
 
-	n = msg_cache_reply(c, &t.k, &t.q, &opts, out, sizeof(out), NULL);
+	n = msg_cache_reply(c, &t.k, &t.q, &opts, out, sizeof(out), NULL, NULL);
 	assert_true(n > 0);
 	assert_int_equal(out[0], 0x12);
 	assert_int_equal(out[1], 0x34);
 	assert_int_equal(first_ttl(out, n, &t), 300);
 	assert_int_equal(msg_cache_reply(c, &other.k, &other.q, &opts, out,
-	    sizeof(out), NULL), 0);
+	    sizeof(out), NULL, NULL), 0);
 
 	test_now += 100;
-	n = msg_cache_reply(c, &t.k, &t.q, &opts, out, sizeof(out), &mt);
+	n = msg_cache_reply(c, &t.k, &t.q, &opts, out, sizeof(out), &mt, NULL);
 	assert_int_equal(first_ttl(out, n, &t), 200);
 	/* the reply's smallest TTL, aged, told without parsing it */
 	assert_int_equal(mt, 200);
@@ -142,7 +192,7 @@ test_hit_miss_and_ageing(void **state)
 	/* expired: a miss, and the entry is gone */
 	test_now += 200;
 	assert_int_equal(msg_cache_reply(c, &t.k, &t.q, &opts, out,
-	    sizeof(out), NULL), 0);
+	    sizeof(out), NULL, NULL), 0);
 	assert_int_equal(msg_cache_count(c), 0);
 	msg_cache_free(c);
 }
@@ -166,7 +216,7 @@ test_negative(void **state)
 	/* RFC 2308: min(SOA TTL, SOA MINIMUM) = 60 */
 	assert_int_equal(m->ttl, 60);
 	assert_true(msg_cache_insert(c, &t.k, m));
-	n = msg_cache_reply(c, &t.k, &t.q, &opts, out, sizeof(out), NULL);
+	n = msg_cache_reply(c, &t.k, &t.q, &opts, out, sizeof(out), NULL, NULL);
 	assert_true(n > 0);
 	assert_int_equal(out[3] & 0xf, DNS_RCODE_NXDOMAIN);
 	test_now += 59;
@@ -214,7 +264,7 @@ test_lru_eviction(void **state)
 		    DNS_RCODE_NOERROR));
 		/* used between every insert: the LRU must keep it */
 		assert_true(msg_cache_reply(c, &keep.k, &keep.q, &opts, out,
-		    sizeof(out), NULL) > 0);
+		    sizeof(out), NULL, NULL) > 0);
 		assert_true(msg_cache_mem(c) <= limit);
 	}
 	assert_true(msg_cache_count(c) < 400);
@@ -310,7 +360,7 @@ thread_main(void *p)
 		    60);
 		make_query(&t, name, DNS_T_A, false, false);
 		if (msg_cache_reply(a->c, &t.k, &t.q, &opts, out,
-		    sizeof(out), NULL) > 0) {
+		    sizeof(out), NULL, NULL) > 0) {
 			if (out[0] != 0x12 || out[1] != 0x34)
 				return NULL;
 			a->hits++;
@@ -370,11 +420,11 @@ test_ecs_keys(void **state)
 	assert_false(msg_cache_has_scope(c, 3, 24));
 	/* only for that subnet: not for the shared key, not the next /24 */
 	assert_true(msg_cache_reply(c, &b, &t.q, &opts, out, sizeof(out),
-	    NULL) > 0);
+	    NULL, NULL) > 0);
 	assert_int_equal(msg_cache_reply(c, &t.k, &t.q, &opts, out,
-	    sizeof(out), NULL), 0);
+	    sizeof(out), NULL, NULL), 0);
 	assert_int_equal(msg_cache_reply(c, &other, &t.q, &opts, out,
-	    sizeof(out), NULL), 0);
+	    sizeof(out), NULL, NULL), 0);
 	/* a shared entry beside it; dump_cache shows only that one */
 	assert_true(msg_cache_insert(c, &t.k, make_msg(&t, 60, 0)));
 	f = fmemopen(buf, sizeof(buf), "w");
@@ -387,7 +437,7 @@ test_ecs_keys(void **state)
 	assert_int_equal(msg_cache_count(c), 3);
 	test_now += 30;
 	assert_int_equal(msg_cache_reply(c, &other, &t.q, &opts, out,
-	    sizeof(out), NULL), 0);
+	    sizeof(out), NULL, NULL), 0);
 	assert_true(msg_cache_has_scope(c, 1, 24));
 	assert_int_equal(msg_cache_flush(c, t.k.name, t.k.name_len, 0, false),
 	    2);
@@ -483,6 +533,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hit_miss_and_ageing),
+		cmocka_unit_test(test_prefetch_due),
 		cmocka_unit_test(test_negative),
 		cmocka_unit_test(test_ttl_zero_not_stored),
 		cmocka_unit_test(test_lru_eviction),
