@@ -21,6 +21,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -101,6 +102,32 @@ sa_wildcard(const struct sockaddr_storage *ss)
 	    &((const struct sockaddr_in6 *)ss)->sin6_addr);
 }
 
+/*
+ * so-rcvbuf / so-sndbuf on a UDP port: SO_RCVBUFFORCE (root, or
+ * CAP_NET_ADMIN: past net.core.rmem_max) else SO_RCVBUF; what the kernel
+ * granted is read back, and less than asked is said at verbosity 1 with
+ * the way out, as Unbound does (Linux reports twice the size set).
+ */
+static void
+port_bufsize(int fd, const char *name, size_t want, bool rcv)
+{
+	int v = want > INT_MAX / 2 ? INT_MAX / 2 : (int)want, got = 0;
+	socklen_t len = sizeof(got);
+	const char *opt = rcv ? "so-rcvbuf" : "so-sndbuf";
+
+#if defined(SO_RCVBUFFORCE) && defined(SO_SNDBUFFORCE)
+	if (setsockopt(fd, SOL_SOCKET, rcv ? SO_RCVBUFFORCE : SO_SNDBUFFORCE,
+	    &v, sizeof(v)) < 0)
+#endif
+		(void)setsockopt(fd, SOL_SOCKET, rcv ? SO_RCVBUF : SO_SNDBUF,
+		    &v, sizeof(v));
+	if (getsockopt(fd, SOL_SOCKET, rcv ? SO_RCVBUF : SO_SNDBUF, &got,
+	    &len) == 0 && got / 2 < v)
+		log_warn("%s %zu was not granted on %s (udp): got %d; start "
+		    "cairnd as root, or raise sysctl net.core.%s", opt, want,
+		    name, got / 2, rcv ? "rmem_max" : "wmem_max");
+}
+
 /* Is 'port' listed as a proxy-protocol-port? */
 static bool
 port_is_proxy(const struct config *cfg, int port)
@@ -173,6 +200,14 @@ port_open(const struct config *cfg, const struct sockaddr_storage *ss,
 		    memcmp(&p->addr, ss, len) == 0) {
 			*pp = p->next;		/* taken over, as it is */
 			p->next = NULL;
+			/* but with this config's buffer sizes */
+			comm_addr_str((const struct sockaddr *)ss, name,
+			    sizeof(name));
+			if (!stream && cfg->so_rcvbuf > 0)
+				port_bufsize(p->fd, name, cfg->so_rcvbuf, true);
+			if (!stream && cfg->so_sndbuf > 0)
+				port_bufsize(p->fd, name, cfg->so_sndbuf,
+				    false);
 			return p;
 		}
 	}
@@ -231,6 +266,10 @@ made:
 		    "on" : "could not set IPV6_RECVPKTINFO on";
 		goto fail;
 	}
+	if (!stream && cfg->so_rcvbuf > 0)
+		port_bufsize(fd, name, cfg->so_rcvbuf, true);
+	if (!stream && cfg->so_sndbuf > 0)
+		port_bufsize(fd, name, cfg->so_sndbuf, false);
 	p = calloc(1, sizeof(*p));
 	if (p == NULL) {
 		what = "out of memory for";

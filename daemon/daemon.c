@@ -143,6 +143,7 @@ ports_same(const struct config *a, const struct config *b)
 	return strlist_same(a->interfaces, b->interfaces) &&
 	    a->interface_automatic == b->interface_automatic &&
 	    a->ip_freebind == b->ip_freebind &&
+	    a->so_rcvbuf == b->so_rcvbuf && a->so_sndbuf == b->so_sndbuf &&
 	    a->port == b->port && a->tls_port == b->tls_port &&
 	    a->https_port == b->https_port && a->do_ip4 == b->do_ip4 &&
 	    a->do_ip6 == b->do_ip6 && a->do_udp == b->do_udp &&

@@ -91,6 +91,7 @@ struct config {
 	struct cfg_str2list *local_zones;	/* name, type */
 	struct cfg_strlist *local_data;		/* "RR in presentation format" */
 	int so_reuseport;		/* yes */
+	size_t so_rcvbuf, so_sndbuf;	/* 0: the system's */
 	int ip_freebind;		/* no */
 	int harden_large_queries;	/* no */
 	int prefetch;			/* no */

@@ -13,6 +13,8 @@ in a network namespace it makes (two addresses on its loopback).
 
 import json
 import os
+import pathlib
+import shutil
 import signal
 import socket
 import subprocess
@@ -373,3 +375,63 @@ def test_ip_freebind_binds_an_address_the_host_has_not_yet(make_cairnd,
         ns.run("ip", "addr", "add", "10.9.0.7/32", "dev", "lo")
         answers_in(ns, d, ["10.9.0.7"])
         d.check_stop()
+
+
+def skmem(port):
+    """(rb, tb) of the UDP socket listening at 'port' (ss -m)."""
+    r = subprocess.run(["ss", "-H", "-u", "-l", "-m", "-n",
+                        "sport = :%d" % port], capture_output=True,
+                       text=True, check=True)
+    mem = r.stdout.split("skmem:(")[1].split(")")[0].split(",")
+    f = {x.rstrip("0123456789"): int(x.lstrip("abcdefghijklmnopqrstuvwxyz"))
+         for x in mem}
+    return f["rb"], f["tb"]
+
+
+def test_so_rcvbuf_and_so_sndbuf(make_cairnd):
+    """so-rcvbuf: 3m, so-sndbuf: 1m on the UDP port: the kernel holds
+    those (twice, as Linux counts), past net.core.rmem_max since cairnd
+    runs as root here (SO_RCVBUFFORCE)."""
+    d = make_cairnd(server_lines="so-rcvbuf: 3m\nso-sndbuf: 1m")
+    assert skmem(d.port) == (2 * 3 * 2**20, 2 * 2**20)
+
+
+def test_so_rcvbuf_not_granted_is_said():
+    """As an unprivileged user, twice net.core.rmem_max: cairnd starts
+    and says what it got and how to get more."""
+    with open("/proc/sys/net/core/rmem_max") as f:
+        rmem_max = int(f.read())
+    port = harness.free_port()
+    d = pathlib.Path(harness.make_workdir())   # /tmp/..., for nobody
+    d.chmod(0o755)
+    conf = d / "buf.conf"
+    conf.write_text(RAW.format(iface="interface: 127.0.0.1@@PORT@\n"
+                               "    so-rcvbuf: %d" % (2 * rmem_max),
+                               ip6="no", up=9).replace("@PORT@", str(port)))
+    conf.chmod(0o644)
+    err = d / "err"
+    with open(err, "wb") as ef:
+        p = subprocess.Popen(["setpriv", "--reuid=65534", "--regid=65534",
+                              "--clear-groups", harness.program("cairnd"),
+                              "-d", "-c", str(conf)],
+                             stdout=subprocess.DEVNULL, stderr=ef)
+    try:
+        harness.wait_until(lambda: "started" in err.read_text() or
+                           p.poll() is not None, 10 * SLOW,
+                           what="cairnd started as nobody")
+        text = err.read_text()
+        assert p.poll() is None, text
+        assert ("so-rcvbuf %d was not granted on 127.0.0.1 port %d (udp): "
+                "got %d; start cairnd as root, or raise sysctl "
+                "net.core.rmem_max" % (2 * rmem_max, port, rmem_max)) \
+            in text, text
+        assert skmem(port)[0] == 2 * rmem_max
+        p.terminate()
+        assert p.wait(10 * SLOW) == 0
+        text = err.read_text()
+        assert not any(m in text for m in harness.SANITIZER_MARKS), text
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        shutil.rmtree(d, ignore_errors=True)
