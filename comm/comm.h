@@ -155,8 +155,6 @@ struct comm_port {
 	int fd;
 	enum comm_port_kind kind;
 	bool proxy;		/* its port number is a proxy-protocol-port */
-	bool pktinfo;		/* UDP: IP_PKTINFO/IPV6_RECVPKTINFO on (a
-				   wildcard address, interface-automatic) */
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
 };
@@ -167,11 +165,10 @@ struct comm_port {
  * a name stands for every address of that network interface) at its
  * port (addr@port, else 'port'): the https-port gets an HTTPS (or HTTP)
  * port, the tls-port a TLS port, others UDP (do-udp) and TCP (do-tcp,
- * incoming-num-tcp > 0); do-ip4 and do-ip6 filter.  A UDP socket on
- * 0.0.0.0 or :: has comm_port.pktinfo.  SO_REUSEPORT when so-reuseport,
- * so each worker may call this for its own set; IP_FREEBIND with
- * ip-freebind.  Returns NULL with *err set to a sentence on
- * failure ("could not bind 127.0.0.1 port 53: Address in use").
+ * incoming-num-tcp > 0); do-ip4 and do-ip6 filter.  SO_REUSEPORT when
+ * so-reuseport, so each worker may call this for its own set;
+ * IP_FREEBIND with ip-freebind; UDP buffers with so-rcvbuf, so-sndbuf.
+ * Returns NULL with *err set to a sentence on failure ("could not bind 127.0.0.1 port 53: Address in use").
  */
 struct comm_port *comm_ports_open(const struct config *cfg, char *err,
     size_t errlen);
@@ -212,14 +209,10 @@ void comm_base_stop_accept(struct comm_base *cb);
 
 /* comm_listen_* flags: the port expects PROXY headers (see above). */
 #define COMM_LISTEN_PROXY	0x1
-/* comm_listen_udp: the socket has IP_PKTINFO or IPV6_RECVPKTINFO on
- * (comm_port.pktinfo): replies leave from the address each query was
- * sent to. */
-#define COMM_LISTEN_PKTINFO	0x2
 
 /*
- * The local address a datagram was sent to, on a port with
- * COMM_LISTEN_PKTINFO (a wildcard address, or interface-automatic): the
+ * The local address a datagram was sent to, on a UDP port bound to
+ * 0.0.0.0 or :: (comm_listen_udp turns IP_PKTINFO on there): the
  * reply must leave from it, else a host with several addresses answers
  * from the one its route picks and the client drops the answer as from
  * an unexpected source.  Copy it with the sender's address for a reply
@@ -248,7 +241,9 @@ typedef void (*comm_udp_cb)(struct comm_udp *u, void *env, const uint8_t *pkt,
     const struct comm_udp_dst *dst);
 
 /* Serve a UDP port (fd borrowed, not closed by comm); 'flags'
- * COMM_LISTEN_*.  Returns 0/-errno. */
+ * COMM_LISTEN_*.  On 0.0.0.0 or :: it sets IP_PKTINFO
+ * (IPV6_RECVPKTINFO) and the handler gets each datagram's 'dst'.
+ * Returns 0/-errno. */
 int comm_listen_udp(struct comm_base *cb, int fd, comm_udp_cb handler,
     void *env, unsigned flags);
 /* Send a datagram reply from the same socket, from the address 'dst'

@@ -70,7 +70,7 @@ struct comm_udp {
 	void *data;			/* module data (comm_udp_set_data) */
 	void (*data_free)(struct comm_udp *u, void *data);
 	bool proxy;			/* COMM_LISTEN_PROXY */
-	bool pktinfo;			/* COMM_LISTEN_PKTINFO */
+	bool pktinfo;			/* bound to 0.0.0.0 or :: */
 };
 
 struct comm_base {

@@ -9,9 +9,8 @@
  * with ip-freebind, IP_FREEBIND (an address the host does not have yet
  * may be bound).
  * Without interface lines: 127.0.0.1 and ::1, or with
- * interface-automatic 0.0.0.0 and ::.  A UDP socket on 0.0.0.0 or ::
- * gets IP_PKTINFO (IPV6_RECVPKTINFO), so that udp.c answers each query
- * from the address it was sent to (as Unbound's interface-automatic).
+ * interface-automatic 0.0.0.0 and :: (udp.c answers each query there
+ * from the address it was sent to).
  * Sockets systemd passed (LISTEN_FDS) are used for the addresses they
  * are bound to, as they are.
  * It does not serve the sockets (base.c, udp.c do).
@@ -90,18 +89,6 @@ sa_port(const struct sockaddr_storage *ss)
 	return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
 }
 
-/* 0.0.0.0 or ::?  A UDP socket bound to one learns each datagram's
- * destination (comm_port.pktinfo) to answer from it. */
-static bool
-sa_wildcard(const struct sockaddr_storage *ss)
-{
-	if (ss->ss_family == AF_INET)
-		return ((const struct sockaddr_in *)ss)->sin_addr.s_addr ==
-		    htonl(INADDR_ANY);
-	return IN6_IS_ADDR_UNSPECIFIED(
-	    &((const struct sockaddr_in6 *)ss)->sin6_addr);
-}
-
 /*
  * so-rcvbuf / so-sndbuf on a UDP port: SO_RCVBUFFORCE (root, or
  * CAP_NET_ADMIN: past net.core.rmem_max) else SO_RCVBUF; what the kernel
@@ -126,6 +113,22 @@ port_bufsize(int fd, const char *name, size_t want, bool rcv)
 		log_warn("%s %zu was not granted on %s (udp): got %d; start "
 		    "cairnd as root, or raise sysctl net.core.%s", opt, want,
 		    name, got / 2, rcv ? "rmem_max" : "wmem_max");
+}
+
+/* so-rcvbuf and so-sndbuf on a UDP socket, new or taken over. */
+static void
+port_bufsizes(const struct config *cfg, int fd,
+    const struct sockaddr_storage *ss)
+{
+	char name[80];
+
+	if (cfg->so_rcvbuf == 0 && cfg->so_sndbuf == 0)
+		return;
+	comm_addr_str((const struct sockaddr *)ss, name, sizeof(name));
+	if (cfg->so_rcvbuf > 0)
+		port_bufsize(fd, name, cfg->so_rcvbuf, true);
+	if (cfg->so_sndbuf > 0)
+		port_bufsize(fd, name, cfg->so_sndbuf, false);
 }
 
 /* Is 'port' listed as a proxy-protocol-port? */
@@ -188,7 +191,6 @@ port_open(const struct config *cfg, const struct sockaddr_storage *ss,
     socklen_t len, enum comm_port_kind kind, char *err, size_t errlen)
 {
 	int stream = kind != COMM_PORT_UDP;
-	bool pktinfo = !stream && sa_wildcard(ss);
 	struct comm_port *p, **pp;
 	char name[80];
 	int fd, on = 1;
@@ -200,14 +202,8 @@ port_open(const struct config *cfg, const struct sockaddr_storage *ss,
 		    memcmp(&p->addr, ss, len) == 0) {
 			*pp = p->next;		/* taken over, as it is */
 			p->next = NULL;
-			/* but with this config's buffer sizes */
-			comm_addr_str((const struct sockaddr *)ss, name,
-			    sizeof(name));
-			if (!stream && cfg->so_rcvbuf > 0)
-				port_bufsize(p->fd, name, cfg->so_rcvbuf, true);
-			if (!stream && cfg->so_sndbuf > 0)
-				port_bufsize(p->fd, name, cfg->so_sndbuf,
-				    false);
+			if (!stream)	/* with this config's buffers */
+				port_bufsizes(cfg, p->fd, ss);
 			return p;
 		}
 	}
@@ -258,18 +254,8 @@ port_open(const struct config *cfg, const struct sockaddr_storage *ss,
 		goto fail;
 	}
 made:
-	/* (a socket from systemd too: before its first datagram is read) */
-	if (pktinfo && (ss->ss_family == AF_INET ? setsockopt(fd, IPPROTO_IP,
-	    IP_PKTINFO, &on, sizeof(on)) : setsockopt(fd, IPPROTO_IPV6,
-	    IPV6_RECVPKTINFO, &on, sizeof(on))) < 0) {
-		what = ss->ss_family == AF_INET ? "could not set IP_PKTINFO "
-		    "on" : "could not set IPV6_RECVPKTINFO on";
-		goto fail;
-	}
-	if (!stream && cfg->so_rcvbuf > 0)
-		port_bufsize(fd, name, cfg->so_rcvbuf, true);
-	if (!stream && cfg->so_sndbuf > 0)
-		port_bufsize(fd, name, cfg->so_sndbuf, false);
+	if (!stream)
+		port_bufsizes(cfg, fd, ss);
 	p = calloc(1, sizeof(*p));
 	if (p == NULL) {
 		what = "out of memory for";
@@ -278,7 +264,6 @@ made:
 	}
 	p->fd = fd;
 	p->kind = kind;
-	p->pktinfo = pktinfo;
 	memcpy(&p->addr, ss, len);
 	p->addrlen = len;
 	return p;
@@ -413,7 +398,7 @@ comm_ports_open(const struct config *cfg, char *err, size_t errlen)
 	size_t i;
 
 	if (cfg->interfaces == NULL) {
-		for (i = 0; i < 2; i++)
+		for (i = 0; i < sizeof(local) / sizeof(local[0]); i++)
 			if (ports_add(&head, cfg, defaults[i], true, err,
 			    errlen) < 0)
 				goto fail;

@@ -13,8 +13,9 @@
  * A reply the socket cannot take now (EAGAIN) is dropped, as a busy
  * UDP server must.  It does not parse DNS.
  *
- * On a port bound to 0.0.0.0 or :: (COMM_LISTEN_PKTINFO) each datagram
- * comes with its destination address (IP_PKTINFO, IPV6_PKTINFO), which
+ * On a port bound to 0.0.0.0 or :: (comm_listen_udp sees it with
+ * getsockname and turns the option on) each datagram comes with its
+ * destination address (IP_PKTINFO, IPV6_PKTINFO), which
  * the handler gets as a struct comm_udp_dst and the reply names as its
  * source: the kernel would otherwise pick the address of its route to
  * the client, and a client that asked another address of the host
@@ -83,45 +84,40 @@ udp_dst_get(struct msghdr *mh, struct comm_udp_dst *d)
 	return NULL;
 }
 
-/* The control message that sends a reply from 'd' into 'mh' (none when
- * 'd' is NULL or not known). */
+/* Is the reply's source known ('dst' from a wildcard port)? */
+#define DST_KNOWN(d)	((d) != NULL && (d)->family != 0)
+
+/* The control message that sends a reply from 'd' (DST_KNOWN) into
+ * 'mh', whose control fields are zero. */
 static void
 udp_dst_put(struct msghdr *mh, union udp_ctl *ctl,
     const struct comm_udp_dst *d)
 {
-	struct cmsghdr *c;
+	struct cmsghdr *c = (struct cmsghdr *)ctl->buf;
+	struct in_pktinfo p4;
+	struct in6_pktinfo p6;
+	const void *data = &p6;
+	size_t dlen = sizeof(p6);
 
-	mh->msg_control = NULL;
-	mh->msg_controllen = 0;
-	if (d == NULL || (d->family != AF_INET && d->family != AF_INET6))
-		return;
 	memset(ctl, 0, sizeof(*ctl));
-	mh->msg_control = ctl->buf;
-	c = (struct cmsghdr *)ctl->buf;
+	memset(&p4, 0, sizeof(p4));
+	memset(&p6, 0, sizeof(p6));
+	c->cmsg_level = d->family == AF_INET ? IPPROTO_IP : IPPROTO_IPV6;
+	c->cmsg_type = d->family == AF_INET ? IP_PKTINFO : IPV6_PKTINFO;
 	if (d->family == AF_INET) {
-		struct in_pktinfo pi;
-
-		memset(&pi, 0, sizeof(pi));
 		/* ifindex 0: an index would replace the source with the
 		 * interface's first address (ip(7)) */
-		pi.ipi_spec_dst = d->addr.v4;
-		c->cmsg_level = IPPROTO_IP;
-		c->cmsg_type = IP_PKTINFO;
-		c->cmsg_len = CMSG_LEN(sizeof(pi));
-		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
-		mh->msg_controllen = CMSG_SPACE(sizeof(pi));
+		p4.ipi_spec_dst = d->addr.v4;
+		data = &p4;
+		dlen = sizeof(p4);
 	} else {
-		struct in6_pktinfo pi;
-
-		memset(&pi, 0, sizeof(pi));
-		pi.ipi6_addr = d->addr.v6;
-		pi.ipi6_ifindex = (unsigned)d->ifindex;
-		c->cmsg_level = IPPROTO_IPV6;
-		c->cmsg_type = IPV6_PKTINFO;
-		c->cmsg_len = CMSG_LEN(sizeof(pi));
-		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
-		mh->msg_controllen = CMSG_SPACE(sizeof(pi));
+		p6.ipi6_addr = d->addr.v6;
+		p6.ipi6_ifindex = (unsigned)d->ifindex;
 	}
+	c->cmsg_len = CMSG_LEN(dlen);
+	memcpy(CMSG_DATA(c), data, dlen);
+	mh->msg_control = ctl->buf;
+	mh->msg_controllen = CMSG_SPACE(dlen);
 }
 
 #if defined(HAVE_RECVMMSG) && defined(HAVE_SENDMMSG)
@@ -322,6 +318,34 @@ udp_read_cb(int fd, short what, void *arg)
 }
 
 /*
+ * Is 'fd' bound to 0.0.0.0 or ::?  Then IP_PKTINFO (IPV6_RECVPKTINFO)
+ * is turned on, *r its setsockopt's result: every datagram then tells
+ * its destination, which the reply names as its source.  Idempotent (a
+ * socket shared by the workers gets it from each).
+ */
+static bool
+udp_wildcard(int fd, int *r)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int one = 1;
+
+	*r = 0;
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+		return false;
+	if (ss.ss_family == AF_INET && ((struct sockaddr_in *)&ss)->
+	    sin_addr.s_addr == htonl(INADDR_ANY))
+		*r = setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
+	else if (ss.ss_family == AF_INET6 && IN6_IS_ADDR_UNSPECIFIED(
+	    &((struct sockaddr_in6 *)&ss)->sin6_addr))
+		*r = setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one,
+		    sizeof(one));
+	else
+		return false;
+	return true;
+}
+
+/*
  * Serve the UDP port 'fd' (borrowed): each datagram goes to 'handler'
  * with 'env'; with COMM_LISTEN_PROXY in 'flags' without its PROXY v2
  * header, and for the client it names.  Returns 0 or -errno.
@@ -331,6 +355,7 @@ comm_listen_udp(struct comm_base *cb, int fd, comm_udp_cb handler,
     void *env, unsigned flags)
 {
 	struct comm_udp *u;
+	int r;
 
 	if (handler == NULL)
 		return -EINVAL;
@@ -348,7 +373,12 @@ comm_listen_udp(struct comm_base *cb, int fd, comm_udp_cb handler,
 	u->handler = handler;
 	u->env = env;
 	u->proxy = (flags & COMM_LISTEN_PROXY) != 0;
-	u->pktinfo = (flags & COMM_LISTEN_PKTINFO) != 0;
+	u->pktinfo = udp_wildcard(fd, &r);
+	if (r < 0) {
+		r = -errno;
+		free(u);
+		return r;
+	}
 	u->ev = event_new(cb->eb, fd, EV_READ | EV_PERSIST, udp_read_cb, u);
 	if (u->ev == NULL) {
 		free(u);
@@ -393,12 +423,12 @@ comm_udp_send(struct comm_udp *u, const uint8_t *pkt, size_t len,
 		o->msg[i].msg_hdr.msg_namelen = tolen;
 		o->msg[i].msg_hdr.msg_iov = &o->iov[i];
 		o->msg[i].msg_hdr.msg_iovlen = 1;
-		if (dst != NULL && dst->family != 0)
+		if (DST_KNOWN(dst))
 			udp_dst_put(&o->msg[i].msg_hdr, &o->ctl[i], dst);
 		return 0;
 	}
 #endif
-	if (dst != NULL && dst->family != 0) {
+	if (DST_KNOWN(dst)) {
 		memset(&mh, 0, sizeof(mh));
 		iov.iov_base = (void *)pkt;
 		iov.iov_len = len;

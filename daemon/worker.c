@@ -72,8 +72,6 @@ worker_listen(struct worker *w, const struct comm_port *p)
 	const struct comm_stream_spec *spec;
 	unsigned flags = p->proxy ? COMM_LISTEN_PROXY : 0;
 
-	if (p->pktinfo)
-		flags |= COMM_LISTEN_PKTINFO;
 	if (p->kind == COMM_PORT_UDP)
 		return comm_listen_udp(w->comm, p->fd, dns_udp_input, &w->env,
 		    flags);

@@ -76,11 +76,6 @@ def tcp_here(addr, port):
     return m
 
 
-def a_of(m):
-    return [rd.address for rr in m.answer if rr.rdtype == dns.rdatatype.A
-            for rd in rr]
-
-
 def test_wildcard_udp_answers_from_the_address_asked(make_cairnd, fake):
     """interface: 0.0.0.0: a local-data answer (at once, in the read's
     batch) and a forwarded one (later, from the upstream's callback)
@@ -93,12 +88,13 @@ def test_wildcard_udp_answers_from_the_address_asked(make_cairnd, fake):
         m, src = ask(addr, d.port, "here.test.", 100 + i)
         assert m is not None, "no answer from %s" % addr
         assert src == addr, (addr, src)
-        assert a_of(m) == ["192.0.2.7"]
+        assert harness.a_addrs(m) == {"192.0.2.7"}
         m, src = ask(addr, d.port, "late.example.", 200 + i)
         assert m is not None, "no forwarded answer from %s" % addr
         assert src == addr, (addr, src)
-        assert m.rcode() == dns.rcode.NOERROR and a_of(m), m
-        assert a_of(tcp_here(addr, d.port)) == ["192.0.2.7"]
+        assert m.rcode() == dns.rcode.NOERROR and harness.a_addrs(m), m
+        assert harness.a_addrs(tcp_here(addr, d.port)) == {
+        "192.0.2.7"}
 
 
 def test_wildcard_udp_batch_answers_from_each_address(make_cairnd):
@@ -153,7 +149,8 @@ def test_interface_automatic_listens_on_every_address(make_cairnd):
     port = "%04X" % d.port
     assert "00000000:" + port in fams["udp"], fams["udp"]
     assert "0" * 32 + ":" + port in fams["udp6"], fams["udp6"]
-    assert a_of(tcp_here("127.0.0.4", d.port)) == ["192.0.2.7"]
+    assert harness.a_addrs(tcp_here("127.0.0.4", d.port)) == {
+        "192.0.2.7"}
 
 
 def test_interface_automatic_no_keeps_the_loopback_default(make_cairnd):
@@ -303,7 +300,8 @@ def test_interface_by_name(make_cairnd):
     for addr in ("127.0.0.1", "::1"):
         m, src = ask(addr, d.port, "here.test.", 20)
         assert m is not None and src == addr, (addr, src)
-    assert a_of(tcp_here("127.0.0.1", d.port)) == ["192.0.2.7"]
+    assert harness.a_addrs(tcp_here("127.0.0.1", d.port)) == {
+        "192.0.2.7"}
 
 
 def test_interface_by_name_takes_every_address(make_cairnd):
@@ -394,6 +392,28 @@ def test_so_rcvbuf_and_so_sndbuf(make_cairnd):
     runs as root here (SO_RCVBUFFORCE)."""
     d = make_cairnd(server_lines="so-rcvbuf: 3m\nso-sndbuf: 1m")
     assert skmem(d.port) == (2 * 3 * 2**20, 2 * 2**20)
+
+
+def test_reload_sets_new_buffer_sizes_on_kept_sockets(make_cairnd):
+    """A reload that changes so-rcvbuf keeps the UDP socket (same inode:
+    taken over, not reopened) and gives it the new size."""
+    d = make_cairnd(server_lines="so-rcvbuf: 1m")
+    assert skmem(d.port)[0] == 2 * 2**20
+    inode = listening_inode(d.proc.pid, d.port)
+    d.write_config(d.config_text("so-rcvbuf: 3m"))
+    d.signal(signal.SIGHUP)
+    harness.wait_until(lambda: skmem(d.port)[0] == 2 * 3 * 2**20, 5 * SLOW,
+                       what="the new so-rcvbuf after the reload")
+    assert listening_inode(d.proc.pid, d.port) == inode
+
+
+def listening_inode(pid, port):
+    with open("/proc/%d/net/udp" % pid) as f:
+        for ln in f.readlines()[1:]:
+            p = ln.split()
+            if p[1].endswith(":%04X" % port):
+                return p[9]
+    return None
 
 
 def test_so_rcvbuf_not_granted_is_said():

@@ -84,6 +84,22 @@ def test_reload_takes_the_new_address(make_cairnd, fake):
     assert {a for _, a, _ in fake.peers[-5:]} == {"127.0.0.10"}
 
 
+def test_at_most_16_addresses_of_a_family(tmp_path):
+    """CFG_OUTGOING_MAX: 16 IPv4 addresses are taken, the 17th is an
+    error on its own line."""
+    conf = tmp_path / "out.conf"
+    lines = ["    outgoing-interface: 127.0.1.%d" % i for i in range(1, 18)]
+    conf.write_text("server:\n" + "\n".join(lines[:16]) + "\n")
+    r = harness.run([harness.program("cairn-checkconf"), str(conf)])
+    assert r.returncode == 0, r.stderr
+    conf.write_text("server:\n" + "\n".join(lines) + "\n")
+    r = harness.run([harness.program("cairn-checkconf"), str(conf)])
+    assert r.returncode == 1
+    assert r.stderr.startswith("%s:18: outgoing-interface: 127.0.1.17: more "
+                               "than 16 addresses of one family" % conf), \
+        r.stderr
+
+
 def test_config_errors(tmp_path):
     """An address the host does not have, and an address with a port:
     cairn-checkconf names the file, the line, the value and why."""
